@@ -1,0 +1,79 @@
+# workflow: durable workflows inside PostgreSQL (PGXS build)
+
+EXTENSION = workflow
+EXTVERSION = 0.1
+
+MODULE_big = workflow
+OBJS = \
+	src/workflow.o \
+	src/util.o \
+	src/history.o \
+	src/replay.o \
+	src/commands.o \
+	src/saga.o \
+	src/lifecycle.o \
+	src/client.o \
+	src/tasks.o \
+	src/timers.o \
+	src/notify.o \
+	src/scheduler.o
+
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Werror -Wmissing-prototypes
+SHLIB_LINK_INTERNAL = $(libpq)
+
+# pg_regress and the isolation tester read test/sql, test/specs and
+# test/expected; test/expected is a link to the top-level expected/.
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+TAP_TESTS = 1
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
+ifeq ($(PGXS),)
+# First run on a fresh machine: the server headers are not there yet.
+all install test demo bench: deps
+deps:
+	./tools/deps.sh
+	$(MAKE) $(MAKECMDGOALS)
+else
+include $(PGXS)
+
+PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
+
+.PHONY: deps test demo bench
+
+deps:
+	./tools/deps.sh
+
+all: tools/workflow-worker
+
+tools/workflow-worker: tools/workflow-worker.c
+	$(CC) $(CFLAGS) -Wall -Werror -I$(shell $(PG_CONFIG) --includedir) -o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
+
+install: install-worker
+install-worker: tools/workflow-worker
+	$(INSTALL_PROGRAM) tools/workflow-worker '$(DESTDIR)$(PG_BINDIR)/workflow-worker'
+
+clean: clean-local
+clean-local:
+	rm -f tools/workflow-worker bench/loadgen
+	rm -rf tmp_check results output_iso log regression.diffs regression.out
+
+test: deps
+	$(MAKE) all
+	$(MAKE) install
+	./tools/run-tests.sh
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	./tools/demo.sh
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	./tools/bench.sh
+endif

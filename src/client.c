@@ -1,0 +1,513 @@
+/*-------------------------------------------------------------------------
+ * client.c
+ *	  Defining, starting and steering workflows: register_workflow,
+ *	  register_saga, start_workflow, cancel_workflow, terminate_workflow,
+ *	  get_state.
+ *
+ * Each function does its writes as the extension owner and checks the
+ * caller's rights itself: a role steers only runs it owns (or a role it
+ * is a member of owns).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+#include "workflow.h"
+
+PG_FUNCTION_INFO_V1(wf_register_workflow);
+PG_FUNCTION_INFO_V1(wf_register_saga);
+PG_FUNCTION_INFO_V1(wf_start_workflow);
+PG_FUNCTION_INFO_V1(wf_cancel_workflow);
+PG_FUNCTION_INFO_V1(wf_terminate_workflow);
+PG_FUNCTION_INFO_V1(wf_get_state);
+
+#define MAX_ID_LEN 255
+
+static const char *const type_option_keys[] = {
+	"queue", "activity_options", "execution_timeout", NULL
+};
+static const char *const start_option_keys[] = {
+	"queue", "activity_options", "execution_timeout", "search_attributes", "if_exists", NULL
+};
+static const char *const step_keys[] = {
+	"activity", "queue", "compensation", "options", NULL
+};
+
+static SPIPlanPtr type_owner_plan;
+static SPIPlanPtr upsert_type_plan;
+static SPIPlanPtr type_options_plan;
+static SPIPlanPtr insert_run_plan;
+static SPIPlanPtr cancel_flag_plan;
+static SPIPlanPtr get_state_plan;
+
+/* A name (workflow type, workflow id): non-empty, bounded. */
+static void
+check_name(const char *value, const char *what)
+{
+	if (value[0] == '\0' || strlen(value) > MAX_ID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between 1 and %d bytes long", what, MAX_ID_LEN),
+				 errhint("Use a short, stable name such as \"order-1234\".")));
+}
+
+/* Options shared by workflow types and starts. */
+static void
+check_run_options(Jsonb *options, const char *what, const char *const *allowed)
+{
+	char	   *queue;
+	char	   *timeout;
+	char	   *if_exists;
+	Jsonb	   *attrs;
+
+	wf_check_options_object(options, what, allowed);
+	queue = wf_jsonb_get_text(options, "queue");
+	if (queue)
+		wf_check_queue_name(queue);
+	timeout = wf_jsonb_get_text(options, "execution_timeout");
+	if (timeout)
+		(void) wf_parse_interval(timeout, "execution_timeout");
+	wf_validate_activity_options(NULL, options);
+	if_exists = wf_jsonb_get_text(options, "if_exists");
+	if (if_exists && strcmp(if_exists, "error") != 0 && strcmp(if_exists, "return") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for option \"if_exists\"", if_exists),
+				 errhint("Use \"error\" (the default) or \"return\".")));
+	attrs = wf_jsonb_get_jsonb(options, "search_attributes");
+	if (attrs && !JB_ROOT_IS_OBJECT(attrs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"search_attributes\" must be a jsonb object"),
+				 errhint("Write it as {\"customer\": \"c-42\"}.")));
+}
+
+/*
+ * The registration's current owner must be the caller (or a role it is a
+ * member of): otherwise a role could swap the code that others' runs use.
+ */
+static void
+check_replace_allowed(const char *type, Oid caller)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(type)};
+	bool		isnull;
+	Oid			owner;
+
+	if (wf_exec(&type_owner_plan,
+				"SELECT owner FROM workflow.workflow_types WHERE workflow_type = $1 FOR UPDATE",
+				1, types, values, NULL, false, 1) == 0)
+		return;
+	owner = DatumGetObjectId(wf_get_datum(0, 1, &isnull));
+	if (!has_privs_of_role(caller, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("workflow type \"%s\" is registered by role \"%s\"",
+						type, GetUserNameFromId(owner, false)),
+				 errhint("Only that role (or a member of it) may register it again.")));
+}
+
+/* Insert or replace a registration. */
+static void
+upsert_type(const char *type, Oid fn, Jsonb *steps, Jsonb *options, Oid owner)
+{
+	Oid			types[5] = {TEXTOID, REGPROCEDUREOID, JSONBOID, JSONBOID, OIDOID};
+	Datum		values[5] = {CStringGetTextDatum(type), ObjectIdGetDatum(fn),
+		steps ? JsonbPGetDatum(steps) : (Datum) 0, JsonbPGetDatum(options),
+	ObjectIdGetDatum(owner)};
+	char		nulls[5] = {' ', OidIsValid(fn) ? ' ' : 'n', steps ? ' ' : 'n', ' ', ' '};
+
+	wf_exec(&upsert_type_plan,
+			"INSERT INTO workflow.workflow_types (workflow_type, fn, steps, options, owner)"
+			" VALUES ($1, $2, $3, $4, $5)"
+			" ON CONFLICT (workflow_type) DO UPDATE SET fn = EXCLUDED.fn, steps = EXCLUDED.steps,"
+			" options = EXCLUDED.options, owner = EXCLUDED.owner,"
+			" registered_at = pg_catalog.now()",
+			5, types, values, nulls, false, 0);
+}
+
+/* The function must be f(jsonb) RETURNS jsonb, and callable by the caller. */
+static void
+check_workflow_function(Oid fn, Oid caller)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", fn),
+				 errhint("Pass the function as 'name(jsonb)'::regprocedure.")));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	ok = proc->prokind == PROKIND_FUNCTION && !proc->proretset &&
+		proc->pronargs == 1 && proc->proargtypes.values[0] == JSONBOID &&
+		proc->prorettype == JSONBOID;
+	ReleaseSysCache(tup);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("%s cannot be a workflow function", format_procedure(fn)),
+				 errdetail("A workflow function takes one jsonb argument and returns jsonb."),
+				 errhint("Declare it as CREATE FUNCTION f(input jsonb) RETURNS jsonb.")));
+	if (pg_proc_aclcheck(fn, caller, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", format_procedure(fn)),
+				 errhint("The role that registers a workflow must be able to execute its function.")));
+}
+
+/* workflow.register_workflow(workflow_type, fn, options) */
+Datum
+wf_register_workflow(PG_FUNCTION_ARGS)
+{
+	char	   *type = wf_text_arg(fcinfo, 0, "workflow_type");
+	Oid			fn;
+	Jsonb	   *options = wf_jsonb_arg(fcinfo, 2, "{}");
+	WfInternal	save;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("fn must not be null"),
+				 errhint("Pass the function as 'name(jsonb)'::regprocedure.")));
+	fn = PG_GETARG_OID(1);
+	check_name(type, "workflow_type");
+	check_run_options(options, "workflow options", type_option_keys);
+	SPI_connect();
+	wf_enter_internal(&save);
+	check_workflow_function(fn, save.saved_userid);
+	check_replace_allowed(type, save.saved_userid);
+	upsert_type(type, fn, NULL, options, save.saved_userid);
+	wf_leave_internal(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* Each saga step is {"activity", "queue", "compensation", "options"}. */
+static void
+check_saga_steps(Jsonb *steps)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			n = 0;
+
+	if (steps == NULL || !JB_ROOT_IS_ARRAY(steps) || JB_ROOT_IS_SCALAR(steps) ||
+		JB_ROOT_COUNT(steps) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("saga steps must be a non-empty jsonb array"),
+				 errhint("Pass [{\"activity\": \"ReserveInventory\", \"queue\": \"inventory\", "
+						 "\"compensation\": \"ReleaseInventory\"}, ...].")));
+	it = JsonbIteratorInit(&steps->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		Jsonb	   *step;
+		char	   *activity;
+		char	   *queue;
+		Jsonb	   *opts;
+
+		if (tok != WJB_ELEM)
+			continue;
+		n++;
+		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("saga step %d is not a jsonb object", n),
+					 errhint("Each step looks like {\"activity\": \"ChargePayment\", \"queue\": \"payments\"}.")));
+		step = JsonbValueToJsonb(&v);
+		wf_check_options_object(step, psprintf("saga step %d", n), step_keys);
+		activity = wf_jsonb_get_text(step, "activity");
+		if (activity == NULL || activity[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("saga step %d has no \"activity\"", n),
+					 errhint("Name the activity the step runs.")));
+		queue = wf_jsonb_get_text(step, "queue");
+		if (queue)
+			wf_check_queue_name(queue);
+		opts = wf_jsonb_get_jsonb(step, "options");
+		wf_validate_activity_options(opts, NULL);
+	}
+}
+
+/* workflow.register_saga(workflow_type, steps, options) */
+Datum
+wf_register_saga(PG_FUNCTION_ARGS)
+{
+	char	   *type = wf_text_arg(fcinfo, 0, "workflow_type");
+	Jsonb	   *steps = wf_jsonb_arg(fcinfo, 1, NULL);
+	Jsonb	   *options = wf_jsonb_arg(fcinfo, 2, "{}");
+	WfInternal	save;
+
+	check_name(type, "workflow_type");
+	check_saga_steps(steps);
+	check_run_options(options, "workflow options", type_option_keys);
+	SPI_connect();
+	wf_enter_internal(&save);
+	check_replace_allowed(type, save.saved_userid);
+	upsert_type(type, InvalidOid, steps, options, save.saved_userid);
+	wf_leave_internal(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* The registered options of a type; errors if it is not registered. */
+static Jsonb *
+type_options(const char *type)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(type)};
+
+	if (wf_exec(&type_options_plan,
+				"SELECT options FROM workflow.workflow_types WHERE workflow_type = $1",
+				1, types, values, NULL, true, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("workflow type \"%s\" is not registered", type),
+				 errhint("Register it with workflow.register_workflow() or workflow.register_saga().")));
+	return wf_get_jsonb(0, 1);
+}
+
+/* Shallow merge of two jsonb objects, b's keys winning. */
+static Jsonb *
+jsonb_merge(Jsonb *a, Jsonb *b)
+{
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a), JsonbPGetDatum(b)));
+}
+
+/*
+ * Insert the run; returns NULL if an open run of workflow_id exists (the
+ * unique index on open runs decides, also against concurrent starts).
+ */
+static WfRun *
+insert_run(const char *workflow_id, const char *type, Jsonb *input, const char *queue,
+		   Jsonb *options, Oid owner)
+{
+	Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, JSONBOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Jsonb	   *attrs = wf_jsonb_get_jsonb(options, "search_attributes");
+	WfRun	   *run;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(workflow_id);
+	values[1] = CStringGetTextDatum(type);
+	values[2] = JsonbPGetDatum(input);
+	values[3] = CStringGetTextDatum(queue);
+	values[4] = ObjectIdGetDatum(owner);
+	values[5] = JsonbPGetDatum(options);
+	values[6] = TimestampTzGetDatum(wf_now());
+	(void) attrs;
+	if (wf_exec(&insert_run_plan,
+				"INSERT INTO workflow.workflows (workflow_id, workflow_type, input, queue, owner,"
+				"   options, search_attributes, execution_deadline)"
+				" VALUES ($1, $2, $3, $4, $5, $6, COALESCE($6->'search_attributes', '{}'),"
+				"   $7 + ($6->>'execution_timeout')::interval)"
+				" ON CONFLICT (workflow_id) WHERE closed_at IS NULL DO NOTHING"
+				" RETURNING run_id",
+				7, types, values, nulls, false, 0) == 0)
+		return NULL;
+
+	run = palloc0(sizeof(WfRun));
+	run->workflow_id = pstrdup(workflow_id);
+	run->run_id = datumCopy(wf_get_datum(0, 1, &isnull), false, UUID_LEN);
+	run->workflow_type = pstrdup(type);
+	run->status = pstrdup("running");
+	run->queue = pstrdup(queue);
+	run->owner = owner;
+	run->input = input;
+	run->options = options;
+	return run;
+}
+
+/* workflow.start_workflow(workflow_type, input, workflow_id, options) */
+Datum
+wf_start_workflow(PG_FUNCTION_ARGS)
+{
+	char	   *type = wf_text_arg(fcinfo, 0, "workflow_type");
+	Jsonb	   *input = wf_jsonb_arg(fcinfo, 1, "{}");
+	char	   *workflow_id;
+	Jsonb	   *options = wf_jsonb_arg(fcinfo, 3, "{}");
+	char	   *if_exists;
+	char	   *queue;
+	WfInternal	save;
+	WfRun	   *run;
+	WfJson		b;
+
+	check_run_options(options, "start options", start_option_keys);
+	wf_check_payload(input, "workflow input");
+	if (PG_ARGISNULL(2))
+		workflow_id = wf_uuid_out(DirectFunctionCall1(gen_random_uuid, (Datum) 0));
+	else
+		workflow_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	check_name(workflow_id, "workflow_id");
+	if_exists = wf_jsonb_get_text(options, "if_exists");
+
+	SPI_connect();
+	wf_enter_internal(&save);
+	options = jsonb_merge(type_options(type), options);
+	queue = wf_jsonb_get_text(options, "queue");
+	run = insert_run(workflow_id, type, input, queue ? queue : wf_default_queue,
+					 options, save.saved_userid);
+	if (run == NULL)
+	{
+		if (if_exists == NULL || strcmp(if_exists, "return") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_ALREADY_RUNNING),
+					 errmsg("workflow \"%s\" is already running", workflow_id),
+					 errhint("Use another workflow_id, or pass '{\"if_exists\": \"return\"}' to get the running one.")));
+	}
+	else
+	{
+		wf_json_begin(&b);
+		wf_json_str(&b, "workflow_type", type);
+		wf_json_jsonb(&b, "input", input);
+		wf_json_str(&b, "queue", run->queue);
+		wf_json_str(&b, "started_by", GetUserNameFromId(save.saved_userid, false));
+		wf_json_jsonb(&b, "options", options);
+		wf_append_event(run, "WorkflowStarted", wf_json_end(&b));
+		wf_advance(run);
+	}
+	wf_leave_internal(&save);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(workflow_id));
+}
+
+/* The caller must own the run (or be a member of its owner). */
+static void
+check_run_access(WfRun *run, Oid caller)
+{
+	if (!has_privs_of_role(caller, run->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for workflow \"%s\"", run->workflow_id),
+				 errhint("Only its owner, role \"%s\", or a member of it may steer it.",
+						 GetUserNameFromId(run->owner, false))));
+}
+
+/* An optional reason argument. */
+static char *
+reason_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * workflow.cancel_workflow(workflow_id, reason): the code sees WF002 at its
+ * next blocking call; compensations run; the run ends "cancelled".
+ */
+Datum
+wf_cancel_workflow(PG_FUNCTION_ARGS)
+{
+	char	   *workflow_id = wf_text_arg(fcinfo, 0, "workflow_id");
+	char	   *reason = reason_arg(fcinfo, 1);
+	WfInternal	save;
+	WfRun	   *run;
+	WfJson		b;
+
+	SPI_connect();
+	wf_enter_internal(&save);
+	run = wf_lock_run(workflow_id, true);
+	check_run_access(run, save.saved_userid);
+	if (run->cancel_requested || strcmp(run->status, "running") != 0)
+		ereport(NOTICE,
+				(errmsg("workflow \"%s\" is already %s",
+						workflow_id, run->cancel_requested ? "being cancelled" : "compensating")));
+	else
+	{
+		Oid			types[2] = {TEXTOID, UUIDOID};
+		Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
+
+		wf_json_begin(&b);
+		wf_json_str(&b, "reason", reason);
+		wf_json_str(&b, "requested_by", GetUserNameFromId(save.saved_userid, false));
+		wf_append_event(run, "WorkflowCancelRequested", wf_json_end(&b));
+		wf_exec(&cancel_flag_plan,
+				"UPDATE workflow.workflows SET cancel_requested = true"
+				" WHERE workflow_id = $1 AND run_id = $2",
+				2, types, values, NULL, false, 0);
+		run->cancel_requested = true;
+		wf_advance(run);
+	}
+	wf_leave_internal(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* workflow.terminate_workflow(workflow_id, reason): end now, no code, no compensations. */
+Datum
+wf_terminate_workflow(PG_FUNCTION_ARGS)
+{
+	char	   *workflow_id = wf_text_arg(fcinfo, 0, "workflow_id");
+	char	   *reason = reason_arg(fcinfo, 1);
+	WfInternal	save;
+	WfRun	   *run;
+
+	SPI_connect();
+	wf_enter_internal(&save);
+	run = wf_lock_run(workflow_id, true);
+	check_run_access(run, save.saved_userid);
+	wf_terminate_run(run, "WorkflowTerminated", "terminated", reason);
+	wf_leave_internal(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* workflow.get_state(workflow_id, key): state published with set_state. */
+Datum
+wf_get_state(PG_FUNCTION_ARGS)
+{
+	char	   *workflow_id = wf_text_arg(fcinfo, 0, "workflow_id");
+	char	   *key = wf_text_arg(fcinfo, 1, "key");
+	Oid			types[3] = {TEXTOID, TEXTOID, OIDOID};
+	Datum		values[3];
+	WfInternal	save;
+	Jsonb	   *value = NULL;
+	int			n;
+
+	SPI_connect();
+	wf_enter_internal(&save);
+	values[0] = CStringGetTextDatum(workflow_id);
+	values[1] = CStringGetTextDatum(key);
+	values[2] = ObjectIdGetDatum(save.saved_userid);
+	n = wf_exec(&get_state_plan,
+				"SELECT s.value, pg_has_role($3, w.owner, 'MEMBER')"
+				" FROM workflow.workflows w"
+				" LEFT JOIN workflow.state s ON s.workflow_id = w.workflow_id AND s.key = $2"
+				" WHERE w.workflow_id = $1 ORDER BY w.created_at DESC LIMIT 1",
+				3, types, values, NULL, true, 1);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("workflow \"%s\" does not exist", workflow_id),
+				 errhint("Check the id in workflow.workflows.")));
+	{
+		bool		isnull;
+
+		if (!DatumGetBool(wf_get_datum(0, 2, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for workflow \"%s\"", workflow_id),
+					 errhint("Only its owner or a member of that role may read its state.")));
+	}
+	value = wf_get_jsonb(0, 1);
+	if (value)
+		value = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(value), false, -1);
+	wf_leave_internal(&save);
+	SPI_finish();
+	if (value == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(value);
+}

@@ -1,0 +1,509 @@
+/*-------------------------------------------------------------------------
+ * commands.c
+ *	  The functions workflow code calls (workflow.activity, sleep, now ...)
+ *	  and the writing of the commands they record.
+ *
+ * Each function takes the next sequence number from the replay context,
+ * returns what the history holds there, or records a command and, if it
+ * is a blocking call, suspends the attempt (see replay.c).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+
+#include "replay.h"
+#include "workflow.h"
+
+PG_FUNCTION_INFO_V1(wf_activity);
+PG_FUNCTION_INFO_V1(wf_activity_async);
+PG_FUNCTION_INFO_V1(wf_wait);
+PG_FUNCTION_INFO_V1(wf_wait_all);
+PG_FUNCTION_INFO_V1(wf_sleep);
+PG_FUNCTION_INFO_V1(wf_now_fn);
+PG_FUNCTION_INFO_V1(wf_random);
+PG_FUNCTION_INFO_V1(wf_uuid);
+PG_FUNCTION_INFO_V1(wf_patched);
+PG_FUNCTION_INFO_V1(wf_set_state);
+
+#define PATCH_PREFIX "patch:"
+
+/*
+ * Schedule (or find in history) an activity.  Returns the history entry,
+ * NULL when newly scheduled by this attempt.
+ */
+WfHistCmd *
+wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input, const char *queue,
+				Jsonb *options, const char *compensation, Jsonb *compensation_input)
+{
+	WfHistCmd  *h;
+	WfNewCmd   *c;
+	MemoryContext old;
+
+	if (activity[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity name must not be empty"),
+				 errhint("Name the activity your worker handles, e.g. 'ChargePayment'.")));
+	if (queue == NULL)
+		queue = ctx->run->queue;
+	wf_check_queue_name(queue);
+	wf_check_payload(input, "activity input");
+	wf_check_payload(compensation_input, "compensation input");
+	wf_validate_activity_options(options, ctx->run->options);
+
+	h = wf_replay_next(ctx, WF_CMD_ACTIVITY, activity);
+	if (h != NULL)
+		return h;
+
+	wf_replay_deliver_cancel(ctx, WF_CMD_ACTIVITY, activity);
+	c = wf_replay_record(ctx, WF_CMD_ACTIVITY, activity);
+	old = MemoryContextSwitchTo(ctx->mcxt);
+	c->queue = pstrdup(queue);
+	c->input = DatumGetJsonbPCopy(JsonbPGetDatum(input));
+	c->options = DatumGetJsonbPCopy(JsonbPGetDatum(options));
+	c->compensation = compensation ? pstrdup(compensation) : NULL;
+	c->compensation_input = compensation_input ?
+		DatumGetJsonbPCopy(JsonbPGetDatum(compensation_input)) : NULL;
+	MemoryContextSwitchTo(old);
+	return NULL;
+}
+
+/* wf_cmd_activity with the arguments of workflow.activity(). */
+static WfHistCmd *
+activity_command(FunctionCallInfo fcinfo, ReplayContext *ctx)
+{
+	return wf_cmd_activity(ctx,
+						   wf_text_arg(fcinfo, 0, "activity"),
+						   wf_jsonb_arg(fcinfo, 1, "{}"),
+						   PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+						   wf_jsonb_arg(fcinfo, 3, "{}"),
+						   PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+						   wf_jsonb_arg(fcinfo, 5, NULL));
+}
+
+/*
+ * The outcome of a command the code waits for: its result, or raise its
+ * failure or cancellation, or suspend.
+ */
+Jsonb *
+wf_cmd_await(ReplayContext *ctx, WfHistCmd *h, const char *why)
+{
+	if (h == NULL || h->state == WF_CMD_PENDING)
+	{
+		if (h != NULL)
+			wf_replay_deliver_cancel(ctx, h->kind, h->name);
+		wf_replay_block(ctx, why);
+	}
+	switch (h->state)
+	{
+		case WF_CMD_DONE:
+			return h->result;
+		case WF_CMD_FAILED:
+			wf_replay_raise_failure(h);
+		case WF_CMD_CANCELLED:
+			wf_replay_raise_cancelled(ctx);
+		case WF_CMD_PENDING:
+			break;
+	}
+	return NULL;				/* not reached */
+}
+
+/* workflow.activity(...): run an activity and return its result. */
+Datum
+wf_activity(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.activity()");
+	WfHistCmd  *h = activity_command(fcinfo, ctx);
+	Jsonb	   *result = wf_cmd_await(ctx, h, "waiting for an activity");
+
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(result);
+}
+
+/* workflow.activity_async(...): schedule an activity, return its handle. */
+Datum
+wf_activity_async(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.activity_async()");
+
+	(void) activity_command(fcinfo, ctx);
+	PG_RETURN_INT64(ctx->seq);
+}
+
+/* The history entry of an activity handle; NULL if scheduled just now. */
+static WfHistCmd *
+handle_command(ReplayContext *ctx, int64 handle)
+{
+	ListCell   *lc;
+
+	if (handle >= 1 && handle <= ctx->ncmds && ctx->cmds[handle - 1].present &&
+		ctx->cmds[handle - 1].kind == WF_CMD_ACTIVITY)
+		return &ctx->cmds[handle - 1];
+	foreach(lc, ctx->new_cmds)
+	{
+		WfNewCmd   *c = lfirst(lc);
+
+		if (c->seq == handle && c->kind == WF_CMD_ACTIVITY && !c->cancel)
+			return NULL;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%lld is not an activity handle of this workflow", (long long) handle),
+			 errhint("Pass a value returned by workflow.activity_async().")));
+	return NULL;				/* not reached */
+}
+
+/* workflow.wait(handle): the result of an activity started with activity_async. */
+Datum
+wf_wait(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.wait()");
+	int64		handle = PG_GETARG_INT64(0);
+	Jsonb	   *result = wf_cmd_await(ctx, handle_command(ctx, handle),
+									   "waiting for an activity");
+
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(result);
+}
+
+/* workflow.wait_all(handles): a jsonb array of the results, in order. */
+Datum
+wf_wait_all(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.wait_all()");
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *handles;
+	bool	   *nulls;
+	int			n,
+				i;
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &handles, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		WfHistCmd  *h;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("activity handles must not be null"),
+					 errhint("Pass the values returned by workflow.activity_async().")));
+		h = handle_command(ctx, DatumGetInt64(handles[i]));
+		if (h == NULL || h->state != WF_CMD_DONE)
+			(void) wf_cmd_await(ctx, h, "waiting for activities");
+	}
+
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < n; i++)
+	{
+		Jsonb	   *r = handle_command(ctx, DatumGetInt64(handles[i]))->result;
+		JsonbValue	v;
+
+		if (r == NULL)
+			v.type = jbvNull;
+		else
+			JsonbToJsonbValue(r, &v);
+		pushJsonbValue(&state, WJB_ELEM, &v);
+	}
+	res = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+}
+
+/* workflow.sleep(duration): a durable timer. */
+Datum
+wf_sleep(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.sleep()");
+	Interval   *duration;
+	WfHistCmd  *h;
+	WfNewCmd   *c;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("sleep duration must not be null"),
+				 errhint("Pass an interval such as '10 seconds'.")));
+	duration = PG_GETARG_INTERVAL_P(0);
+	wf_check_interval(duration, "sleep duration");
+
+	h = wf_replay_next(ctx, WF_CMD_TIMER, "sleep");
+	if (h == NULL)
+	{
+		wf_replay_deliver_cancel(ctx, WF_CMD_TIMER, "sleep");
+		c = wf_replay_record(ctx, WF_CMD_TIMER, "sleep");
+		c->duration = MemoryContextAlloc(ctx->mcxt, sizeof(Interval));
+		memcpy(c->duration, duration, sizeof(Interval));
+		c->fire_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															 TimestampTzGetDatum(wf_now()),
+															 IntervalPGetDatum(duration)));
+	}
+	(void) wf_cmd_await(ctx, h, "waiting for a timer");
+	PG_RETURN_VOID();
+}
+
+/*
+ * A value recorded once (MarkerRecorded) and replayed identically: the
+ * history's value, or make() recorded now.
+ */
+static Jsonb *
+marker_value(ReplayContext *ctx, const char *marker, Jsonb *(*make) (void))
+{
+	WfHistCmd  *h = wf_replay_next(ctx, WF_CMD_MARKER, marker);
+	WfNewCmd   *c;
+	MemoryContext old;
+
+	if (h != NULL)
+		return h->result;
+	c = wf_replay_record(ctx, WF_CMD_MARKER, marker);
+	old = MemoryContextSwitchTo(ctx->mcxt);
+	c->value = make();
+	MemoryContextSwitchTo(old);
+	return c->value;
+}
+
+/* The marker value of workflow.now(). */
+static Jsonb *
+make_now(void)
+{
+	char	   *ts = DatumGetCString(DirectFunctionCall1(timestamptz_out,
+														 TimestampTzGetDatum(wf_now())));
+
+	return wf_jsonb_from_cstring(psprintf("\"%s\"", ts));
+}
+
+/* The marker value of workflow.random(). */
+static Jsonb *
+make_random(void)
+{
+	return wf_jsonb_from_cstring(psprintf("%.17g", pg_prng_double(&pg_global_prng_state)));
+}
+
+/* The marker value of workflow.uuid(). */
+static Jsonb *
+make_uuid(void)
+{
+	Datum		u = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
+
+	return wf_jsonb_from_cstring(psprintf("\"%s\"", wf_uuid_out(u)));
+}
+
+/* The text of a scalar jsonb. */
+static char *
+scalar_text(Jsonb *j)
+{
+	JsonbValue	v;
+
+	JsonbToJsonbValue(j, &v);
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	return JsonbToCString(NULL, &j->root, VARSIZE(j));
+}
+
+/* workflow.now(): the time, recorded once. */
+Datum
+wf_now_fn(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.now()");
+	char	   *ts = scalar_text(marker_value(ctx, "now", make_now));
+
+	return DirectFunctionCall3(timestamptz_in, CStringGetDatum(ts),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* workflow.random(): a random number in [0, 1), recorded once. */
+Datum
+wf_random(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.random()");
+	char	   *num = scalar_text(marker_value(ctx, "random", make_random));
+
+	return DirectFunctionCall1(float8in, CStringGetDatum(num));
+}
+
+/* workflow.uuid(): a random uuid, recorded once. */
+Datum
+wf_uuid(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.uuid()");
+	char	   *u = scalar_text(marker_value(ctx, "uuid", make_uuid));
+
+	return DirectFunctionCall1(uuid_in, CStringGetDatum(u));
+}
+
+/* The marker value of a patch. */
+static Jsonb *
+make_true(void)
+{
+	return wf_jsonb_from_cstring("true");
+}
+
+/*
+ * workflow.patched(change_id): true for runs that reach this point with the
+ * new code (recorded), false for runs whose history went the old way.
+ */
+Datum
+wf_patched(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.patched()");
+	char	   *change = wf_text_arg(fcinfo, 0, "change_id");
+	char	   *marker = psprintf(PATCH_PREFIX "%s", change);
+	int			next = ctx->seq + 1;
+
+	if (next <= ctx->ncmds && ctx->cmds[next - 1].present)
+	{
+		WfHistCmd  *h = &ctx->cmds[next - 1];
+
+		if (h->kind != WF_CMD_MARKER || strcmp(h->name, marker) != 0)
+			PG_RETURN_BOOL(false);	/* history predates the patch */
+	}
+	(void) marker_value(ctx, marker, make_true);
+	PG_RETURN_BOOL(true);
+}
+
+/* workflow.set_state(key, value): publish state for workflow.get_state(). */
+Datum
+wf_set_state(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.set_state()");
+	char	   *key = wf_text_arg(fcinfo, 0, "key");
+	Jsonb	   *value = wf_jsonb_arg(fcinfo, 1, NULL);
+	MemoryContext old;
+	WfStateUpdate *u;
+
+	wf_check_payload(value, "state value");
+	old = MemoryContextSwitchTo(ctx->mcxt);
+	u = palloc0(sizeof(WfStateUpdate));
+	u->key = pstrdup(key);
+	u->value = value ? DatumGetJsonbPCopy(JsonbPGetDatum(value)) : NULL;
+	ctx->state_updates = lappend(ctx->state_updates, u);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_VOID();
+}
+
+/* History data of a cancellation delivered at a command. */
+static void
+apply_cancel(WfRun *run, WfNewCmd *cmd)
+{
+	WfJson		b;
+
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", cmd->seq);
+	wf_json_str(&b, cmd->kind == WF_CMD_ACTIVITY ? "activity" : "name", cmd->name);
+	if (cmd->kind == WF_CMD_ACTIVITY)
+	{
+		wf_withdraw_tasks(run, cmd->seq, false);
+		wf_append_event(run, "ActivityCancelled", wf_json_end(&b));
+	}
+	else
+	{
+		wf_cancel_timer(run, cmd->seq);
+		wf_append_event(run, "TimerCancelled", wf_json_end(&b));
+	}
+}
+
+/* Write an activity command: its task and ActivityScheduled. */
+static void
+apply_activity(WfRun *run, WfNewCmd *cmd)
+{
+	WfJson		b;
+	int64		task_id;
+	char	   *activity_id;
+	char	   *comp_queue = wf_jsonb_get_text(cmd->options, "compensation_queue");
+
+	task_id = wf_schedule_task(run, cmd->seq, false, cmd->name, cmd->queue,
+							   cmd->input, cmd->options, &activity_id);
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", cmd->seq);
+	wf_json_str(&b, "activity", cmd->name);
+	wf_json_str(&b, "queue", cmd->queue);
+	wf_json_jsonb(&b, "input", cmd->input);
+	wf_json_int(&b, "task_id", task_id);
+	wf_json_str(&b, "activity_id", activity_id);
+	wf_json_jsonb(&b, "options", cmd->options);
+	if (cmd->compensation)
+	{
+		wf_json_str(&b, "compensation", cmd->compensation);
+		wf_json_str(&b, "compensation_queue", comp_queue ? comp_queue : cmd->queue);
+		if (cmd->compensation_input)
+			wf_json_jsonb(&b, "compensation_input", cmd->compensation_input);
+	}
+	wf_append_event(run, "ActivityScheduled", wf_json_end(&b));
+}
+
+/* Write a timer command: the timer and TimerStarted. */
+static void
+apply_timer(WfRun *run, WfNewCmd *cmd)
+{
+	WfJson		b;
+
+	wf_start_timer(run, cmd->seq, cmd->fire_at);
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", cmd->seq);
+	wf_json_str(&b, "name", cmd->name);
+	wf_json_str(&b, "duration",
+				DatumGetCString(DirectFunctionCall1(interval_out,
+													IntervalPGetDatum(cmd->duration))));
+	wf_json_time(&b, "fire_at", cmd->fire_at);
+	wf_append_event(run, "TimerStarted", wf_json_end(&b));
+}
+
+/* Write a marker: MarkerRecorded. */
+static void
+apply_marker(WfRun *run, WfNewCmd *cmd)
+{
+	WfJson		b;
+
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", cmd->seq);
+	wf_json_str(&b, "marker", cmd->name);
+	wf_json_jsonb(&b, "value", cmd->value);
+	wf_append_event(run, "MarkerRecorded", wf_json_end(&b));
+}
+
+/* Write one command recorded by an attempt. */
+void
+wf_apply_command(WfRun *run, WfNewCmd *cmd)
+{
+	if (cmd->cancel)
+		apply_cancel(run, cmd);
+	else if (cmd->kind == WF_CMD_ACTIVITY)
+		apply_activity(run, cmd);
+	else if (cmd->kind == WF_CMD_TIMER)
+		apply_timer(run, cmd);
+	else if (cmd->kind == WF_CMD_MARKER)
+		apply_marker(run, cmd);
+	else
+		elog(ERROR, "unexpected command kind %d", (int) cmd->kind);
+}
+
+/* Publish the state the attempt set (last value per key wins). */
+void
+wf_apply_state(WfRun *run, List *updates)
+{
+	static SPIPlanPtr plan;
+	Oid			types[3] = {TEXTOID, TEXTOID, JSONBOID};
+	ListCell   *lc;
+
+	foreach(lc, updates)
+	{
+		WfStateUpdate *u = lfirst(lc);
+		Datum		values[3] = {CStringGetTextDatum(run->workflow_id),
+		CStringGetTextDatum(u->key), u->value ? JsonbPGetDatum(u->value) : (Datum) 0};
+		char		nulls[3] = {' ', ' ', u->value ? ' ' : 'n'};
+
+		wf_exec(&plan,
+				"INSERT INTO workflow.state (workflow_id, key, value) VALUES ($1, $2, $3)"
+				" ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value,"
+				" updated_at = pg_catalog.clock_timestamp()",
+				3, types, values, nulls, false, 0);
+	}
+}

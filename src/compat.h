@@ -1,0 +1,13 @@
+/*-------------------------------------------------------------------------
+ * compat.h
+ *	  PG_VERSION_NUM shims, in one place.
+ *-------------------------------------------------------------------------
+ */
+#ifndef WF_COMPAT_H
+#define WF_COMPAT_H
+
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+#endif							/* WF_COMPAT_H */

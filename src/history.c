@@ -1,0 +1,209 @@
+/*-------------------------------------------------------------------------
+ * history.c
+ *	  Runs and their event history.
+ *
+ * Every change to a run happens with its row locked (FOR UPDATE), so the
+ * transitions of one workflow are serialized; that lock is also what keeps
+ * event ids gapless: the next id comes from the locked row, and the event
+ * insert and the row's last_event_id update are one statement, in the same
+ * transaction as the state change the event describes.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "workflow.h"
+
+#define RUN_COLUMNS \
+	"workflow_id, run_id, workflow_type, status, queue, owner, input, options, " \
+	"cancel_requested, task_failures, last_event_id, parent_workflow_id, parent_run_id, error"
+
+static SPIPlanPtr lock_open_plan;
+static SPIPlanPtr lock_by_id_plan;
+static SPIPlanPtr lock_by_id_skip_plan;
+static SPIPlanPtr run_exists_plan;
+static SPIPlanPtr closed_status_plan;
+static SPIPlanPtr append_plan;
+static SPIPlanPtr update_plan;
+static SPIPlanPtr close_plan;
+
+/* Build a WfRun from row 0 of the last SPI result. */
+static WfRun *
+run_from_spi(void)
+{
+	WfRun	   *run = palloc0(sizeof(WfRun));
+	bool		isnull;
+
+	run->workflow_id = wf_get_text(0, 1);
+	run->run_id = datumCopy(wf_get_datum(0, 2, &isnull), false, UUID_LEN);
+	run->workflow_type = wf_get_text(0, 3);
+	run->status = wf_get_text(0, 4);
+	run->queue = wf_get_text(0, 5);
+	run->owner = DatumGetObjectId(wf_get_datum(0, 6, &isnull));
+	run->input = wf_get_jsonb(0, 7);
+	run->options = wf_get_jsonb(0, 8);
+	run->cancel_requested = DatumGetBool(wf_get_datum(0, 9, &isnull));
+	run->task_failures = DatumGetInt32(wf_get_datum(0, 10, &isnull));
+	run->last_event_id = DatumGetInt64(wf_get_datum(0, 11, &isnull));
+	run->parent_workflow_id = wf_get_text(0, 12);
+	run->error = wf_get_jsonb(0, 14);
+	if (run->parent_workflow_id)
+		run->parent_run_id = datumCopy(wf_get_datum(0, 13, &isnull), false, UUID_LEN);
+	return run;
+}
+
+/*
+ * Lock the open run of workflow_id.  Returns NULL if there is none and
+ * !must_exist; otherwise says whether the workflow is unknown or closed.
+ */
+WfRun *
+wf_lock_run(const char *workflow_id, bool must_exist)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(workflow_id)};
+
+	if (wf_exec(&lock_open_plan,
+				"SELECT " RUN_COLUMNS " FROM workflow.workflows"
+				" WHERE workflow_id = $1 AND closed_at IS NULL FOR UPDATE",
+				1, types, values, NULL, false, 1) == 1)
+		return run_from_spi();
+	if (!must_exist)
+		return NULL;
+
+	if (wf_exec(&closed_status_plan,
+				"SELECT status FROM workflow.workflows WHERE workflow_id = $1"
+				" ORDER BY created_at DESC LIMIT 1",
+				1, types, values, NULL, true, 1) == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_NOT_RUNNING),
+				 errmsg("workflow \"%s\" is not running", workflow_id),
+				 errdetail("Its latest run ended with status \"%s\".", wf_get_text(0, 1)),
+				 errhint("Start a new run with workflow.start_workflow.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("workflow \"%s\" does not exist", workflow_id),
+			 errhint("Check the id in workflow.workflows.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Lock one run by its ids, open or not; NULL if it does not exist. */
+WfRun *
+wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(workflow_id), run_id};
+	int			n;
+
+	if (skip_locked)
+		n = wf_exec(&lock_by_id_skip_plan,
+					"SELECT " RUN_COLUMNS " FROM workflow.workflows"
+					" WHERE workflow_id = $1 AND run_id = $2 FOR UPDATE SKIP LOCKED",
+					2, types, values, NULL, false, 1);
+	else
+		n = wf_exec(&lock_by_id_plan,
+					"SELECT " RUN_COLUMNS " FROM workflow.workflows"
+					" WHERE workflow_id = $1 AND run_id = $2 FOR UPDATE",
+					2, types, values, NULL, false, 1);
+	return n == 1 ? run_from_spi() : NULL;
+}
+
+/* Does the run exist at all (whether or not someone holds its lock)? */
+bool
+wf_run_exists(const char *workflow_id, Datum run_id)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(workflow_id), run_id};
+
+	return wf_exec(&run_exists_plan,
+				   "SELECT 1 FROM workflow.workflows WHERE workflow_id = $1 AND run_id = $2",
+				   2, types, values, NULL, true, 1) == 1;
+}
+
+/* Is the run still open (running or compensating)? */
+bool
+wf_run_is_open(WfRun *run)
+{
+	return strcmp(run->status, "running") == 0 ||
+		strcmp(run->status, "compensating") == 0;
+}
+
+/*
+ * Append one event to the run's history and advance last_event_id, in one
+ * statement.  The run must be locked by this transaction.
+ */
+int64
+wf_append_event(WfRun *run, const char *event_type, Jsonb *data)
+{
+	Oid			types[5] = {TEXTOID, UUIDOID, INT8OID, TEXTOID, JSONBOID};
+	Datum		values[5];
+
+	run->last_event_id++;
+	values[0] = CStringGetTextDatum(run->workflow_id);
+	values[1] = run->run_id;
+	values[2] = Int64GetDatum(run->last_event_id);
+	values[3] = CStringGetTextDatum(event_type);
+	values[4] = JsonbPGetDatum(data);
+	wf_exec(&append_plan,
+			"WITH bump AS (UPDATE workflow.workflows SET last_event_id = $3"
+			"  WHERE workflow_id = $1 AND run_id = $2)"
+			" INSERT INTO workflow.history (workflow_id, run_id, event_id, event_type, data)"
+			" VALUES ($1, $2, $3, $4, $5)",
+			5, types, values, NULL, false, 0);
+	return run->last_event_id;
+}
+
+/* Write back the engine state of an open run. */
+void
+wf_update_run(WfRun *run)
+{
+	Oid			types[6] = {TEXTOID, UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', 'n'};
+
+	values[0] = CStringGetTextDatum(run->workflow_id);
+	values[1] = run->run_id;
+	values[2] = CStringGetTextDatum(run->status);
+	values[3] = Int32GetDatum(run->task_failures);
+	values[4] = (Datum) 0;
+	if (run->task_retry_at != 0)
+	{
+		values[4] = TimestampTzGetDatum(run->task_retry_at);
+		nulls[4] = ' ';
+	}
+	values[5] = (Datum) 0;
+	if (run->error)
+	{
+		values[5] = JsonbPGetDatum(run->error);
+		nulls[5] = ' ';
+	}
+	wf_exec(&update_plan,
+			"UPDATE workflow.workflows SET status = $3, task_failures = $4,"
+			" task_retry_at = $5, error = COALESCE($6, error),"
+			" updated_at = pg_catalog.clock_timestamp()"
+			" WHERE workflow_id = $1 AND run_id = $2",
+			6, types, values, nulls, false, 0);
+}
+
+/* Close the run with a final status. */
+void
+wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
+{
+	Oid			types[5] = {TEXTOID, UUIDOID, TEXTOID, JSONBOID, JSONBOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', result ? ' ' : 'n', error ? ' ' : 'n'};
+
+	run->status = pstrdup(status);
+	values[0] = CStringGetTextDatum(run->workflow_id);
+	values[1] = run->run_id;
+	values[2] = CStringGetTextDatum(status);
+	values[3] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	values[4] = error ? JsonbPGetDatum(error) : (Datum) 0;
+	wf_exec(&close_plan,
+			"UPDATE workflow.workflows SET status = $3, result = $4,"
+			" error = COALESCE($5, error), closed_at = pg_catalog.clock_timestamp(),"
+			" updated_at = pg_catalog.clock_timestamp(), task_retry_at = NULL"
+			" WHERE workflow_id = $1 AND run_id = $2",
+			5, types, values, nulls, false, 0);
+}

@@ -1,0 +1,191 @@
+/*-------------------------------------------------------------------------
+ * lifecycle.c
+ *	  How runs end: completion, failure, compensation, cancellation,
+ *	  termination.
+ *
+ * When workflow code fails (RAISE EXCEPTION, an uncaught activity failure)
+ * or ends on a cancellation, the compensations registered with completed
+ * activities run one at a time, in reverse order of completion, each as an
+ * activity task with its own retries.  The run is "compensating" meanwhile;
+ * it ends "compensated" (or "cancelled"), or "failed" if a compensation
+ * fails for good.  The next compensation is always derived from the
+ * history, so a crash between two of them loses nothing.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "workflow.h"
+
+static SPIPlanPtr next_compensation_plan;
+
+static void next_compensation(WfRun *run, bool first);
+
+/* Stop everything the code left pending: tasks and timers. */
+static void
+withdraw_pending(WfRun *run)
+{
+	wf_withdraw_tasks(run, 0, true);
+	wf_cancel_all_timers(run);
+}
+
+/* The code returned: WorkflowCompleted. */
+void
+wf_complete_run(WfRun *run, Jsonb *result)
+{
+	WfJson		b;
+
+	withdraw_pending(run);
+	wf_json_begin(&b);
+	wf_json_jsonb(&b, "result", result);
+	wf_append_event(run, "WorkflowCompleted", wf_json_end(&b));
+	wf_close_run(run, "completed", result, NULL);
+}
+
+/* Is this failure a delivered cancellation? */
+static bool
+is_cancellation(Jsonb *error)
+{
+	char	   *sqlstate = wf_jsonb_get_text(error, "sqlstate");
+
+	return sqlstate && strcmp(sqlstate, "WF002") == 0;
+}
+
+/* Close a failed or cancelled run with its final event. */
+static void
+close_failed(WfRun *run, Jsonb *error, Jsonb *compensation_error)
+{
+	bool		cancelled = is_cancellation(error);
+	WfJson		b;
+
+	wf_json_begin(&b);
+	wf_json_jsonb(&b, "error", error);
+	if (compensation_error)
+		wf_json_jsonb(&b, "compensation_error", compensation_error);
+	wf_append_event(run, cancelled && !compensation_error ? "WorkflowCancelled" : "WorkflowFailed",
+					wf_json_end(&b));
+	if (compensation_error)
+	{
+		wf_json_begin(&b);
+		wf_json_jsonb(&b, "error", error);
+		wf_json_jsonb(&b, "compensation_error", compensation_error);
+		error = wf_json_end(&b);
+	}
+	wf_close_run(run, cancelled && !compensation_error ? "cancelled" : "failed", NULL, error);
+}
+
+/*
+ * The code failed or was cancelled: withdraw what it left pending and start
+ * the compensations, if there are any.
+ */
+void
+wf_fail_run(WfRun *run, Jsonb *error)
+{
+	withdraw_pending(run);
+	run->error = error;
+	run->status = pstrdup("compensating");
+	next_compensation(run, true);
+}
+
+/*
+ * A compensation task finished for good: schedule the next one, or, with
+ * failure set (it failed), fail the run.
+ */
+void
+wf_continue_compensation(WfRun *run, Jsonb *failure)
+{
+	if (failure != NULL)
+		close_failed(run, run->error, failure);
+	else
+		next_compensation(run, false);
+}
+
+/* Schedule the next compensation, or end the run when none is left. */
+static void
+next_compensation(WfRun *run, bool first)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
+	bool		isnull;
+	int			seq;
+	char	   *activity;
+	char	   *queue;
+	Jsonb	   *input;
+	char	   *activity_id;
+	int64		task_id;
+	WfJson		b;
+
+	/*
+	 * The most recently completed activity with a compensation that has not
+	 * completed yet.
+	 */
+	if (wf_exec(&next_compensation_plan,
+				"SELECT (s.data->>'seq')::int4, s.data->>'compensation', s.data->>'compensation_queue',"
+				"   COALESCE(s.data->'compensation_input',"
+				"     CASE WHEN jsonb_typeof(s.data->'input') = 'object'"
+				"           AND jsonb_typeof(c.data->'result') = 'object'"
+				"          THEN (s.data->'input') || (c.data->'result')"
+				"          ELSE jsonb_build_object('input', s.data->'input', 'result', c.data->'result')"
+				"     END)"
+				" FROM workflow.history c"
+				" JOIN workflow.history s ON s.workflow_id = c.workflow_id AND s.run_id = c.run_id"
+				"   AND s.event_type = 'ActivityScheduled' AND s.data->'seq' = c.data->'seq'"
+				" WHERE c.workflow_id = $1 AND c.run_id = $2 AND c.event_type = 'ActivityCompleted'"
+				"   AND NOT c.data @> '{\"is_compensation\": true}'"
+				"   AND s.data ? 'compensation'"
+				"   AND NOT EXISTS (SELECT 1 FROM workflow.history d"
+				"     WHERE d.workflow_id = c.workflow_id AND d.run_id = c.run_id"
+				"       AND d.event_type = 'ActivityCompleted' AND d.data->'seq' = c.data->'seq'"
+				"       AND d.data @> '{\"is_compensation\": true}')"
+				" ORDER BY c.event_id DESC LIMIT 1",
+				2, types, values, NULL, true, 1) == 0)
+	{
+		if (!first)
+		{
+			bool		cancelled = is_cancellation(run->error);
+
+			wf_json_begin(&b);
+			wf_json_jsonb(&b, "error", run->error);
+			wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowCompensated",
+							wf_json_end(&b));
+			wf_close_run(run, cancelled ? "cancelled" : "compensated", NULL, run->error);
+				}
+		else
+			close_failed(run, run->error, NULL);
+		return;
+	}
+
+	seq = DatumGetInt32(wf_get_datum(0, 1, &isnull));
+	activity = wf_get_text(0, 2);
+	queue = wf_get_text(0, 3);
+	input = wf_get_jsonb(0, 4);
+
+	task_id = wf_schedule_task(run, seq, true, activity, queue, input,
+							   wf_jsonb_from_cstring("{\"retry\": {\"maximum_attempts\": 0}}"),
+							   &activity_id);
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", seq);
+	wf_json_str(&b, "activity", activity);
+	wf_json_str(&b, "queue", queue);
+	wf_json_jsonb(&b, "input", input);
+	wf_json_int(&b, "task_id", task_id);
+	wf_json_str(&b, "activity_id", activity_id);
+	wf_json_bool(&b, "is_compensation", true);
+	wf_append_event(run, "CompensationScheduled", wf_json_end(&b));
+	wf_update_run(run);
+}
+
+/* End a run at once, without code or compensations. */
+void
+wf_terminate_run(WfRun *run, const char *event_type, const char *status, const char *reason)
+{
+	WfJson		b;
+
+	withdraw_pending(run);
+	wf_json_begin(&b);
+	wf_json_str(&b, "reason", reason);
+	wf_append_event(run, event_type, wf_json_end(&b));
+	wf_close_run(run, status, NULL, NULL);
+}

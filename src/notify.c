@@ -1,0 +1,351 @@
+/*-------------------------------------------------------------------------
+ * notify.c
+ *	  Announcing queues that got work, after commit, without NOTIFY in the
+ *	  application's transaction.
+ *
+ * A NOTIFY makes its transaction take a cluster-wide lock at commit, which
+ * would serialize every commit that starts or advances a workflow.  So a
+ * transaction only remembers (in backend memory) which queues got ready
+ * tasks; when it commits, the queue names go to shared memory and the
+ * database's scheduler is woken, which sends one NOTIFY per queue per
+ * wake-up.  A rolled-back transaction (or subtransaction) announces
+ * nothing.  When no scheduler serves the database (library not preloaded,
+ * or the scheduler is not running), the transaction notifies directly.
+ *
+ * The same shared memory holds, per database, the scheduler's latch and
+ * process, so that commits can wake it and DROP DATABASE can stop it.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/async.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+
+#include "workflow.h"
+
+#define WF_NOTIFY_SLOTS 1024
+
+typedef struct WfQueueSlot
+{
+	Oid			dboid;			/* InvalidOid = free */
+	char		queue[NAMEDATALEN];
+} WfQueueSlot;
+
+typedef struct WfShared
+{
+	LWLock	   *lock;
+	Latch	   *launcher_latch;
+	WfDbSlot	dbs[WF_MAX_DATABASES];
+	WfQueueSlot queues[WF_NOTIFY_SLOTS];
+} WfShared;
+
+/* A queue touched by the current transaction. */
+typedef struct PendingQueue
+{
+	char		queue[NAMEDATALEN];
+	SubTransactionId subid;
+} PendingQueue;
+
+static WfShared *wf_shared = NULL;
+static List *pending_queues = NIL;	/* in TopTransactionContext */
+static bool wake_at_commit = false;
+static bool wake_launcher_at_commit = false;
+
+/* Shared memory needed. */
+Size
+wf_shmem_size(void)
+{
+	return MAXALIGN(sizeof(WfShared));
+}
+
+/* Create or attach to the shared state (under AddinShmemInitLock). */
+void
+wf_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	wf_shared = ShmemInitStruct("workflow", sizeof(WfShared), &found);
+	if (!found)
+	{
+		memset(wf_shared, 0, sizeof(WfShared));
+		wf_shared->lock = &(GetNamedLWLockTranche("workflow"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* The shared state, or NULL when the library was not preloaded. */
+WfShared *
+wf_shared_state(void)
+{
+	return wf_shared;
+}
+
+/* The slot of a database's scheduler, or NULL.  Caller holds the lock. */
+WfDbSlot *
+wf_db_slot(Oid dboid)
+{
+	int			i;
+
+	for (i = 0; i < WF_MAX_DATABASES; i++)
+		if (wf_shared->dbs[i].dboid == dboid)
+			return &wf_shared->dbs[i];
+	return NULL;
+}
+
+/* All per-database slots. */
+WfDbSlot *
+wf_db_slots(void)
+{
+	return wf_shared->dbs;
+}
+
+/* Lock for the per-database slots. */
+LWLock *
+wf_shared_lock(void)
+{
+	return wf_shared->lock;
+}
+
+/* Publish the launcher's latch. */
+void
+wf_set_launcher_latch(Latch *latch)
+{
+	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	wf_shared->launcher_latch = latch;
+	LWLockRelease(wf_shared->lock);
+}
+
+/* Wake the launcher now. */
+void
+wf_wake_launcher(void)
+{
+	Latch	   *latch = NULL;
+
+	if (wf_shared == NULL)
+		return;
+	LWLockAcquire(wf_shared->lock, LW_SHARED);
+	latch = wf_shared->launcher_latch;
+	LWLockRelease(wf_shared->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* Is a scheduler serving this database right now? */
+static bool
+scheduler_running(void)
+{
+	WfDbSlot   *slot;
+	bool		running;
+
+	LWLockAcquire(wf_shared->lock, LW_SHARED);
+	slot = wf_db_slot(MyDatabaseId);
+	running = slot != NULL && slot->latch != NULL;
+	LWLockRelease(wf_shared->lock);
+	return running;
+}
+
+/*
+ * A queue got ready work in this transaction: announce it after commit (or
+ * right away in this transaction when no scheduler would).
+ */
+void
+wf_notify_queue(const char *queue)
+{
+	ListCell   *lc;
+	PendingQueue *p;
+	MemoryContext old;
+
+	if (wf_shared == NULL || !scheduler_running())
+	{
+		Async_Notify(queue, "");
+		return;
+	}
+	foreach(lc, pending_queues)
+	{
+		p = lfirst(lc);
+		if (strcmp(p->queue, queue) == 0)
+			return;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	p = palloc0(sizeof(PendingQueue));
+	strlcpy(p->queue, queue, NAMEDATALEN);
+	p->subid = GetCurrentSubTransactionId();
+	pending_queues = lappend(pending_queues, p);
+	MemoryContextSwitchTo(old);
+	wake_at_commit = true;
+}
+
+/* A nearer due time may exist after this commit: wake the scheduler then. */
+void
+wf_wake_scheduler(void)
+{
+	wake_at_commit = true;
+}
+
+/* CREATE EXTENSION committed here: the launcher starts a scheduler. */
+void
+wf_wake_launcher_at_commit(void)
+{
+	wake_launcher_at_commit = true;
+}
+
+/* Move this transaction's queues to shared memory and wake the scheduler. */
+static void
+publish_at_commit(void)
+{
+	ListCell   *lc;
+	WfDbSlot   *slot;
+	Latch	   *latch = NULL;
+	int			free_from = 0;
+
+	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	slot = wf_db_slot(MyDatabaseId);
+	foreach(lc, pending_queues)
+	{
+		PendingQueue *p = lfirst(lc);
+		int			i;
+		bool		done = false;
+
+		for (i = 0; i < WF_NOTIFY_SLOTS && !done; i++)
+		{
+			WfQueueSlot *q = &wf_shared->queues[i];
+
+			if (q->dboid == MyDatabaseId && strcmp(q->queue, p->queue) == 0)
+				done = true;
+		}
+		for (i = free_from; i < WF_NOTIFY_SLOTS && !done; i++)
+		{
+			WfQueueSlot *q = &wf_shared->queues[i];
+
+			if (q->dboid == InvalidOid)
+			{
+				q->dboid = MyDatabaseId;
+				strlcpy(q->queue, p->queue, NAMEDATALEN);
+				free_from = i + 1;
+				done = true;
+			}
+		}
+		if (!done && slot)
+			slot->notify_overflow = true;
+	}
+	if (slot)
+		latch = slot->latch;
+	LWLockRelease(wf_shared->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* The extension was created here: let the launcher start a scheduler. */
+static void
+launcher_recheck_at_commit(void)
+{
+	WfDbSlot   *slot;
+
+	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot)
+		slot->no_extension = false;
+	LWLockRelease(wf_shared->lock);
+	wf_wake_launcher();
+}
+
+/* Transaction end: publish on commit, forget on abort. */
+static void
+wf_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wf_shared != NULL && wake_at_commit)
+				publish_at_commit();
+			if (wf_shared != NULL && wake_launcher_at_commit)
+				launcher_recheck_at_commit();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			break;
+		default:
+			return;
+	}
+	pending_queues = NIL;		/* freed with TopTransactionContext */
+	wake_at_commit = false;
+	wake_launcher_at_commit = false;
+	wf_set_now(0);
+}
+
+/* Subtransaction end: forget what a rolled-back savepoint queued. */
+static void
+wf_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_queues)
+	{
+		PendingQueue *p = lfirst(lc);
+
+		if (p->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			pending_queues = foreach_delete_current(pending_queues, lc);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			p->subid = parentSubid;
+	}
+}
+
+/* Register the transaction callbacks (once per backend). */
+void
+wf_notify_init(void)
+{
+	RegisterXactCallback(wf_xact_callback, NULL);
+	RegisterSubXactCallback(wf_subxact_callback, NULL);
+}
+
+/*
+ * Scheduler side: NOTIFY each queue published for this database, in the
+ * current transaction.  Returns how many.
+ */
+int
+wf_send_pending_notifies(void)
+{
+	char		(*queues)[NAMEDATALEN];
+	int			n = 0,
+				i;
+	bool		overflow = false;
+	WfDbSlot   *slot;
+
+	if (wf_shared == NULL)
+		return 0;
+	queues = palloc(sizeof(char[NAMEDATALEN]) * WF_NOTIFY_SLOTS);
+	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < WF_NOTIFY_SLOTS; i++)
+	{
+		WfQueueSlot *q = &wf_shared->queues[i];
+
+		if (q->dboid != MyDatabaseId)
+			continue;
+		strlcpy(queues[n++], q->queue, NAMEDATALEN);
+		q->dboid = InvalidOid;
+	}
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot && slot->notify_overflow)
+	{
+		overflow = true;
+		slot->notify_overflow = false;
+	}
+	LWLockRelease(wf_shared->lock);
+
+	for (i = 0; i < n; i++)
+		Async_Notify(queues[i], "");
+	if (overflow)
+		n += wf_notify_all_ready_queues();
+	return n;
+}

@@ -1,0 +1,596 @@
+/*-------------------------------------------------------------------------
+ * replay.c
+ *	  The replay engine: runs workflow code against its history.
+ *
+ * A workflow task (wf_advance) loads the run's history once, then calls the
+ * workflow function inside a subtransaction, as the role that started the
+ * workflow, with a pinned search_path.  Each blocking call in the code
+ * takes the next sequence number:
+ *
+ *	 - if the history has an outcome for that number, the call returns it
+ *	   (or raises the recorded failure);
+ *	 - if the history has a different kind or name there, the code is not
+ *	   deterministic: the task fails and names the position;
+ *	 - otherwise the call records its command in the replay context, which
+ *	   lives outside the subtransaction, and raises WF004 to unwind.
+ *
+ * Whatever the function did is then rolled back, and the recorded commands
+ * are written (tasks, timers, history events) in the caller's transaction.
+ * The flags in the context, not the error that reaches us, decide the
+ * outcome, so code that catches WF004 (WHEN OTHERS) cannot confuse the
+ * engine: once blocked, every further call raises WF004 again.
+ *
+ * Only a run that returns normally without blocking commits the function's
+ * own effects, together with WorkflowCompleted.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "replay.h"
+#include "workflow.h"
+
+typedef enum WfOutcome
+{
+	WF_OUT_COMPLETED,
+	WF_OUT_SUSPENDED,
+	WF_OUT_FAILED,
+	WF_OUT_CANCELLED,
+	WF_OUT_TASK_FAILED
+} WfOutcome;
+
+/* The context of the workflow task running in this backend, if any. */
+static ReplayContext *current_replay = NULL;
+
+static SPIPlanPtr load_history_plan;
+static SPIPlanPtr load_type_plan;
+
+/* Name of a command kind, for messages and history. */
+const char *
+wf_cmd_kind_name(WfCmdKind kind)
+{
+	switch (kind)
+	{
+		case WF_CMD_ACTIVITY:
+			return "activity";
+		case WF_CMD_TIMER:
+			return "timer";
+		case WF_CMD_SIGNAL:
+			return "signal";
+		case WF_CMD_MARKER:
+			return "marker";
+	}
+	return "?";
+}
+
+/* The running workflow task's context, or an error naming the function. */
+ReplayContext *
+wf_replay_require(const char *function)
+{
+	if (current_replay == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_NOT_IN_WORKFLOW),
+				 errmsg("%s can only be called from workflow code", function),
+				 errdetail("It was called outside a workflow task."),
+				 errhint("Call it inside a function registered with workflow.register_workflow, "
+						 "and start that with workflow.start_workflow.")));
+	/* Once blocked or diverged, nothing more may happen in this attempt. */
+	if (current_replay->blocked || current_replay->nondeterminism)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_SUSPENDED),
+				 errmsg("workflow task is suspended"),
+				 errhint("Do not catch SQLSTATE WF004 in workflow code.")));
+	return current_replay;
+}
+
+/* The history entry at seq, creating empty ones up to it. */
+static WfHistCmd *
+hist_slot(ReplayContext *ctx, int seq)
+{
+	if (seq > ctx->ncmds)
+	{
+		int			n = Max(seq, ctx->ncmds * 2);
+
+		if (ctx->cmds == NULL)
+			ctx->cmds = MemoryContextAllocZero(ctx->mcxt, n * sizeof(WfHistCmd));
+		else
+		{
+			ctx->cmds = repalloc(ctx->cmds, n * sizeof(WfHistCmd));
+			memset(ctx->cmds + ctx->ncmds, 0, (n - ctx->ncmds) * sizeof(WfHistCmd));
+		}
+		ctx->ncmds = n;
+	}
+	return &ctx->cmds[seq - 1];
+}
+
+/* Start a command entry (Scheduled/Started events and markers). */
+static void
+hist_open(ReplayContext *ctx, int seq, WfCmdKind kind, const char *name)
+{
+	WfHistCmd  *h = hist_slot(ctx, seq);
+
+	if (h->present)
+		return;
+	h->present = true;
+	h->kind = kind;
+	h->name = name ? pstrdup(name) : NULL;
+	h->state = WF_CMD_PENDING;
+}
+
+/* Resolve a command; the first outcome recorded for a seq wins. */
+static void
+hist_resolve(ReplayContext *ctx, int seq, WfCmdKind kind, const char *name,
+			 WfCmdState state, Jsonb *result, char *error)
+{
+	WfHistCmd  *h;
+
+	hist_open(ctx, seq, kind, name);
+	h = hist_slot(ctx, seq);
+	if (h->state != WF_CMD_PENDING)
+		return;
+	h->state = state;
+	h->result = result;
+	h->error = error;
+}
+
+/*
+ * Load the run's command history: one row per command event, in order.
+ * Events of compensation tasks are the engine's, not the code's.
+ */
+static void
+load_history(ReplayContext *ctx)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2];
+	int			n,
+				i;
+	MemoryContext old;
+
+	values[0] = CStringGetTextDatum(ctx->run->workflow_id);
+	values[1] = ctx->run->run_id;
+	n = wf_exec(&load_history_plan,
+				"SELECT event_type, (data->>'seq')::int4,"
+				" COALESCE(data->>'activity', data->>'marker', data->>'signal', data->>'name'),"
+				" data, COALESCE((data->>'final')::bool, true), data->>'error', data->'result'"
+				" FROM workflow.history"
+				" WHERE workflow_id = $1 AND run_id = $2 AND data ? 'seq'"
+				" AND NOT data @> '{\"is_compensation\": true}'"
+				" ORDER BY event_id",
+				2, types, values, NULL, true, 0);
+
+	old = MemoryContextSwitchTo(ctx->mcxt);
+	for (i = 0; i < n; i++)
+	{
+		char	   *type = wf_get_text(i, 1);
+		bool		isnull;
+		int			seq = DatumGetInt32(wf_get_datum(i, 2, &isnull));
+		char	   *name = wf_get_text(i, 3);
+		bool		final = DatumGetBool(wf_get_datum(i, 5, &isnull));
+
+		if (strcmp(type, "ActivityScheduled") == 0)
+			hist_open(ctx, seq, WF_CMD_ACTIVITY, name);
+		else if (strcmp(type, "ActivityCompleted") == 0)
+			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_DONE, wf_get_jsonb(i, 7), NULL);
+		else if ((strcmp(type, "ActivityFailed") == 0 ||
+				  strcmp(type, "ActivityTimedOut") == 0) && final)
+			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_FAILED,
+						 wf_get_jsonb(i, 4), wf_get_text(i, 6));
+		else if (strcmp(type, "ActivityCancelled") == 0)
+			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_CANCELLED, NULL, NULL);
+		else if (strcmp(type, "TimerStarted") == 0)
+			hist_open(ctx, seq, WF_CMD_TIMER, name);
+		else if (strcmp(type, "TimerFired") == 0)
+			hist_resolve(ctx, seq, WF_CMD_TIMER, name, WF_CMD_DONE, NULL, NULL);
+		else if (strcmp(type, "TimerCancelled") == 0)
+			hist_resolve(ctx, seq, WF_CMD_TIMER, name, WF_CMD_CANCELLED, NULL, NULL);
+		else if (strcmp(type, "MarkerRecorded") == 0)
+			hist_resolve(ctx, seq, WF_CMD_MARKER, name, WF_CMD_DONE,
+						 wf_jsonb_get_jsonb(wf_get_jsonb(i, 4), "value"), NULL);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Take the next sequence number for a call of kind/name.  Returns what the
+ * history holds there, or NULL if the call is new.  A mismatch is a
+ * non-determinism error.
+ */
+WfHistCmd *
+wf_replay_next(ReplayContext *ctx, WfCmdKind kind, const char *name)
+{
+	int			seq = ++ctx->seq;
+	WfHistCmd  *h;
+
+	/*
+	 * A patch marker the code no longer asks for (the patch was removed
+	 * once no run needed the old branch) is stepped over.
+	 */
+	while (seq <= ctx->ncmds && ctx->cmds[seq - 1].present &&
+		   ctx->cmds[seq - 1].kind == WF_CMD_MARKER &&
+		   strncmp(ctx->cmds[seq - 1].name, "patch:", 6) == 0 &&
+		   (kind != WF_CMD_MARKER || strcmp(ctx->cmds[seq - 1].name, name) != 0))
+		seq = ++ctx->seq;
+
+	if (seq > ctx->ncmds || !ctx->cmds[seq - 1].present)
+		return NULL;
+	h = &ctx->cmds[seq - 1];
+	if (h->kind != kind || (h->name && name && strcmp(h->name, name) != 0))
+	{
+		MemoryContext old = MemoryContextSwitchTo(ctx->mcxt);
+
+		ctx->nondeterminism =
+			psprintf("non-determinism at position %d: history recorded %s \"%s\", code asked for %s \"%s\"",
+					 seq, wf_cmd_kind_name(h->kind), h->name ? h->name : "",
+					 wf_cmd_kind_name(kind), name ? name : "");
+		MemoryContextSwitchTo(old);
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_NONDETERMINISM),
+				 errmsg("%s", ctx->nondeterminism),
+				 errhint("Restore the code the run started with, or guard the change with workflow.patched().")));
+	}
+	return h;
+}
+
+/* Record a new command at the current sequence number. */
+WfNewCmd *
+wf_replay_record(ReplayContext *ctx, WfCmdKind kind, const char *name)
+{
+	MemoryContext old = MemoryContextSwitchTo(ctx->mcxt);
+	WfNewCmd   *c = palloc0(sizeof(WfNewCmd));
+
+	c->seq = ctx->seq;
+	c->kind = kind;
+	c->name = name ? pstrdup(name) : NULL;
+	ctx->new_cmds = lappend(ctx->new_cmds, c);
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+/* Suspend the attempt: the code waits for something not yet in history. */
+void
+wf_replay_block(ReplayContext *ctx, const char *why)
+{
+	ctx->blocked = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_SUSPENDED),
+			 errmsg("workflow suspended: %s", why),
+			 errhint("Do not catch SQLSTATE WF004 in workflow code.")));
+}
+
+/* Raise the cancellation error in workflow code. */
+void
+wf_replay_raise_cancelled(ReplayContext *ctx)
+{
+	ctx->cancel_delivered = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_CANCELLED),
+			 errmsg("workflow \"%s\" was cancelled", ctx->run->workflow_id),
+			 errhint("Catch SQLSTATE WF002 to clean up; compensations run when the code ends.")));
+}
+
+/*
+ * If the run was asked to cancel and the code has not seen it yet, deliver
+ * it at the current (unresolved) call: record that, and raise.
+ */
+bool
+wf_replay_deliver_cancel(ReplayContext *ctx, WfCmdKind kind, const char *name)
+{
+	WfNewCmd   *c;
+
+	if (!ctx->run->cancel_requested || ctx->cancel_delivered)
+		return false;
+	c = wf_replay_record(ctx, kind, name);
+	c->cancel = true;
+	wf_replay_raise_cancelled(ctx);
+	return true;				/* not reached */
+}
+
+/* Raise a recorded failure of an activity in workflow code. */
+void
+wf_replay_raise_failure(WfHistCmd *h)
+{
+	char	   *details = h->result ? JsonbToCString(NULL, &h->result->root, VARSIZE(h->result)) : NULL;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_ACTIVITY_FAILED),
+			 errmsg("activity \"%s\" failed: %s", h->name ? h->name : "", h->error ? h->error : "unknown error"),
+			 details ? errdetail("%s", details) : 0,
+			 errhint("Catch SQLSTATE WF001 in workflow code to handle the failure.")));
+}
+
+/* The failure as jsonb, from an error. */
+static Jsonb *
+error_to_jsonb(ErrorData *edata)
+{
+	WfJson		b;
+
+	wf_json_begin(&b);
+	wf_json_str(&b, "message", edata->message);
+	wf_json_str(&b, "sqlstate", unpack_sql_state(edata->sqlerrcode));
+	if (edata->detail)
+		wf_json_str(&b, "detail", edata->detail);
+	if (edata->hint)
+		wf_json_str(&b, "hint", edata->hint);
+	if (edata->context)
+		wf_json_str(&b, "context", edata->context);
+	return wf_json_end(&b);
+}
+
+/*
+ * Call the workflow function once, inside a subtransaction, as the run's
+ * owner.  Sets *result or *edata; the outcome is decided by the caller.
+ */
+static void
+run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	current_replay = ctx;
+
+	PG_TRY();
+	{
+		LOCAL_FCINFO(fcinfo, 1);
+		FmgrInfo	flinfo;
+		Datum		d;
+		int			nest;
+
+		SetUserIdAndSecContext(ctx->run->owner,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		nest = NewGUCNestLevel();
+		(void) set_config_option("search_path", wf_code_search_path,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+
+		if (ctx->saga_steps)
+		{
+			d = wf_saga_body(ctx);
+			fcinfo->isnull = false;
+		}
+		else
+		{
+			fmgr_info(fn, &flinfo);
+			InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+			fcinfo->args[0].value = JsonbPGetDatum(ctx->run->input);
+			fcinfo->args[0].isnull = false;
+			d = FunctionCallInvoke(fcinfo);
+		}
+		if (!fcinfo->isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(ctx->mcxt);
+
+			*result = DatumGetJsonbPCopy(d);
+			MemoryContextSwitchTo(old);
+		}
+
+		AtEOXact_GUC(true, nest);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		current_replay = NULL;
+		if (ctx->blocked || ctx->nondeterminism)
+			RollbackAndReleaseCurrentSubTransaction();
+		else
+			ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		current_replay = NULL;
+		MemoryContextSwitchTo(ctx->mcxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+
+	/* The caller's own cancellation (Ctrl-C, statement_timeout) is not ours. */
+	if (*edata && !ctx->blocked &&
+		((*edata)->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		 (*edata)->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
+		ReThrowError(*edata);
+}
+
+/* Decide what one attempt amounted to. */
+static WfOutcome
+classify(ReplayContext *ctx, ErrorData *edata)
+{
+	if (ctx->nondeterminism)
+		return WF_OUT_TASK_FAILED;
+	if (ctx->blocked)
+		return WF_OUT_SUSPENDED;
+	if (edata == NULL)
+		return WF_OUT_COMPLETED;
+	if (edata->sqlerrcode == ERRCODE_RAISE_EXCEPTION ||
+		edata->sqlerrcode == ERRCODE_WF_ACTIVITY_FAILED ||
+		edata->sqlerrcode == ERRCODE_WF_CHILD_FAILED)
+		return WF_OUT_FAILED;
+	if (edata->sqlerrcode == ERRCODE_WF_CANCELLED && ctx->cancel_delivered)
+		return WF_OUT_CANCELLED;
+	return WF_OUT_TASK_FAILED;
+}
+
+/* Write the commands this attempt decided on. */
+static void
+apply_commands(ReplayContext *ctx)
+{
+	ListCell   *lc;
+
+	foreach(lc, ctx->new_cmds)
+		wf_apply_command(ctx->run, (WfNewCmd *) lfirst(lc));
+}
+
+/* Backoff before retrying a failed workflow task. */
+static TimestampTz
+task_retry_time(int failures)
+{
+	double		delay = wf_task_retry_initial_ms;
+	int			i;
+
+	for (i = 1; i < failures && delay < wf_task_retry_max_ms; i++)
+		delay *= 2;
+	delay = Min(delay, (double) wf_task_retry_max_ms);
+	return TimestampTzPlusMilliseconds(wf_now(), (int64) delay);
+}
+
+/* Record a failed workflow task and schedule its retry. */
+static void
+record_task_failure(ReplayContext *ctx, Jsonb *error)
+{
+	WfRun	   *run = ctx->run;
+	WfJson		b;
+
+	run->task_failures++;
+	run->task_retry_at = task_retry_time(run->task_failures);
+	wf_json_begin(&b);
+	wf_json_jsonb(&b, "error", error);
+	wf_json_int(&b, "attempt", run->task_failures);
+	wf_json_time(&b, "retry_at", run->task_retry_at);
+	wf_append_event(run, "WorkflowTaskFailed", wf_json_end(&b));
+	wf_update_run(run);
+	wf_wake_scheduler();
+}
+
+/* A task failure for a reason of the engine's, not an error in the code. */
+static void
+record_task_failure_msg(ReplayContext *ctx, const char *sqlstate, const char *message)
+{
+	WfJson		b;
+
+	wf_json_begin(&b);
+	wf_json_str(&b, "message", message);
+	wf_json_str(&b, "sqlstate", sqlstate);
+	record_task_failure(ctx, wf_json_end(&b));
+}
+
+/*
+ * Find the run's workflow function (or saga).  Returns InvalidOid, after
+ * recording a task failure, if it cannot be run.
+ */
+static Oid
+lookup_workflow_fn(ReplayContext *ctx)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(ctx->run->workflow_type)};
+	bool		isnull;
+	Oid			fn;
+
+	if (wf_exec(&load_type_plan,
+				"SELECT fn, steps FROM workflow.workflow_types WHERE workflow_type = $1",
+				1, types, values, NULL, true, 1) != 1)
+	{
+		record_task_failure_msg(ctx, "42704",
+								psprintf("workflow type \"%s\" is not registered",
+										 ctx->run->workflow_type));
+		return InvalidOid;
+	}
+	ctx->saga_steps = wf_get_jsonb(0, 2);
+	if (ctx->saga_steps)
+		return InvalidOid;
+	fn = DatumGetObjectId(wf_get_datum(0, 1, &isnull));
+	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)))
+	{
+		record_task_failure_msg(ctx, "42883",
+								psprintf("the function of workflow type \"%s\" no longer exists",
+										 ctx->run->workflow_type));
+		return InvalidOid;
+	}
+	if (pg_proc_aclcheck(fn, ctx->run->owner, ACL_EXECUTE) != ACLCHECK_OK)
+	{
+		record_task_failure_msg(ctx, "42501",
+								psprintf("role \"%s\" may not execute %s",
+										 GetUserNameFromId(ctx->run->owner, false),
+										 format_procedure(fn)));
+		return InvalidOid;
+	}
+	return fn;
+}
+
+/*
+ * Run one workflow task for a locked, running run: replay its code and
+ * write what it decided.  Never raises for problems in the code: those are
+ * recorded in the history.
+ */
+void
+wf_advance(WfRun *run)
+{
+	ReplayContext ctx;
+	Oid			fn;
+	Jsonb	   *result = NULL;
+	ErrorData  *edata = NULL;
+	WfOutcome	outcome;
+
+	if (strcmp(run->status, "running") != 0)
+		return;
+	if (current_replay != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("workflows cannot be started or steered from workflow code"),
+				 errhint("Use workflow.child_workflow() to run another workflow from workflow code.")));
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.mcxt = AllocSetContextCreate(CurrentMemoryContext, "workflow replay",
+									 ALLOCSET_DEFAULT_SIZES);
+	ctx.run = run;
+
+	fn = lookup_workflow_fn(&ctx);
+	if (!OidIsValid(fn) && ctx.saga_steps == NULL)
+	{
+		MemoryContextDelete(ctx.mcxt);
+		return;
+	}
+	load_history(&ctx);
+	run_attempt(&ctx, fn, &result, &edata);
+
+	outcome = classify(&ctx, edata);
+	if (outcome != WF_OUT_TASK_FAILED)
+		wf_apply_state(run, ctx.state_updates);
+	switch (outcome)
+	{
+		case WF_OUT_COMPLETED:
+			wf_complete_run(run, result);
+			break;
+		case WF_OUT_SUSPENDED:
+			apply_commands(&ctx);
+			if (run->task_failures > 0 || run->task_retry_at != 0)
+			{
+				run->task_failures = 0;
+				run->task_retry_at = 0;
+				wf_update_run(run);
+			}
+			break;
+		case WF_OUT_FAILED:
+			wf_fail_run(run, error_to_jsonb(edata));
+			break;
+		case WF_OUT_CANCELLED:
+			apply_commands(&ctx);
+			wf_fail_run(run, error_to_jsonb(edata));
+			break;
+		case WF_OUT_TASK_FAILED:
+			if (ctx.nondeterminism)
+				record_task_failure_msg(&ctx, "WF003", ctx.nondeterminism);
+			else
+				record_task_failure(&ctx, error_to_jsonb(edata));
+			break;
+	}
+	MemoryContextDelete(ctx.mcxt);
+}

@@ -1,0 +1,99 @@
+/*-------------------------------------------------------------------------
+ * replay.h
+ *	  The replay context shared by the replay engine and the in-workflow
+ *	  commands.
+ *-------------------------------------------------------------------------
+ */
+#ifndef WF_REPLAY_H
+#define WF_REPLAY_H
+
+#include "workflow.h"
+#include "nodes/pg_list.h"
+
+typedef enum WfCmdKind
+{
+	WF_CMD_ACTIVITY,
+	WF_CMD_TIMER,
+	WF_CMD_SIGNAL,
+	WF_CMD_MARKER
+} WfCmdKind;
+
+typedef enum WfCmdState
+{
+	WF_CMD_PENDING,				/* scheduled, no outcome yet */
+	WF_CMD_DONE,				/* result available */
+	WF_CMD_FAILED,				/* failed for good */
+	WF_CMD_CANCELLED			/* cancellation delivered here */
+} WfCmdState;
+
+/* What the history says about the command at one sequence number. */
+typedef struct WfHistCmd
+{
+	bool		present;
+	WfCmdKind	kind;
+	char	   *name;
+	WfCmdState	state;
+	Jsonb	   *result;			/* DONE: the result; FAILED: the failure */
+	char	   *error;			/* FAILED: the message */
+} WfHistCmd;
+
+/* A decision taken by this attempt, written once the attempt is over. */
+typedef struct WfNewCmd
+{
+	int			seq;
+	WfCmdKind	kind;
+	char	   *name;
+	bool		cancel;			/* deliver cancellation at seq */
+	char	   *queue;
+	Jsonb	   *input;
+	Jsonb	   *options;
+	char	   *compensation;
+	Jsonb	   *compensation_input;
+	TimestampTz fire_at;
+	Interval   *duration;
+	Jsonb	   *value;			/* markers */
+} WfNewCmd;
+
+/* A workflow.set_state() call, published whatever the attempt's outcome. */
+typedef struct WfStateUpdate
+{
+	char	   *key;
+	Jsonb	   *value;
+} WfStateUpdate;
+
+typedef struct ReplayContext
+{
+	MemoryContext mcxt;			/* survives the attempt's rollback */
+	WfRun	   *run;
+	Jsonb	   *saga_steps;		/* declarative saga, or NULL */
+	WfHistCmd  *cmds;			/* indexed by seq - 1 */
+	int			ncmds;
+	int			seq;			/* last sequence number handed out */
+	List	   *new_cmds;		/* of WfNewCmd */
+	List	   *state_updates;	/* of WfStateUpdate */
+	bool		blocked;		/* a call could not be satisfied: suspend */
+	char	   *nondeterminism; /* set when code diverged from history */
+	bool		cancel_delivered;
+} ReplayContext;
+
+extern ReplayContext *wf_replay_require(const char *function);
+extern WfHistCmd *wf_replay_next(ReplayContext *ctx, WfCmdKind kind, const char *name);
+extern WfNewCmd *wf_replay_record(ReplayContext *ctx, WfCmdKind kind, const char *name);
+extern void wf_replay_block(ReplayContext *ctx, const char *why) pg_attribute_noreturn();
+extern void wf_replay_raise_cancelled(ReplayContext *ctx) pg_attribute_noreturn();
+extern bool wf_replay_deliver_cancel(ReplayContext *ctx, WfCmdKind kind, const char *name);
+extern void wf_replay_raise_failure(WfHistCmd *h) pg_attribute_noreturn();
+extern const char *wf_cmd_kind_name(WfCmdKind kind);
+
+/* commands.c */
+extern WfHistCmd *wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input,
+								  const char *queue, Jsonb *options, const char *compensation,
+								  Jsonb *compensation_input);
+extern Jsonb *wf_cmd_await(ReplayContext *ctx, WfHistCmd *h, const char *why);
+extern void wf_apply_command(WfRun *run, WfNewCmd *cmd);
+extern void wf_apply_state(WfRun *run, List *updates);
+
+/* saga.c */
+extern Datum wf_saga_body(ReplayContext *ctx);
+
+#endif							/* WF_REPLAY_H */

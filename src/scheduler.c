@@ -1,0 +1,578 @@
+/*-------------------------------------------------------------------------
+ * scheduler.c
+ *	  The background workers, and workflow.tick().
+ *
+ * A launcher (static background worker, no database) keeps one scheduler
+ * (dynamic background worker) running per database where the extension is
+ * created: it starts one for every database that allows connections; a
+ * scheduler that finds no extension says so in shared memory and exits,
+ * and is started again only when CREATE EXTENSION workflow commits there.
+ *
+ * A scheduler sleeps on its latch until the earliest due time (timer,
+ * backoff, lease, deadline, workflow-task retry), at most
+ * workflow.max_naptime; commits that create work or a nearer due time set
+ * its latch.  Each wake-up sends the batched NOTIFYs, then does due work
+ * in bounded batches, one transaction per batch, with SKIP LOCKED so that
+ * tick() and the scheduler can run at once.
+ *
+ * DROP DATABASE (and the other commands that need a database without
+ * sessions) stop its scheduler first, from a ProcessUtility hook.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "workflow.h"
+
+PG_FUNCTION_INFO_V1(wf_tick);
+
+PGDLLEXPORT void wf_launcher_main(Datum arg);
+PGDLLEXPORT void wf_scheduler_main(Datum arg);
+
+/* How long DROP DATABASE waits for a scheduler to exit. */
+#define STOP_WAIT_MS 10000
+/* How long the launcher leaves a database alone after such a command. */
+#define PAUSE_MS 15000
+
+static ProcessUtility_hook_type prev_utility_hook = NULL;
+
+/* Launcher only: the handles of the schedulers it started, by slot. */
+static BackgroundWorkerHandle *scheduler_handles[WF_MAX_DATABASES];
+
+static SPIPlanPtr task_retry_plan;
+static SPIPlanPtr deadline_plan;
+static SPIPlanPtr next_due_plan;
+
+/* Register the launcher (from _PG_init, when preloaded). */
+void
+wf_scheduler_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "workflow");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "workflow launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "workflow launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Start the scheduler of one database. */
+static void
+start_scheduler(WfDbSlot *slot, int slotno, const char *dbname)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "workflow");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_scheduler_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "workflow scheduler %s", dbname);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "workflow scheduler");
+	worker.bgw_main_arg = ObjectIdGetDatum(slot->dboid);
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the workflow scheduler for database \"%s\"", dbname),
+				 errhint("Raise max_worker_processes.")));
+		return;
+	}
+	scheduler_handles[slotno] = handle;
+}
+
+/* Is the scheduler the launcher started for this slot still alive? */
+static bool
+scheduler_alive(int slotno)
+{
+	pid_t		pid;
+
+	if (scheduler_handles[slotno] == NULL)
+		return false;
+	if (GetBackgroundWorkerPid(scheduler_handles[slotno], &pid) != BGWH_STOPPED)
+		return true;
+	pfree(scheduler_handles[slotno]);
+	scheduler_handles[slotno] = NULL;
+	return false;
+}
+
+/*
+ * One pass of the launcher: a scheduler for every database that may have
+ * the extension; free the slots of databases that are gone.
+ */
+static void
+launcher_pass(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	TimestampTz now = GetCurrentTimestamp();
+	WfDbSlot   *slots = wf_db_slots();
+	bool		seen[WF_MAX_DATABASES] = {0};
+	int			i;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		WfDbSlot   *slot;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		slot = wf_db_slot(db->oid);
+		if (slot == NULL && (slot = wf_db_slot(InvalidOid)) != NULL)
+		{
+			memset(slot, 0, sizeof(WfDbSlot));
+			slot->dboid = db->oid;
+		}
+		if (slot == NULL)
+			continue;
+		seen[slot - slots] = true;
+		if (!slot->no_extension && slot->paused_until <= now && !scheduler_alive(slot - slots))
+			start_scheduler(slot, slot - slots, NameStr(db->datname));
+	}
+	for (i = 0; i < WF_MAX_DATABASES; i++)
+		if (!seen[i] && OidIsValid(slots[i].dboid) && !scheduler_alive(i))
+			memset(&slots[i], 0, sizeof(WfDbSlot));
+	LWLockRelease(wf_shared_lock());
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* Main loop of the launcher. */
+void
+wf_launcher_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	wf_set_launcher_latch(MyLatch);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		launcher_pass();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wf_launcher_naptime_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Unpublish this scheduler's latch when it exits. */
+static void
+scheduler_exit(int code, Datum arg)
+{
+	WfDbSlot   *slot;
+
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot && slot->pid == MyProcPid)
+	{
+		slot->latch = NULL;
+		slot->pid = 0;
+		slot->no_extension = DatumGetBool(arg) || slot->no_extension;
+	}
+	LWLockRelease(wf_shared_lock());
+}
+
+/* Publish this scheduler's latch, so commits can wake it. */
+static void
+scheduler_attach(void)
+{
+	WfDbSlot   *slot;
+
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot)
+	{
+		slot->latch = MyLatch;
+		slot->pid = MyProcPid;
+	}
+	LWLockRelease(wf_shared_lock());
+	before_shmem_exit(scheduler_exit, BoolGetDatum(false));
+}
+
+/* Tell the launcher this database has no extension, and exit. */
+static void
+scheduler_no_extension(void)
+{
+	WfDbSlot   *slot;
+
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot)
+		slot->no_extension = true;
+	LWLockRelease(wf_shared_lock());
+	proc_exit(0);
+}
+
+/* Failed workflow tasks whose retry time has come. */
+static int
+tick_task_retries(TimestampTz now, int batch)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
+	int			n,
+				i,
+				done = 0;
+	char	  **wfids;
+	Datum	   *runids;
+
+	n = wf_exec(&task_retry_plan,
+				"SELECT workflow_id, run_id FROM workflow.workflows"
+				" WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
+				2, types, values, NULL, true, 0);
+	wfids = palloc(sizeof(char *) * (n + 1));
+	runids = palloc(sizeof(Datum) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		wfids[i] = wf_get_text(i, 1);
+		runids[i] = datumCopy(wf_get_datum(i, 2, &isnull), false, UUID_LEN);
+	}
+	for (i = 0; i < n; i++)
+	{
+		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
+
+		if (run == NULL || !wf_run_is_open(run))
+			continue;
+		wf_advance(run);
+		done++;
+	}
+	return done;
+}
+
+/* Runs past their execution_timeout end as timed_out. */
+static int
+tick_deadlines(TimestampTz now, int batch)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
+	int			n,
+				i,
+				done = 0;
+	char	  **wfids;
+	Datum	   *runids;
+
+	n = wf_exec(&deadline_plan,
+				"SELECT workflow_id, run_id FROM workflow.workflows"
+				" WHERE execution_deadline <= $1 AND closed_at IS NULL"
+				" ORDER BY execution_deadline LIMIT $2",
+				2, types, values, NULL, true, 0);
+	wfids = palloc(sizeof(char *) * (n + 1));
+	runids = palloc(sizeof(Datum) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		wfids[i] = wf_get_text(i, 1);
+		runids[i] = datumCopy(wf_get_datum(i, 2, &isnull), false, UUID_LEN);
+	}
+	for (i = 0; i < n; i++)
+	{
+		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
+
+		if (run == NULL || !wf_run_is_open(run))
+			continue;
+		wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
+		done++;
+	}
+	return done;
+}
+
+/* One batch of everything that is due at now; returns how much was done. */
+int
+wf_tick_all(TimestampTz now, int batch)
+{
+	return wf_tick_timers(now, batch) +
+		wf_tick_tasks(now, batch) +
+		tick_task_retries(now, batch) +
+		tick_deadlines(now, batch);
+}
+
+/* The earliest due time of any kind, or 0 if nothing is scheduled. */
+static TimestampTz
+next_due(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	wf_exec(&next_due_plan,
+			"SELECT LEAST((SELECT min(fire_at) FROM workflow.timers),"
+			" (SELECT min(due_at) FROM workflow.tasks),"
+			" (SELECT min(task_retry_at) FROM workflow.workflows),"
+			" (SELECT min(execution_deadline) FROM workflow.workflows WHERE closed_at IS NULL))",
+			0, NULL, NULL, NULL, true, 1);
+	d = wf_get_datum(0, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/*
+ * One transaction of the scheduler: notifications, one batch of due work.
+ * Returns the time to sleep, in ms (0 = go on at once); exits the process
+ * when the extension is gone.
+ */
+static long
+scheduler_iteration(void)
+{
+	WfInternal	save;
+	TimestampTz now;
+	TimestampTz due;
+	int			done;
+	long		sleep_ms = wf_max_naptime_ms;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!OidIsValid(get_extension_oid("workflow", true)))
+	{
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		scheduler_no_extension();
+	}
+	pgstat_report_activity(STATE_RUNNING, "workflow scheduler: due work");
+	wf_enter_internal(&save);
+	(void) wf_send_pending_notifies();
+	now = GetCurrentTimestamp();
+	done = wf_tick_all(now, wf_batch_size);
+	due = next_due();
+	wf_leave_internal(&save);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (done > 0)
+		return 0;
+	if (due != 0)
+	{
+		long		secs;
+		int			usecs;
+
+		TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
+		sleep_ms = Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000);
+	}
+	return sleep_ms;
+}
+
+/* Main loop of a database's scheduler. */
+void
+wf_scheduler_main(Datum arg)
+{
+	MemoryContext loop_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+	scheduler_attach();
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "workflow scheduler loop",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		long		sleep_ms = wf_max_naptime_ms;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		old = MemoryContextSwitchTo(loop_cxt);
+		if (!RecoveryInProgress())
+			sleep_ms = scheduler_iteration();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(loop_cxt);
+		if (sleep_ms > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 sleep_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+/*
+ * workflow.tick(at): do all due work now (as if the time were at), send
+ * pending notifications, and return how much was done.
+ */
+Datum
+wf_tick(PG_FUNCTION_ARGS)
+{
+	TimestampTz at = PG_ARGISNULL(0) ? 0 : PG_GETARG_TIMESTAMPTZ(0);
+	WfInternal	save;
+	int			total = 0;
+	int			n;
+
+	SPI_connect();
+	wf_enter_internal(&save);
+	if (!has_privs_of_role(save.saved_userid, wf_extension_owner()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for workflow.tick()"),
+				 errhint("Only the owner of extension \"workflow\" may run tick().")));
+	if (at != 0)
+		wf_set_now(at);
+	do
+	{
+		n = wf_tick_all(wf_now(), wf_batch_size);
+		total += n;
+	} while (n > 0);
+	(void) wf_send_pending_notifies();
+	wf_leave_internal(&save);
+	SPI_finish();
+	PG_RETURN_INT32(total);
+}
+
+/* Stop the scheduler of a database (by name) and keep it stopped a while. */
+static void
+stop_scheduler_of(const char *dbname)
+{
+	Oid			dboid;
+	WfDbSlot   *slot;
+	pid_t		pid = 0;
+	int			waited;
+
+	if (dbname == NULL || wf_shared_state() == NULL)
+		return;
+	dboid = get_database_oid(dbname, true);
+	if (!OidIsValid(dboid))
+		return;
+	for (waited = 0; waited <= STOP_WAIT_MS; waited += 10)
+	{
+		LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
+		slot = wf_db_slot(dboid);
+		if (slot)
+		{
+			slot->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PAUSE_MS);
+			pid = slot->pid;
+		}
+		LWLockRelease(wf_shared_lock());
+		if (pid == 0)
+			return;
+		if (waited == 0)
+			(void) kill(pid, SIGTERM);
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10 * 1000L);
+	}
+}
+
+/* The database a utility statement needs free of sessions, if any. */
+static const char *
+database_needing_exclusive_access(Node *stmt)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			return ((DropdbStmt *) stmt)->dbname;
+		case T_RenameStmt:
+			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+				return ((RenameStmt *) stmt)->subname;
+			return NULL;
+		case T_AlterDatabaseStmt:
+			return ((AlterDatabaseStmt *) stmt)->dbname;
+		case T_CreatedbStmt:
+			foreach(lc, ((CreatedbStmt *) stmt)->options)
+			{
+				DefElem    *def = lfirst(lc);
+
+				if (strcmp(def->defname, "template") == 0)
+					return defGetString(def);
+			}
+			return NULL;
+		default:
+			return NULL;
+	}
+}
+
+/* Is this CREATE EXTENSION workflow? */
+static bool
+is_create_workflow_extension(Node *stmt)
+{
+	return IsA(stmt, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) stmt)->extname, "workflow") == 0;
+}
+
+/*
+ * Stop a database's scheduler before commands that need the database
+ * free; wake the launcher after CREATE EXTENSION workflow commits.
+ */
+static void
+wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	stop_scheduler_of(database_needing_exclusive_access(stmt));
+	if (is_create_workflow_extension(stmt))
+		wf_wake_launcher_at_commit();
+	else if (IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION)
+		wf_wake_scheduler();
+
+	if (prev_utility_hook)
+		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+						  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* Install the utility hook. */
+void
+wf_utility_hook_init(void)
+{
+	prev_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = wf_process_utility;
+}

@@ -1,0 +1,434 @@
+/*-------------------------------------------------------------------------
+ * util.c
+ *	  Helpers shared by every module: acting as the extension owner, kept
+ *	  SPI plans, argument and jsonb option checking, the engine's clock.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+#include "workflow.h"
+
+/* Set by tick(at): the time the engine acts as if it were. */
+static TimestampTz wf_time_override = 0;
+
+/* The role that owns schema "workflow", i.e. ran CREATE EXTENSION. */
+Oid
+wf_extension_owner(void)
+{
+	Oid			nspid = get_namespace_oid("workflow", true);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(nspid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"workflow\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION workflow.")));
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Switch to the extension owner with a pinned search_path, for the
+ * engine's own reads and writes of its tables.  The caller's search_path
+ * must never reach queries that run with the owner's rights.
+ */
+void
+wf_enter_internal(WfInternal *save)
+{
+	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
+	SetUserIdAndSecContext(wf_extension_owner(),
+						   save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	save->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/* Undo wf_enter_internal. */
+void
+wf_leave_internal(WfInternal *save)
+{
+	AtEOXact_GUC(true, save->guc_nestlevel);
+	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
+}
+
+/* Prepare a statement once per backend and keep it. */
+SPIPlanPtr
+wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+/* Run a kept statement; returns SPI_processed. */
+int
+wf_exec(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+		Datum *values, const char *nulls, bool read_only, long count)
+{
+	SPIPlanPtr	plan = wf_plan(cache, sql, nargs, argtypes);
+	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed (%s) for \"%s\"",
+			 SPI_result_code_string(rc), sql);
+	return (int) SPI_processed;
+}
+
+/* Column col (1-based) of result row row. */
+Datum
+wf_get_datum(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* A text column as a palloc'd C string, NULL for SQL NULL. */
+char *
+wf_get_text(int row, int col)
+{
+	bool		isnull;
+	Datum		d = wf_get_datum(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* A jsonb column, detoasted, NULL for SQL NULL. */
+Jsonb *
+wf_get_jsonb(int row, int col)
+{
+	bool		isnull;
+	Datum		d = wf_get_datum(row, col, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+/* Refuse payloads larger than WF_MAX_PAYLOAD. */
+void
+wf_check_payload(Jsonb *value, const char *what)
+{
+	if (value != NULL && VARSIZE(value) > WF_MAX_PAYLOAD)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too large (%zu bytes)", what, (size_t) VARSIZE(value)),
+				 errdetail("The limit is %d bytes.", WF_MAX_PAYLOAD),
+				 errhint("Store large data in a table of your own and pass its key.")));
+}
+
+/*
+ * Queue names become LISTEN channels: non-empty, shorter than NAMEDATALEN,
+ * printable, no double quotes.
+ */
+void
+wf_check_queue_name(const char *queue)
+{
+	const char *p;
+
+	if (queue[0] == '\0' || strlen(queue) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid queue name \"%s\"", queue),
+				 errdetail("A queue name is between 1 and %d bytes long.", NAMEDATALEN - 1),
+				 errhint("Use a short name such as \"payments\".")));
+	for (p = queue; *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == '"' || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid queue name \"%s\"", queue),
+					 errdetail("Queue names may not contain double quotes or control characters."),
+					 errhint("Use letters, digits, '_', '-' or '.'.")));
+	}
+}
+
+/* Look up key in a jsonb object; false if absent or obj is not an object. */
+bool
+wf_jsonb_get(Jsonb *obj, const char *key, JsonbValue *out)
+{
+	if (obj == NULL || !JB_ROOT_IS_OBJECT(obj))
+		return false;
+	return getKeyJsonValueFromContainer(&obj->root, key, strlen(key), out) != NULL;
+}
+
+/* A string or scalar member as text; NULL if absent or JSON null. */
+char *
+wf_jsonb_get_text(Jsonb *obj, const char *key)
+{
+	JsonbValue	v;
+
+	if (!wf_jsonb_get(obj, key, &v) || v.type == jbvNull)
+		return NULL;
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out,
+												   NumericGetDatum(v.val.numeric)));
+	if (v.type == jbvBool)
+		return pstrdup(v.val.boolean ? "true" : "false");
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" must be a scalar", key),
+			 errhint("Write it as a string or number, e.g. \"30 seconds\".")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Any member as a jsonb value of its own; NULL if absent. */
+Jsonb *
+wf_jsonb_get_jsonb(Jsonb *obj, const char *key)
+{
+	JsonbValue	v;
+
+	if (!wf_jsonb_get(obj, key, &v))
+		return NULL;
+	return JsonbValueToJsonb(&v);
+}
+
+/*
+ * Options must be a jsonb object whose keys are all in allowed (a NULL
+ * terminated list).
+ */
+void
+wf_check_options_object(Jsonb *options, const char *what, const char *const *allowed)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a jsonb object", what),
+				 errhint("Pass something like '{\"queue\": \"default\"}', or '{}'.")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		const char *const *a;
+		char	   *key;
+
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		if (tok != WJB_KEY || depth != 1)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (*a == NULL)
+		{
+			StringInfoData names;
+
+			initStringInfo(&names);
+			for (a = allowed; *a; a++)
+				appendStringInfo(&names, "%s%s", a == allowed ? "" : ", ", *a);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown key \"%s\" in %s", key, what),
+					 errhint("Valid keys are: %s.", names.data)));
+		}
+	}
+}
+
+/* Refuse negative intervals. */
+void
+wf_check_interval(Interval *iv, const char *what)
+{
+	if (iv->time < 0 || iv->day < 0 || iv->month < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", what),
+				 errhint("Use an interval such as '30 seconds'.")));
+}
+
+/* Parse an interval string from options, with an error that names it. */
+Interval *
+wf_parse_interval(const char *text, const char *what)
+{
+	Interval   *iv = NULL;
+
+	PG_TRY();
+	{
+		iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+												   CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid interval \"%s\" for %s", text, what),
+				 errhint("Use an interval string such as \"30 seconds\" or \"5 minutes\".")));
+	}
+	PG_END_TRY();
+	wf_check_interval(iv, what);
+	return iv;
+}
+
+/* A text argument that must not be NULL. */
+char *
+wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname),
+				 errhint("Pass a value for %s.", argname)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* A jsonb argument; SQL NULL becomes default_json (or NULL if none). */
+Jsonb *
+wf_jsonb_arg(FunctionCallInfo fcinfo, int argno, const char *default_json)
+{
+	if (PG_ARGISNULL(argno))
+		return default_json ? wf_jsonb_from_cstring(default_json) : NULL;
+	return PG_GETARG_JSONB_P(argno);
+}
+
+/* Parse a JSON literal. */
+Jsonb *
+wf_jsonb_from_cstring(const char *json)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/* The engine's notion of now: tick(at)'s time, else the transaction's. */
+TimestampTz
+wf_now(void)
+{
+	return wf_time_override != 0 ? wf_time_override : GetCurrentTransactionStartTimestamp();
+}
+
+/* Set (or with 0 clear) the time tick(at) acts at. */
+void
+wf_set_now(TimestampTz at)
+{
+	wf_time_override = at;
+}
+
+/* Text form of a uuid datum. */
+char *
+wf_uuid_out(Datum uuid)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, uuid));
+}
+
+/* Start building a jsonb object. */
+void
+wf_json_begin(WfJson *b)
+{
+	b->state = NULL;
+	pushJsonbValue(&b->state, WJB_BEGIN_OBJECT, NULL);
+}
+
+/* Push a key. */
+static void
+wf_json_key(WfJson *b, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(&b->state, WJB_KEY, &k);
+}
+
+/* Add "key": "value" (JSON null when value is NULL). */
+void
+wf_json_str(WfJson *b, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	wf_json_key(b, key);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	pushJsonbValue(&b->state, WJB_VALUE, &v);
+}
+
+/* Add "key": number. */
+void
+wf_json_int(WfJson *b, const char *key, int64 value)
+{
+	JsonbValue	v;
+
+	wf_json_key(b, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(value);
+	pushJsonbValue(&b->state, WJB_VALUE, &v);
+}
+
+/* Add "key": true/false. */
+void
+wf_json_bool(WfJson *b, const char *key, bool value)
+{
+	JsonbValue	v;
+
+	wf_json_key(b, key);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	pushJsonbValue(&b->state, WJB_VALUE, &v);
+}
+
+/* Add "key": <any jsonb> (JSON null when value is NULL). */
+void
+wf_json_jsonb(WfJson *b, const char *key, Jsonb *value)
+{
+	JsonbValue	v;
+
+	wf_json_key(b, key);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+		JsonbToJsonbValue(value, &v);
+	pushJsonbValue(&b->state, WJB_VALUE, &v);
+}
+
+/* Add "key": "timestamp". */
+void
+wf_json_time(WfJson *b, const char *key, TimestampTz value)
+{
+	wf_json_str(b, key, DatumGetCString(DirectFunctionCall1(timestamptz_out,
+															TimestampTzGetDatum(value))));
+}
+
+/* Finish the object. */
+Jsonb *
+wf_json_end(WfJson *b)
+{
+	return JsonbValueToJsonb(pushJsonbValue(&b->state, WJB_END_OBJECT, NULL));
+}

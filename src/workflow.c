@@ -1,0 +1,118 @@
+/*-------------------------------------------------------------------------
+ * workflow.c
+ *	  Module entry point: settings, shared memory, hooks.  Each concern
+ *	  lives in its own file; this one only wires them up.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "workflow.h"
+
+PG_MODULE_MAGIC;
+
+int			wf_task_retry_initial_ms = 1000;
+int			wf_task_retry_max_ms = 600000;
+int			wf_batch_size = 100;
+int			wf_max_naptime_ms = 10000;
+int			wf_launcher_naptime_ms = 10000;
+int			wf_default_timeout_ms = 300000;
+char	   *wf_code_search_path = NULL;
+char	   *wf_default_queue = NULL;
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+/* Ask for our shared memory and lock. */
+static void
+wf_shmem_request(void)
+{
+#if PG_VERSION_NUM >= 150000
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(wf_shmem_size());
+	RequestNamedLWLockTranche("workflow", 1);
+}
+
+/* Create or attach to our shared memory. */
+static void
+wf_shmem_startup_hook(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	wf_shmem_startup();
+}
+
+/* Define the workflow.* settings. */
+static void
+define_settings(void)
+{
+	DefineCustomIntVariable("workflow.batch_size",
+							"Due items the scheduler handles per transaction, per kind.",
+							NULL, &wf_batch_size, 100, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.max_naptime",
+							"Longest the scheduler sleeps when nothing is due.",
+							NULL, &wf_max_naptime_ms, 10000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.launcher_naptime",
+							"How often the launcher looks for new databases.",
+							NULL, &wf_launcher_naptime_ms, 10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.task_retry_initial",
+							"Delay before retrying a failed workflow task the first time.",
+							"It doubles with each failure, up to workflow.task_retry_max.",
+							&wf_task_retry_initial_ms, 1000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.task_retry_max",
+							"Longest delay between retries of a failed workflow task.",
+							NULL, &wf_task_retry_max_ms, 600000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.default_start_to_close_timeout",
+							"Activity start_to_close_timeout when none is given.",
+							NULL, &wf_default_timeout_ms, 300000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("workflow.search_path",
+							   "search_path workflow code runs with, wherever it runs.",
+							   NULL, &wf_code_search_path, "\"$user\", public",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("workflow.default_queue",
+							   "Task queue of workflows started without a queue option.",
+							   NULL, &wf_default_queue, "default",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("workflow");
+}
+
+/* Module load. */
+void
+_PG_init(void)
+{
+	if (IsBinaryUpgrade)
+		return;
+	define_settings();
+	wf_notify_init();
+	wf_utility_hook_init();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = wf_shmem_request;
+#else
+	wf_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = wf_shmem_startup_hook;
+	wf_scheduler_register();
+}

@@ -1,0 +1,184 @@
+/*-------------------------------------------------------------------------
+ * workflow.h
+ *	  Shared declarations of the workflow extension.
+ *-------------------------------------------------------------------------
+ */
+#ifndef WORKFLOW_H
+#define WORKFLOW_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/jsonb.h"
+#include "utils/datum.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/*
+ * SQLSTATEs of our own (class WF).  Users catch the first three in
+ * PL/pgSQL; the README lists them all.
+ */
+#define ERRCODE_WF_ACTIVITY_FAILED		MAKE_SQLSTATE('W','F','0','0','1')
+#define ERRCODE_WF_CANCELLED			MAKE_SQLSTATE('W','F','0','0','2')
+#define ERRCODE_WF_NONDETERMINISM		MAKE_SQLSTATE('W','F','0','0','3')
+#define ERRCODE_WF_SUSPENDED			MAKE_SQLSTATE('W','F','0','0','4')
+#define ERRCODE_WF_NOT_IN_WORKFLOW		MAKE_SQLSTATE('W','F','0','0','5')
+#define ERRCODE_WF_CHILD_FAILED			MAKE_SQLSTATE('W','F','0','0','6')
+#define ERRCODE_WF_ALREADY_RUNNING		MAKE_SQLSTATE('W','F','0','1','1')
+#define ERRCODE_WF_NOT_RUNNING			MAKE_SQLSTATE('W','F','0','1','2')
+#define ERRCODE_WF_STALE_TASK			MAKE_SQLSTATE('W','F','0','1','0')
+
+/* Largest jsonb payload (input, result, details) we accept, in bytes. */
+#define WF_MAX_PAYLOAD	(1024 * 1024)
+
+/* GUCs (workflow.c) */
+extern int	wf_task_retry_initial_ms;
+extern int	wf_task_retry_max_ms;
+extern int	wf_batch_size;
+extern int	wf_max_naptime_ms;
+extern int	wf_launcher_naptime_ms;
+extern int	wf_default_timeout_ms;
+extern char *wf_code_search_path;
+extern char *wf_default_queue;
+extern char *wf_databases;
+
+/* util.c: privileges, SPI, jsonb and option helpers */
+typedef struct WfInternal
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			guc_nestlevel;
+} WfInternal;
+
+extern Oid	wf_extension_owner(void);
+extern void wf_enter_internal(WfInternal *save);
+extern void wf_leave_internal(WfInternal *save);
+extern SPIPlanPtr wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
+extern int	wf_exec(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+					Datum *values, const char *nulls, bool read_only, long count);
+extern Datum wf_get_datum(int row, int col, bool *isnull);
+extern char *wf_get_text(int row, int col);
+extern Jsonb *wf_get_jsonb(int row, int col);
+extern void wf_check_payload(Jsonb *value, const char *what);
+extern void wf_check_queue_name(const char *queue);
+extern void wf_check_options_object(Jsonb *options, const char *what,
+									const char *const *allowed);
+extern bool wf_jsonb_get(Jsonb *obj, const char *key, JsonbValue *out);
+extern char *wf_jsonb_get_text(Jsonb *obj, const char *key);
+extern Jsonb *wf_jsonb_get_jsonb(Jsonb *obj, const char *key);
+extern Interval *wf_parse_interval(const char *text, const char *what);
+extern void wf_check_interval(Interval *iv, const char *what);
+extern char *wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
+extern Jsonb *wf_jsonb_arg(FunctionCallInfo fcinfo, int argno, const char *default_json);
+extern Jsonb *wf_jsonb_from_cstring(const char *json);
+extern TimestampTz wf_now(void);
+
+typedef struct WfJson
+{
+	JsonbParseState *state;
+} WfJson;
+
+extern void wf_json_begin(WfJson *b);
+extern void wf_json_str(WfJson *b, const char *key, const char *value);
+extern void wf_json_int(WfJson *b, const char *key, int64 value);
+extern void wf_json_bool(WfJson *b, const char *key, bool value);
+extern void wf_json_jsonb(WfJson *b, const char *key, Jsonb *value);
+extern void wf_json_time(WfJson *b, const char *key, TimestampTz value);
+extern Jsonb *wf_json_end(WfJson *b);
+extern void wf_set_now(TimestampTz at);
+
+/* history.c: runs and the event log */
+typedef struct WfRun
+{
+	char	   *workflow_id;
+	Datum		run_id;			/* uuid */
+	char	   *workflow_type;
+	char	   *status;
+	char	   *queue;
+	Oid			owner;
+	Jsonb	   *input;
+	Jsonb	   *options;
+	bool		cancel_requested;
+	int			task_failures;
+	TimestampTz task_retry_at;	/* when a failed workflow task is retried */
+	int64		last_event_id;
+	char	   *parent_workflow_id;
+	Datum		parent_run_id;	/* uuid, valid if parent_workflow_id */
+	Jsonb	   *error;			/* the failure being compensated */
+} WfRun;
+
+extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist);
+extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked);
+extern bool wf_run_exists(const char *workflow_id, Datum run_id);
+extern int64 wf_append_event(WfRun *run, const char *event_type, Jsonb *data);
+extern void wf_update_run(WfRun *run);
+extern void wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
+extern bool wf_run_is_open(WfRun *run);
+extern char *wf_uuid_out(Datum uuid);
+
+/* replay.c: the replay engine */
+extern void wf_advance(WfRun *run);
+
+/* lifecycle.c: how runs end */
+extern void wf_complete_run(WfRun *run, Jsonb *result);
+extern void wf_fail_run(WfRun *run, Jsonb *error);
+extern void wf_continue_compensation(WfRun *run, Jsonb *failure);
+extern void wf_terminate_run(WfRun *run, const char *event_type, const char *status,
+							 const char *reason);
+
+/* tasks.c: activity tasks */
+extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);
+extern int64 wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity,
+							  const char *queue, Jsonb *input, Jsonb *options,
+							  char **activity_id);
+extern void wf_withdraw_tasks(WfRun *run, int seq, bool all);
+extern int	wf_tick_tasks(TimestampTz now, int batch);
+extern void wf_delete_task(int64 task_id);
+extern TimestampTz wf_next_task_due(void);
+
+/* timers.c */
+extern void wf_start_timer(WfRun *run, int seq, TimestampTz fire_at);
+extern bool wf_cancel_timer(WfRun *run, int seq);
+extern void wf_cancel_all_timers(WfRun *run);
+extern int	wf_tick_timers(TimestampTz now, int batch);
+extern TimestampTz wf_next_timer_due(void);
+
+/* notify.c: announcing queues after commit; per-database scheduler slots */
+#define WF_MAX_DATABASES 64
+
+typedef struct WfDbSlot
+{
+	Oid			dboid;			/* InvalidOid = free */
+	Latch	   *latch;			/* the scheduler's, while it runs */
+	pid_t		pid;			/* the scheduler's, while it runs */
+	bool		no_extension;	/* the scheduler found no extension here */
+	bool		notify_overflow;	/* too many queues: notify all ready ones */
+	TimestampTz paused_until;	/* DROP/ALTER DATABASE in progress */
+} WfDbSlot;
+
+struct WfShared;
+extern Size wf_shmem_size(void);
+extern void wf_shmem_startup(void);
+extern struct WfShared *wf_shared_state(void);
+extern WfDbSlot *wf_db_slot(Oid dboid);
+extern WfDbSlot *wf_db_slots(void);
+extern LWLock *wf_shared_lock(void);
+extern void wf_set_launcher_latch(Latch *latch);
+extern void wf_wake_launcher(void);
+extern void wf_wake_launcher_at_commit(void);
+extern void wf_notify_queue(const char *queue);
+extern void wf_notify_init(void);
+extern int	wf_send_pending_notifies(void);
+extern void wf_wake_scheduler(void);
+extern int	wf_notify_all_ready_queues(void);
+
+/* scheduler.c: the background workers and tick() */
+extern void wf_scheduler_register(void);
+extern void wf_utility_hook_init(void);
+extern int	wf_tick_all(TimestampTz now, int batch);
+
+#endif							/* WORKFLOW_H */

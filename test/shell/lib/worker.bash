@@ -1,0 +1,114 @@
+# Helpers for the workflow-worker tests (test/shell/worker_*.sh).
+#
+# Sourced, not run.  tools/run-tests.sh runs each test as root with the
+# PG* environment of a fresh throwaway cluster (and WF_REPO, WF_CLUSTER);
+# a test may also be run by hand after  eval "$(tools/cluster.sh env)".
+
+# shellcheck shell=bash disable=SC2034 # HANDLERS, CLUSTER, WORKER_RC are for the tests
+set -euo pipefail
+
+WT_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HANDLERS=$(cd "$WT_LIB/../handlers" && pwd)
+REPO=${WF_REPO:-$(cd "$WT_LIB/../../.." && pwd)}
+CLUSTER=${WF_CLUSTER:-$REPO/tools/cluster.sh}
+
+# The worker binary: the one built in the tree, else the installed one.
+if [[ -x $REPO/tools/workflow-worker ]]; then
+	WORKER=$REPO/tools/workflow-worker
+else
+	WORKER=$(pg_config --bindir)/workflow-worker
+fi
+
+WT_TMP=$(mktemp -d /tmp/wf-worker-test.XXXXXX)
+WORKER_LOG=$WT_TMP/worker.log
+WORKER_PID=
+TICKER_PID=
+
+# Stop what this test started (by pid) and remove its scratch files.
+wt_cleanup() {
+	if [[ -n $TICKER_PID ]]; then
+		kill "$TICKER_PID" 2>/dev/null || true
+	fi
+	if [[ -n $WORKER_PID ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
+		kill -KILL "$WORKER_PID" 2>/dev/null || true
+	fi
+	rm -rf "$WT_TMP"
+}
+trap wt_cleanup EXIT
+
+# Fail the test with a message and the worker's log.
+fail() {
+	echo "FAIL: $*" >&2
+	if [[ -s $WORKER_LOG ]]; then
+		echo "--- workflow-worker log ---" >&2
+		tail -n 60 "$WORKER_LOG" >&2
+	fi
+	exit 1
+}
+
+# Run one SQL command; print the result unaligned, without headers.
+q() {
+	psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# Check that a SQL query returns the expected text.
+expect() {
+	local sql=$1 want=$2 got
+	got=$(q "$sql") || fail "query failed: $sql"
+	[[ $got == "$want" ]] || fail "$sql: expected '$want', got '$got'"
+}
+
+# Create a database named after the test with the extension in it.
+setup_db() {
+	local db=$1
+	dropdb --if-exists "$db" >/dev/null
+	createdb "$db"
+	export PGDATABASE=$db
+	q "CREATE EXTENSION workflow" >/dev/null
+}
+
+# Start workflow-worker in the background (arguments are passed on).
+start_worker() {
+	"$WORKER" "$@" >>"$WORKER_LOG" 2>&1 &
+	WORKER_PID=$!
+}
+
+# Wait up to $1 seconds for the worker to exit; sets WORKER_RC.
+wait_worker() {
+	local limit=$1 i
+	for ((i = 0; i < limit * 10; i++)); do
+		kill -0 "$WORKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$WORKER_PID" 2>/dev/null && fail "workflow-worker still running after ${limit}s"
+	WORKER_RC=0
+	wait "$WORKER_PID" || WORKER_RC=$?
+	WORKER_PID=
+}
+
+# Wait up to $2 seconds until the SQL query $1 returns true.
+wait_for() {
+	local sql=$1 limit=$2 i
+	for ((i = 0; i < limit * 5; i++)); do
+		[[ $(q "$sql") == t ]] && return 0
+		sleep 0.2
+	done
+	fail "not true after ${limit}s: $sql"
+}
+
+# Call workflow.tick() twice a second in the background, so retries and
+# timeouts fire even where the background worker is slow or absent.
+start_ticker() {
+	(
+		while :; do
+			q "SELECT workflow.tick()" >/dev/null 2>&1 || true
+			sleep 0.5
+		done
+	) &
+	TICKER_PID=$!
+}
+
+# Number of log lines of the worker that match a regular expression.
+log_count() {
+	grep -c -E -- "$1" "$WORKER_LOG" || true
+}
