@@ -30,7 +30,7 @@ CREATE TABLE workflow.workflow_types (
 	fn				pg_catalog.regprocedure,
 	steps			jsonb,
 	options			jsonb NOT NULL DEFAULT '{}',
-	owner			oid NOT NULL,
+	owner			pg_catalog.regrole NOT NULL,
 	registered_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	CHECK ((fn IS NULL) OPERATOR(pg_catalog.<>) (steps IS NULL))
 );
@@ -50,7 +50,7 @@ CREATE TABLE workflow.workflows (
 	result			jsonb,
 	error			jsonb,
 	queue			text NOT NULL,
-	owner			oid NOT NULL,
+	owner			pg_catalog.regrole NOT NULL,
 	parent_workflow_id text,
 	parent_run_id	uuid,
 	search_attributes jsonb NOT NULL DEFAULT '{}',
@@ -179,7 +179,7 @@ CREATE TABLE workflow.state (
 /* Which roles may work a queue ('*' = every queue). */
 CREATE TABLE workflow.queue_grants (
 	queue			text NOT NULL,
-	grantee			oid NOT NULL,
+	grantee			pg_catalog.regrole NOT NULL,
 	PRIMARY KEY (queue, grantee)
 );
 

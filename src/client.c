@@ -106,7 +106,7 @@ check_replace_allowed(const char *type, Oid caller)
 
 	if (wf_exec(&type_owner_plan,
 				"SELECT owner FROM workflow.workflow_types WHERE workflow_type = $1 FOR UPDATE",
-				1, types, values, NULL, false, 1) == 0)
+				1, types, values, NULL, 1) == 0)
 		return;
 	owner = DatumGetObjectId(wf_get_datum(0, 1, &isnull));
 	if (!has_privs_of_role(caller, owner))
@@ -133,7 +133,7 @@ upsert_type(const char *type, Oid fn, Jsonb *steps, Jsonb *options, Oid owner)
 			" ON CONFLICT (workflow_type) DO UPDATE SET fn = EXCLUDED.fn, steps = EXCLUDED.steps,"
 			" options = EXCLUDED.options, owner = EXCLUDED.owner,"
 			" registered_at = pg_catalog.now()",
-			5, types, values, nulls, false, 0);
+			5, types, values, nulls, 0);
 }
 
 /* The function must be f(jsonb) RETURNS jsonb, and callable by the caller. */
@@ -272,7 +272,7 @@ type_options(const char *type)
 
 	if (wf_exec(&type_options_plan,
 				"SELECT options FROM workflow.workflow_types WHERE workflow_type = $1",
-				1, types, values, NULL, true, 1) == 0)
+				1, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("workflow type \"%s\" is not registered", type),
@@ -317,7 +317,7 @@ insert_run(const char *workflow_id, const char *type, Jsonb *input, const char *
 				"   $7 + ($6->>'execution_timeout')::interval)"
 				" ON CONFLICT (workflow_id) WHERE closed_at IS NULL DO NOTHING"
 				" RETURNING run_id",
-				7, types, values, nulls, false, 0) == 0)
+				7, types, values, nulls, 0) == 0)
 		return NULL;
 
 	run = palloc0(sizeof(WfRun));
@@ -437,7 +437,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 		wf_exec(&cancel_flag_plan,
 				"UPDATE workflow.workflows SET cancel_requested = true"
 				" WHERE workflow_id = $1 AND run_id = $2",
-				2, types, values, NULL, false, 0);
+				2, types, values, NULL, 0);
 		run->cancel_requested = true;
 		wf_advance(run);
 	}
@@ -487,7 +487,7 @@ wf_get_state(PG_FUNCTION_ARGS)
 				" FROM workflow.workflows w"
 				" LEFT JOIN workflow.state s ON s.workflow_id = w.workflow_id AND s.key = $2"
 				" WHERE w.workflow_id = $1 ORDER BY w.created_at DESC LIMIT 1",
-				3, types, values, NULL, true, 1);
+				3, types, values, NULL, 1);
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -504,6 +504,6 @@ wf_apply_state(WfRun *run, List *updates)
 				"INSERT INTO workflow.state (workflow_id, key, value) VALUES ($1, $2, $3)"
 				" ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value,"
 				" updated_at = pg_catalog.clock_timestamp()",
-				3, types, values, nulls, false, 0);
+				3, types, values, nulls, 0);
 	}
 }

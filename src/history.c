@@ -67,7 +67,7 @@ wf_lock_run(const char *workflow_id, bool must_exist)
 	if (wf_exec(&lock_open_plan,
 				"SELECT " RUN_COLUMNS " FROM workflow.workflows"
 				" WHERE workflow_id = $1 AND closed_at IS NULL FOR UPDATE",
-				1, types, values, NULL, false, 1) == 1)
+				1, types, values, NULL, 1) == 1)
 		return run_from_spi();
 	if (!must_exist)
 		return NULL;
@@ -75,7 +75,7 @@ wf_lock_run(const char *workflow_id, bool must_exist)
 	if (wf_exec(&closed_status_plan,
 				"SELECT status FROM workflow.workflows WHERE workflow_id = $1"
 				" ORDER BY created_at DESC LIMIT 1",
-				1, types, values, NULL, true, 1) == 1)
+				1, types, values, NULL, 1) == 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_NOT_RUNNING),
 				 errmsg("workflow \"%s\" is not running", workflow_id),
@@ -100,12 +100,12 @@ wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked)
 		n = wf_exec(&lock_by_id_skip_plan,
 					"SELECT " RUN_COLUMNS " FROM workflow.workflows"
 					" WHERE workflow_id = $1 AND run_id = $2 FOR UPDATE SKIP LOCKED",
-					2, types, values, NULL, false, 1);
+					2, types, values, NULL, 1);
 	else
 		n = wf_exec(&lock_by_id_plan,
 					"SELECT " RUN_COLUMNS " FROM workflow.workflows"
 					" WHERE workflow_id = $1 AND run_id = $2 FOR UPDATE",
-					2, types, values, NULL, false, 1);
+					2, types, values, NULL, 1);
 	return n == 1 ? run_from_spi() : NULL;
 }
 
@@ -118,7 +118,7 @@ wf_run_exists(const char *workflow_id, Datum run_id)
 
 	return wf_exec(&run_exists_plan,
 				   "SELECT 1 FROM workflow.workflows WHERE workflow_id = $1 AND run_id = $2",
-				   2, types, values, NULL, true, 1) == 1;
+				   2, types, values, NULL, 1) == 1;
 }
 
 /* Is the run still open (running or compensating)? */
@@ -150,7 +150,7 @@ wf_append_event(WfRun *run, const char *event_type, Jsonb *data)
 			"  WHERE workflow_id = $1 AND run_id = $2)"
 			" INSERT INTO workflow.history (workflow_id, run_id, event_id, event_type, data)"
 			" VALUES ($1, $2, $3, $4, $5)",
-			5, types, values, NULL, false, 0);
+			5, types, values, NULL, 0);
 	return run->last_event_id;
 }
 
@@ -183,7 +183,7 @@ wf_update_run(WfRun *run)
 			" task_retry_at = $5, error = COALESCE($6, error),"
 			" updated_at = pg_catalog.clock_timestamp()"
 			" WHERE workflow_id = $1 AND run_id = $2",
-			6, types, values, nulls, false, 0);
+			6, types, values, nulls, 0);
 }
 
 /* Close the run with a final status. */
@@ -205,5 +205,5 @@ wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 			" error = COALESCE($5, error), closed_at = pg_catalog.clock_timestamp(),"
 			" updated_at = pg_catalog.clock_timestamp(), task_retry_at = NULL"
 			" WHERE workflow_id = $1 AND run_id = $2",
-			5, types, values, nulls, false, 0);
+			5, types, values, nulls, 0);
 }

@@ -140,7 +140,7 @@ next_compensation(WfRun *run, bool first)
 				"       AND d.event_type = 'ActivityCompleted' AND d.data->'seq' = c.data->'seq'"
 				"       AND d.data @> '{\"is_compensation\": true}')"
 				" ORDER BY c.event_id DESC LIMIT 1",
-				2, types, values, NULL, true, 1) == 0)
+				2, types, values, NULL, 1) == 0)
 	{
 		if (!first)
 		{

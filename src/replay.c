@@ -167,7 +167,7 @@ load_history(ReplayContext *ctx)
 				" WHERE workflow_id = $1 AND run_id = $2 AND data ? 'seq'"
 				" AND NOT data @> '{\"is_compensation\": true}'"
 				" ORDER BY event_id",
-				2, types, values, NULL, true, 0);
+				2, types, values, NULL, 0);
 
 	old = MemoryContextSwitchTo(ctx->mcxt);
 	for (i = 0; i < n; i++)
@@ -496,7 +496,7 @@ lookup_workflow_fn(ReplayContext *ctx)
 
 	if (wf_exec(&load_type_plan,
 				"SELECT fn, steps FROM workflow.workflow_types WHERE workflow_type = $1",
-				1, types, values, NULL, true, 1) != 1)
+				1, types, values, NULL, 1) != 1)
 	{
 		record_task_failure_msg(ctx, "42704",
 								psprintf("workflow type \"%s\" is not registered",

@@ -265,7 +265,7 @@ tick_task_retries(TimestampTz now, int batch)
 	n = wf_exec(&task_retry_plan,
 				"SELECT workflow_id, run_id FROM workflow.workflows"
 				" WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
-				2, types, values, NULL, true, 0);
+				2, types, values, NULL, 0);
 	wfids = palloc(sizeof(char *) * (n + 1));
 	runids = palloc(sizeof(Datum) * (n + 1));
 	for (i = 0; i < n; i++)
@@ -303,7 +303,7 @@ tick_deadlines(TimestampTz now, int batch)
 				"SELECT workflow_id, run_id FROM workflow.workflows"
 				" WHERE execution_deadline <= $1 AND closed_at IS NULL"
 				" ORDER BY execution_deadline LIMIT $2",
-				2, types, values, NULL, true, 0);
+				2, types, values, NULL, 0);
 	wfids = palloc(sizeof(char *) * (n + 1));
 	runids = palloc(sizeof(Datum) * (n + 1));
 	for (i = 0; i < n; i++)
@@ -347,7 +347,7 @@ next_due(void)
 			" (SELECT min(due_at) FROM workflow.tasks),"
 			" (SELECT min(task_retry_at) FROM workflow.workflows),"
 			" (SELECT min(execution_deadline) FROM workflow.workflows WHERE closed_at IS NULL))",
-			0, NULL, NULL, NULL, true, 1);
+			0, NULL, NULL, NULL, 1);
 	d = wf_get_datum(0, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }
@@ -468,6 +468,7 @@ wf_tick(PG_FUNCTION_ARGS)
 		total += n;
 	} while (n > 0);
 	(void) wf_send_pending_notifies();
+	wf_set_now(0);
 	wf_leave_internal(&save);
 	SPI_finish();
 	PG_RETURN_INT32(total);

@@ -208,7 +208,7 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 			"   $9, $9, LEAST($9 + (opt->>'schedule_to_start_timeout')::interval,"
 			"                 $9 + (opt->>'schedule_to_close_timeout')::interval)"
 			" FROM r RETURNING task_id, activity_id",
-			11, types, values, NULL, false, 0);
+			11, types, values, NULL, 0);
 	task_id = DatumGetInt64(wf_get_datum(0, 1, &isnull));
 	*activity_id = wf_get_text(0, 2);
 	wf_notify_queue(queue);
@@ -227,7 +227,7 @@ check_queue_access(Oid role, const char *queue)
 	if (wf_exec(&queue_grant_plan,
 				"SELECT 1 FROM workflow.queue_grants"
 				" WHERE queue IN ($1, '*') AND pg_has_role($2, grantee, 'MEMBER') LIMIT 1",
-				2, types, values, NULL, true, 1) == 0)
+				2, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may not work queue \"%s\"",
@@ -282,7 +282,7 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 				" FROM c WHERE t.task_id = c.task_id"
 				" RETURNING t.task_id, t.activity_id, t.workflow_id, t.run_id, t.queue, t.activity,"
 				"   t.input, t.attempt, t.lease_expires_at, t.heartbeat_timeout, t.start_to_close_timeout",
-				4, types, values, nulls, false, 0);
+				4, types, values, nulls, 0);
 
 	for (i = 0; i < n; i++)
 	{
@@ -311,7 +311,7 @@ peek_task(int64 task_id)
 
 	if (wf_exec(&peek_task_plan,
 				"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1",
-				1, types, values, NULL, true, 1) != 1)
+				1, types, values, NULL, 1) != 1)
 		return NULL;
 	t = palloc0(sizeof(WfTask));
 	t->task_id = task_id;
@@ -340,10 +340,10 @@ lock_task(int64 task_id, bool skip_locked)
 	if (skip_locked)
 		return wf_exec(&lock_task_skip_plan,
 					   "SELECT 1 FROM workflow.tasks WHERE task_id = $1 FOR UPDATE SKIP LOCKED",
-					   1, types, values, NULL, false, 1) == 1;
+					   1, types, values, NULL, 1) == 1;
 	return wf_exec(&lock_task_plan,
 				   "SELECT 1 FROM workflow.tasks WHERE task_id = $1 FOR UPDATE",
-				   1, types, values, NULL, false, 1) == 1;
+				   1, types, values, NULL, 1) == 1;
 }
 
 /* The error for a report about a task this worker no longer holds. */
@@ -398,7 +398,7 @@ wf_delete_task(int64 task_id)
 	Datum		values[1] = {Int64GetDatum(task_id)};
 
 	wf_exec(&delete_task_plan, "DELETE FROM workflow.tasks WHERE task_id = $1",
-			1, types, values, NULL, false, 0);
+			1, types, values, NULL, 0);
 }
 
 /* ActivityStarted for the attempt being reported (written lazily). */
@@ -496,7 +496,7 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 			"      >= scheduled_at + schedule_to_close_timeout,"
 			" $3 + LEAST(initial_interval * power(backoff_coefficient, attempt - 1), maximum_interval)"
 			" FROM workflow.tasks WHERE task_id = $1",
-			4, types, values, NULL, true, 1);
+			4, types, values, NULL, 1);
 	final = DatumGetBool(wf_get_datum(0, 1, &isnull)) || isnull;
 	next_at = DatumGetTimestampTz(wf_get_datum(0, 2, &isnull));
 
@@ -531,7 +531,7 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 			"UPDATE workflow.tasks SET status = 'backoff', attempt = attempt + 1,"
 			" ready_at = $2, claimed_by = NULL, claimed_at = NULL, lease_expires_at = NULL,"
 			" heartbeat_at = NULL, due_at = $2 WHERE task_id = $1",
-			2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, values, NULL, false, 0);
+			2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, values, NULL, 0);
 	wf_wake_scheduler();
 }
 
@@ -599,7 +599,7 @@ wf_heartbeat_activity(PG_FUNCTION_ARGS)
 				" due_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
 				"                scheduled_at + schedule_to_close_timeout)"
 				" WHERE task_id = $1 AND status = 'running' RETURNING cancel_requested",
-				3, types, values, nulls, false, 0) != 1)
+				3, types, values, nulls, 0) != 1)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
 	cancel = DatumGetBool(wf_get_datum(0, 1, &isnull));
 	wf_leave_internal(&save);
@@ -624,7 +624,7 @@ wf_withdraw_tasks(WfRun *run, int seq, bool all)
 				"   AND status <> 'running')"
 				" UPDATE workflow.tasks SET cancel_requested = true"
 				" WHERE workflow_id = $1 AND run_id = $2 AND status = 'running'",
-				2, types, values, NULL, false, 0);
+				2, types, values, NULL, 0);
 	else
 		wf_exec(&withdraw_plan,
 				"WITH d AS (DELETE FROM workflow.tasks WHERE workflow_id = $1 AND run_id = $2"
@@ -632,7 +632,7 @@ wf_withdraw_tasks(WfRun *run, int seq, bool all)
 				" UPDATE workflow.tasks SET cancel_requested = true"
 				" WHERE workflow_id = $1 AND run_id = $2 AND seq = $3 AND NOT is_compensation"
 				"   AND status = 'running'",
-				3, types, values, NULL, false, 0);
+				3, types, values, NULL, 0);
 }
 
 /* One due task: promote, time out or clean up.  The run is locked. */
@@ -658,7 +658,7 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 			" WHEN status = 'running' AND COALESCE(heartbeat_at, claimed_at) + heartbeat_timeout <= $2 THEN 'heartbeat'"
 			" WHEN status = 'backoff' AND ready_at <= $2 THEN 'ready'"
 			" END FROM workflow.tasks WHERE task_id = $1",
-			2, types, values, NULL, true, 1);
+			2, types, values, NULL, 1);
 	what = wf_get_text(0, 1);
 	if (what == NULL)
 		return 0;
@@ -669,7 +669,7 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 				" due_at = LEAST(ready_at + schedule_to_start_timeout,"
 				"                scheduled_at + schedule_to_close_timeout)"
 				" WHERE task_id = $1",
-				1, types, values, NULL, false, 0);
+				1, types, values, NULL, 0);
 		wf_notify_queue(t->queue);
 		return 1;
 	}
@@ -697,7 +697,7 @@ wf_tick_tasks(TimestampTz now, int batch)
 	n = wf_exec(&due_list_plan,
 				"SELECT task_id, workflow_id, run_id FROM workflow.tasks"
 				" WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
-				2, types, values, NULL, true, 0);
+				2, types, values, NULL, 0);
 	ids = palloc(sizeof(int64) * (n + 1));
 	wfids = palloc(sizeof(char *) * (n + 1));
 	runids = palloc(sizeof(Datum) * (n + 1));
@@ -731,7 +731,7 @@ wf_next_task_due(void)
 	bool		isnull;
 	Datum		d;
 
-	wf_exec(&next_due_plan, "SELECT min(due_at) FROM workflow.tasks", 0, NULL, NULL, NULL, true, 1);
+	wf_exec(&next_due_plan, "SELECT min(due_at) FROM workflow.tasks", 0, NULL, NULL, NULL, 1);
 	d = wf_get_datum(0, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }
@@ -767,11 +767,11 @@ wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 		wf_exec(&grant_plan,
 				"INSERT INTO workflow.queue_grants (queue, grantee) VALUES ($1, $2)"
 				" ON CONFLICT DO NOTHING",
-				2, types, values, NULL, false, 0);
+				2, types, values, NULL, 0);
 	else
 		wf_exec(&revoke_plan,
 				"DELETE FROM workflow.queue_grants WHERE queue = $1 AND grantee = $2",
-				2, types, values, NULL, false, 0);
+				2, types, values, NULL, 0);
 	wf_leave_internal(&save);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -800,7 +800,7 @@ wf_notify_all_ready_queues(void)
 
 	n = wf_exec(&ready_queues_plan,
 				"SELECT DISTINCT queue FROM workflow.tasks WHERE status = 'ready'",
-				0, NULL, NULL, NULL, true, 0);
+				0, NULL, NULL, NULL, 0);
 	for (i = 0; i < n; i++)
 		Async_Notify(wf_get_text(i, 1), "");
 	return n;

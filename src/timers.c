@@ -26,7 +26,7 @@ wf_start_timer(WfRun *run, int seq, TimestampTz fire_at)
 
 	wf_exec(&insert_plan,
 			"INSERT INTO workflow.timers (workflow_id, run_id, seq, fire_at) VALUES ($1, $2, $3, $4)",
-			4, types, values, NULL, false, 0);
+			4, types, values, NULL, 0);
 	wf_wake_scheduler();
 }
 
@@ -39,7 +39,7 @@ wf_cancel_timer(WfRun *run, int seq)
 
 	return wf_exec(&delete_plan,
 				   "DELETE FROM workflow.timers WHERE workflow_id = $1 AND run_id = $2 AND seq = $3",
-				   3, types, values, NULL, false, 0) == 1;
+				   3, types, values, NULL, 0) == 1;
 }
 
 /* Remove every timer of the run. */
@@ -51,7 +51,7 @@ wf_cancel_all_timers(WfRun *run)
 
 	wf_exec(&delete_all_plan,
 			"DELETE FROM workflow.timers WHERE workflow_id = $1 AND run_id = $2",
-			2, types, values, NULL, false, 0);
+			2, types, values, NULL, 0);
 }
 
 /* Fire up to batch timers that are due; returns how many fired. */
@@ -70,7 +70,7 @@ wf_tick_timers(TimestampTz now, int batch)
 	n = wf_exec(&due_plan,
 				"SELECT workflow_id, run_id, seq FROM workflow.timers"
 				" WHERE fire_at <= $1 ORDER BY fire_at LIMIT $2",
-				2, types, values, NULL, true, 0);
+				2, types, values, NULL, 0);
 	wfids = palloc(sizeof(char *) * (n + 1));
 	runids = palloc(sizeof(Datum) * (n + 1));
 	seqs = palloc(sizeof(int) * (n + 1));
@@ -108,7 +108,7 @@ wf_next_timer_due(void)
 	bool		isnull;
 	Datum		d;
 
-	wf_exec(&next_plan, "SELECT min(fire_at) FROM workflow.timers", 0, NULL, NULL, NULL, true, 1);
+	wf_exec(&next_plan, "SELECT min(fire_at) FROM workflow.timers", 0, NULL, NULL, NULL, 1);
 	d = wf_get_datum(0, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }

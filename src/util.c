@@ -84,13 +84,16 @@ wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 	return *cache;
 }
 
-/* Run a kept statement; returns SPI_processed. */
+/*
+ * Run a kept statement; returns SPI_processed.  Never read-only: every
+ * statement must see what the earlier ones of this transaction wrote.
+ */
 int
 wf_exec(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
-		Datum *values, const char *nulls, bool read_only, long count)
+		Datum *values, const char *nulls, long count)
 {
 	SPIPlanPtr	plan = wf_plan(cache, sql, nargs, argtypes);
-	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+	int			rc = SPI_execute_plan(plan, values, nulls, false, count);
 
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed (%s) for \"%s\"",

@@ -59,7 +59,7 @@ extern void wf_enter_internal(WfInternal *save);
 extern void wf_leave_internal(WfInternal *save);
 extern SPIPlanPtr wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
 extern int	wf_exec(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
-					Datum *values, const char *nulls, bool read_only, long count);
+					Datum *values, const char *nulls, long count);
 extern Datum wf_get_datum(int row, int col, bool *isnull);
 extern char *wf_get_text(int row, int col);
 extern Jsonb *wf_get_jsonb(int row, int col);

@@ -816,7 +816,8 @@ parse_options(int argc, char **argv)
 			case 9:
 				if (optarg[0] == '\0')
 					bad_option("--worker-id", optarg);
-				opt_worker_id = xstrdup(optarg);
+				free(opt_worker_id);
+				opt_worker_id = clean_text(optarg, strlen(optarg));
 				break;
 			case 'v':
 				opt_verbose = true;
@@ -869,7 +870,7 @@ parse_options(int argc, char **argv)
 			strcpy(host, "localhost");
 		host[sizeof(host) - 1] = '\0';
 		snprintf(id, sizeof(id), "%s:%d", host, (int) getpid());
-		opt_worker_id = xstrdup(id);
+		opt_worker_id = clean_text(id, strlen(id));
 	}
 	prepare_handlers();
 }
@@ -1243,29 +1244,6 @@ set_outcome(Slot *s, OutcomeKind kind, const char *label, const char *error,
 	s->retry_at = 0;
 }
 
-/* Name of a signal for messages. */
-static const char *
-signal_name(int signo)
-{
-	switch (signo)
-	{
-		case SIGTERM:
-			return "SIGTERM";
-		case SIGKILL:
-			return "SIGKILL";
-		case SIGINT:
-			return "SIGINT";
-		case SIGSEGV:
-			return "SIGSEGV";
-		case SIGABRT:
-			return "SIGABRT";
-		case SIGPIPE:
-			return "SIGPIPE";
-		default:
-			return "signal";
-	}
-}
-
 /* Build the details JSON for a failed task; caller frees. */
 static char *
 fail_details(const Slot *s, const char *stderr_tail, bool with_stdout)
@@ -1361,7 +1339,7 @@ decide_outcome(Slot *s)
 	else if (code < 0)
 	{
 		snprintf(msg, sizeof(msg), "activity handler was killed by signal %d (%s)",
-				 WTERMSIG(s->wstatus), signal_name(WTERMSIG(s->wstatus)));
+				 WTERMSIG(s->wstatus), strsignal(WTERMSIG(s->wstatus)));
 		fail_slot(s, "failed", msg, true, false);
 	}
 	else
