@@ -492,12 +492,12 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 	wf_exec(&final_check_plan,
 			"SELECT NOT $4 OR $2 = ANY (non_retryable_errors)"
 			"   OR (maximum_attempts > 0 AND attempt >= maximum_attempts)"
-			"   OR $3 + LEAST(initial_interval * power(backoff_coefficient, attempt - 1), maximum_interval)"
-			"      >= scheduled_at + schedule_to_close_timeout,"
+			"   OR COALESCE($3 + LEAST(initial_interval * power(backoff_coefficient, attempt - 1),"
+			"                          maximum_interval) >= scheduled_at + schedule_to_close_timeout, false),"
 			" $3 + LEAST(initial_interval * power(backoff_coefficient, attempt - 1), maximum_interval)"
 			" FROM workflow.tasks WHERE task_id = $1",
 			4, types, values, NULL, 1);
-	final = DatumGetBool(wf_get_datum(0, 1, &isnull)) || isnull;
+	final = DatumGetBool(wf_get_datum(0, 1, &isnull));
 	next_at = DatumGetTimestampTz(wf_get_datum(0, 2, &isnull));
 
 	append_started(run, t);
