@@ -92,7 +92,8 @@ UNION ALL
 SELECT 'failed', string_agg((data->>'attempt') || ':' || (data->>'error') || ':' || (data->>'retryable'), ',')
   FROM workflow.history WHERE workflow_id = '$wfid' AND event_type = 'ActivityFailed'
 UNION ALL
-SELECT 'timer_ms', (extract(epoch FROM f.created_at - s.created_at) * 1000)::int::text
+SELECT 'timer', (extract(epoch FROM (s.data->>'fire_at')::timestamptz - s.created_at) * 1000)::int
+				  || ':' || (extract(epoch FROM f.created_at - (s.data->>'fire_at')::timestamptz) * 1000)::int
   FROM workflow.history s, workflow.history f
  WHERE s.workflow_id = '$wfid' AND s.event_type = 'TimerStarted'
    AND f.workflow_id = '$wfid' AND f.event_type = 'TimerFired'
@@ -108,7 +109,10 @@ SELECT 'ids', string_agg(event_id::text, ',' ORDER BY event_id) FROM workflow.hi
 		  . 'ActivityStarted,ActivityCompleted,WorkflowCompleted',
 		"$label: the whole history is as expected");
 	is($h{ids}, '1,2,3,4,5,6,7,8,9', "$label: event ids are gapless");
-	cmp_ok($h{timer_ms}, '>=', 2000, "$label: the timer fired after 2 s ($h{timer_ms} ms)");
+	my ($set_ms, $late_ms) = split /:/, ($h{timer} // '');
+	ok($set_ms >= 1900 && $set_ms <= 2100, "$label: the timer was set for 2 s later ($set_ms ms)");
+	ok($late_ms >= 0 && $late_ms < 1500,
+		"$label: TimerFired was written at fire_at or soon after ($late_ms ms late)");
 	return;
 }
 
