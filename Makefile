@@ -43,6 +43,9 @@ include $(PGXS)
 
 PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
 
+# PGXS does not track header dependencies.
+$(OBJS): $(wildcard src/*.h)
+
 .PHONY: deps test demo bench
 
 deps:

@@ -216,6 +216,8 @@ CREATE FUNCTION workflow.register_saga(workflow_type text, steps jsonb, options 
 CREATE FUNCTION workflow.start_workflow(workflow_type text, input jsonb DEFAULT '{}',
 										workflow_id text DEFAULT NULL, options jsonb DEFAULT '{}')
 	RETURNS text LANGUAGE c AS 'MODULE_PATHNAME', 'wf_start_workflow';
+CREATE FUNCTION workflow.signal_workflow(workflow_id text, signal text, payload jsonb DEFAULT NULL)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_signal_workflow';
 CREATE FUNCTION workflow.cancel_workflow(workflow_id text, reason text DEFAULT NULL)
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_cancel_workflow';
 CREATE FUNCTION workflow.terminate_workflow(workflow_id text, reason text DEFAULT NULL)
@@ -238,6 +240,8 @@ CREATE FUNCTION workflow.wait_all(handles bigint[])
 	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_wait_all';
 CREATE FUNCTION workflow.sleep(duration interval)
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_sleep';
+CREATE FUNCTION workflow.wait_signal(signal text, timeout interval DEFAULT NULL)
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_wait_signal';
 CREATE FUNCTION workflow.now()
 	RETURNS timestamptz LANGUAGE c AS 'MODULE_PATHNAME', 'wf_now_fn';
 CREATE FUNCTION workflow.random()

@@ -30,6 +30,7 @@ PG_FUNCTION_INFO_V1(wf_start_workflow);
 PG_FUNCTION_INFO_V1(wf_cancel_workflow);
 PG_FUNCTION_INFO_V1(wf_terminate_workflow);
 PG_FUNCTION_INFO_V1(wf_get_state);
+PG_FUNCTION_INFO_V1(wf_signal_workflow);
 
 #define MAX_ID_LEN 255
 
@@ -49,6 +50,7 @@ static SPIPlanPtr type_options_plan;
 static SPIPlanPtr insert_run_plan;
 static SPIPlanPtr cancel_flag_plan;
 static SPIPlanPtr get_state_plan;
+static SPIPlanPtr buffer_signal_plan;
 
 /* A name (workflow type, workflow id): non-empty, bounded. */
 static void
@@ -510,4 +512,48 @@ wf_get_state(PG_FUNCTION_ARGS)
 	if (value == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(value);
+}
+
+/*
+ * workflow.signal_workflow(workflow_id, signal, payload): buffer the signal
+ * (SignalReceived) and let the code consume it with wait_signal().
+ */
+Datum
+wf_signal_workflow(PG_FUNCTION_ARGS)
+{
+	char	   *workflow_id = wf_text_arg(fcinfo, 0, "workflow_id");
+	char	   *signal = wf_text_arg(fcinfo, 1, "signal");
+	Jsonb	   *payload = wf_jsonb_arg(fcinfo, 2, NULL);
+	Oid			types[4] = {TEXTOID, UUIDOID, TEXTOID, JSONBOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', payload ? ' ' : 'n'};
+	WfInternal	save;
+	WfRun	   *run;
+	WfJson		b;
+	bool		isnull;
+
+	check_name(signal, "signal name");
+	wf_check_payload(payload, "signal payload");
+	SPI_connect();
+	wf_enter_internal(&save);
+	run = wf_lock_run(workflow_id, true);
+	check_run_access(run, save.saved_userid);
+	values[0] = CStringGetTextDatum(run->workflow_id);
+	values[1] = run->run_id;
+	values[2] = CStringGetTextDatum(signal);
+	values[3] = payload ? JsonbPGetDatum(payload) : (Datum) 0;
+	wf_exec(&buffer_signal_plan,
+			"INSERT INTO workflow.signals (workflow_id, run_id, signal, payload)"
+			" VALUES ($1, $2, $3, $4) RETURNING signal_id",
+			4, types, values, nulls, 0);
+	wf_json_begin(&b);
+	wf_json_str(&b, "signal", signal);
+	wf_json_jsonb(&b, "payload", payload);
+	wf_json_int(&b, "signal_id", DatumGetInt64(wf_get_datum(0, 1, &isnull)));
+	wf_json_str(&b, "sent_by", GetUserNameFromId(save.saved_userid, false));
+	wf_append_event(run, "SignalReceived", wf_json_end(&b));
+	wf_advance(run);
+	wf_leave_internal(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -16,6 +16,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/uuid.h"
+#include "nodes/value.h"
 
 #include "replay.h"
 #include "workflow.h"
@@ -30,8 +31,11 @@ PG_FUNCTION_INFO_V1(wf_random);
 PG_FUNCTION_INFO_V1(wf_uuid);
 PG_FUNCTION_INFO_V1(wf_patched);
 PG_FUNCTION_INFO_V1(wf_set_state);
+PG_FUNCTION_INFO_V1(wf_wait_signal);
 
 #define PATCH_PREFIX "patch:"
+
+static void apply_timer(WfRun *run, WfNewCmd *cmd);
 
 /*
  * Schedule (or find in history) an activity.  Returns the history entry,
@@ -302,8 +306,7 @@ scalar_text(Jsonb *j)
 {
 	JsonbValue	v;
 
-	JsonbToJsonbValue(j, &v);
-	if (v.type == jbvString)
+	if (JsonbExtractScalar(&j->root, &v) && v.type == jbvString)
 		return pnstrdup(v.val.string.val, v.val.string.len);
 	return JsonbToCString(NULL, &j->root, VARSIZE(j));
 }
@@ -357,14 +360,26 @@ wf_patched(PG_FUNCTION_ARGS)
 	char	   *change = wf_text_arg(fcinfo, 0, "change_id");
 	char	   *marker = psprintf(PATCH_PREFIX "%s", change);
 	int			next = ctx->seq + 1;
+	MemoryContext old;
 
-	if (next <= ctx->ncmds && ctx->cmds[next - 1].present)
+	/* The first answer for a change id holds for the rest of the run. */
+	if (list_member(ctx->patches_seen, makeString(marker)))
+		PG_RETURN_BOOL(true);
+	if (list_member(ctx->patches_unseen, makeString(marker)))
+		PG_RETURN_BOOL(false);
+
+	old = MemoryContextSwitchTo(ctx->mcxt);
+	if (next <= ctx->ncmds && ctx->cmds[next - 1].present &&
+		(ctx->cmds[next - 1].kind != WF_CMD_MARKER ||
+		 strcmp(ctx->cmds[next - 1].name, marker) != 0))
 	{
-		WfHistCmd  *h = &ctx->cmds[next - 1];
-
-		if (h->kind != WF_CMD_MARKER || strcmp(h->name, marker) != 0)
-			PG_RETURN_BOOL(false);	/* history predates the patch */
+		/* The history went on without the patch: the old branch. */
+		ctx->patches_unseen = lappend(ctx->patches_unseen, makeString(pstrdup(marker)));
+		MemoryContextSwitchTo(old);
+		PG_RETURN_BOOL(false);
 	}
+	ctx->patches_seen = lappend(ctx->patches_seen, makeString(pstrdup(marker)));
+	MemoryContextSwitchTo(old);
 	(void) marker_value(ctx, marker, make_true);
 	PG_RETURN_BOOL(true);
 }
@@ -389,6 +404,132 @@ wf_set_state(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * The oldest buffered signal of that name for this workflow, if any:
+ * fills *signal_id and returns the payload (JSON null if none was sent).
+ */
+static bool
+buffered_signal(ReplayContext *ctx, const char *signal, int64 *signal_id, Jsonb **payload)
+{
+	static SPIPlanPtr plan;
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8ARRAYOID};
+	Datum		values[3];
+	Datum	   *taken = palloc(sizeof(Datum) * (list_length(ctx->new_cmds) + 1));
+	int			ntaken = 0;
+	ListCell   *lc;
+	WfInternal	save;
+	bool		found;
+	bool		isnull;
+
+	/* Signals consumed earlier in this attempt are still in the buffer. */
+	foreach(lc, ctx->new_cmds)
+	{
+		WfNewCmd   *c = lfirst(lc);
+
+		if (c->signal_id != 0)
+			taken[ntaken++] = Int64GetDatum(c->signal_id);
+	}
+	values[0] = CStringGetTextDatum(ctx->run->workflow_id);
+	values[1] = CStringGetTextDatum(signal);
+	values[2] = PointerGetDatum(construct_array(taken, ntaken, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	SPI_connect();
+	wf_enter_internal(&save);
+	found = wf_exec(&plan,
+					"SELECT signal_id, payload FROM workflow.signals"
+					" WHERE workflow_id = $1 AND signal = $2 AND signal_id <> ALL ($3)"
+					" ORDER BY signal_id LIMIT 1",
+					3, types, values, NULL, 1) == 1;
+	if (found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ctx->mcxt);
+
+		*signal_id = DatumGetInt64(wf_get_datum(0, 1, &isnull));
+		*payload = wf_get_jsonb(0, 2);
+		MemoryContextSwitchTo(old);
+	}
+	wf_leave_internal(&save);
+	SPI_finish();
+	return found;
+}
+
+/*
+ * workflow.wait_signal(signal, timeout): the next unconsumed signal of that
+ * name, NULL on timeout.  A buffered signal is consumed at once and the
+ * consumption recorded (SignalConsumed); otherwise the code waits, with a
+ * timer when a timeout is given.
+ */
+Datum
+wf_wait_signal(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.wait_signal()");
+	char	   *signal = wf_text_arg(fcinfo, 0, "signal");
+	Interval   *timeout = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
+	WfHistCmd  *h;
+	WfNewCmd   *c;
+	int64		signal_id;
+	Jsonb	   *payload;
+
+	if (timeout)
+		wf_check_interval(timeout, "signal timeout");
+	h = wf_replay_next(ctx, WF_CMD_SIGNAL, signal);
+	if (h != NULL && h->state != WF_CMD_PENDING)
+	{
+		Jsonb	   *result = wf_cmd_await(ctx, h, "waiting for a signal");
+
+		if (result == NULL || (wf_jsonb_is_null(result)))
+			PG_RETURN_NULL();
+		PG_RETURN_JSONB_P(result);
+	}
+	if (buffered_signal(ctx, signal, &signal_id, &payload))
+	{
+		c = wf_replay_record(ctx, WF_CMD_SIGNAL, signal);
+		c->signal_id = signal_id;
+		c->value = payload;
+		if (payload == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_JSONB_P(payload);
+	}
+	wf_replay_deliver_cancel(ctx, WF_CMD_SIGNAL, signal);
+	if (h == NULL && timeout != NULL)
+	{
+		c = wf_replay_record(ctx, WF_CMD_SIGNAL, signal);
+		c->duration = MemoryContextAlloc(ctx->mcxt, sizeof(Interval));
+		memcpy(c->duration, timeout, sizeof(Interval));
+		c->fire_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															 TimestampTzGetDatum(wf_now()),
+															 IntervalPGetDatum(timeout)));
+	}
+	wf_replay_block(ctx, "waiting for a signal");
+}
+
+/* Write a signal command: its timeout timer, or the consumption. */
+static void
+apply_signal(WfRun *run, WfNewCmd *cmd)
+{
+	static SPIPlanPtr plan;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	WfJson		b;
+
+	if (cmd->signal_id == 0)
+	{
+		apply_timer(run, cmd);
+		return;
+	}
+	values[0] = CStringGetTextDatum(run->workflow_id);
+	values[1] = Int64GetDatum(cmd->signal_id);
+	wf_exec(&plan, "DELETE FROM workflow.signals WHERE workflow_id = $1 AND signal_id = $2",
+			2, types, values, NULL, 0);
+	(void) wf_cancel_timer(run, cmd->seq);
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", cmd->seq);
+	wf_json_str(&b, "signal", cmd->name);
+	wf_json_jsonb(&b, "payload", cmd->value);
+	wf_json_int(&b, "signal_id", cmd->signal_id);
+	wf_append_event(run, "SignalConsumed", wf_json_end(&b));
+}
+
 /* History data of a cancellation delivered at a command. */
 static void
 apply_cancel(WfRun *run, WfNewCmd *cmd)
@@ -397,7 +538,8 @@ apply_cancel(WfRun *run, WfNewCmd *cmd)
 
 	wf_json_begin(&b);
 	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, cmd->kind == WF_CMD_ACTIVITY ? "activity" : "name", cmd->name);
+	wf_json_str(&b, cmd->kind == WF_CMD_ACTIVITY ? "activity" :
+				cmd->kind == WF_CMD_SIGNAL ? "signal" : "name", cmd->name);
 	if (cmd->kind == WF_CMD_ACTIVITY)
 	{
 		wf_withdraw_tasks(run, cmd->seq, false);
@@ -448,7 +590,7 @@ apply_timer(WfRun *run, WfNewCmd *cmd)
 	wf_start_timer(run, cmd->seq, cmd->fire_at);
 	wf_json_begin(&b);
 	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "name", cmd->name);
+	wf_json_str(&b, cmd->kind == WF_CMD_SIGNAL ? "signal" : "name", cmd->name);
 	wf_json_str(&b, "duration",
 				DatumGetCString(DirectFunctionCall1(interval_out,
 													IntervalPGetDatum(cmd->duration))));
@@ -481,6 +623,8 @@ wf_apply_command(WfRun *run, WfNewCmd *cmd)
 		apply_timer(run, cmd);
 	else if (cmd->kind == WF_CMD_MARKER)
 		apply_marker(run, cmd);
+	else if (cmd->kind == WF_CMD_SIGNAL)
+		apply_signal(run, cmd);
 	else
 		elog(ERROR, "unexpected command kind %d", (int) cmd->kind);
 }

@@ -162,7 +162,8 @@ load_history(ReplayContext *ctx)
 	n = wf_exec(&load_history_plan,
 				"SELECT event_type, (data->>'seq')::int4,"
 				" COALESCE(data->>'activity', data->>'marker', data->>'signal', data->>'name'),"
-				" data, COALESCE((data->>'final')::bool, true), data->>'error', data->'result'"
+				" data, COALESCE((data->>'final')::bool, true), data->>'error', data->'result',"
+				" data ? 'signal'"
 				" FROM workflow.history"
 				" WHERE workflow_id = $1 AND run_id = $2 AND data ? 'seq'"
 				" AND NOT data @> '{\"is_compensation\": true}'"
@@ -177,6 +178,8 @@ load_history(ReplayContext *ctx)
 		int			seq = DatumGetInt32(wf_get_datum(i, 2, &isnull));
 		char	   *name = wf_get_text(i, 3);
 		bool		final = DatumGetBool(wf_get_datum(i, 5, &isnull));
+		WfCmdKind	timer_kind = DatumGetBool(wf_get_datum(i, 8, &isnull)) ?
+			WF_CMD_SIGNAL : WF_CMD_TIMER;
 
 		if (strcmp(type, "ActivityScheduled") == 0)
 			hist_open(ctx, seq, WF_CMD_ACTIVITY, name);
@@ -189,11 +192,14 @@ load_history(ReplayContext *ctx)
 		else if (strcmp(type, "ActivityCancelled") == 0)
 			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_CANCELLED, NULL, NULL);
 		else if (strcmp(type, "TimerStarted") == 0)
-			hist_open(ctx, seq, WF_CMD_TIMER, name);
+			hist_open(ctx, seq, timer_kind, name);
 		else if (strcmp(type, "TimerFired") == 0)
-			hist_resolve(ctx, seq, WF_CMD_TIMER, name, WF_CMD_DONE, NULL, NULL);
+			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_DONE, NULL, NULL);
 		else if (strcmp(type, "TimerCancelled") == 0)
-			hist_resolve(ctx, seq, WF_CMD_TIMER, name, WF_CMD_CANCELLED, NULL, NULL);
+			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_CANCELLED, NULL, NULL);
+		else if (strcmp(type, "SignalConsumed") == 0)
+			hist_resolve(ctx, seq, WF_CMD_SIGNAL, name, WF_CMD_DONE,
+						 wf_jsonb_get_jsonb(wf_get_jsonb(i, 4), "payload"), NULL);
 		else if (strcmp(type, "MarkerRecorded") == 0)
 			hist_resolve(ctx, seq, WF_CMD_MARKER, name, WF_CMD_DONE,
 						 wf_jsonb_get_jsonb(wf_get_jsonb(i, 4), "value"), NULL);

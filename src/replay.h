@@ -51,7 +51,8 @@ typedef struct WfNewCmd
 	Jsonb	   *compensation_input;
 	TimestampTz fire_at;
 	Interval   *duration;
-	Jsonb	   *value;			/* markers */
+	Jsonb	   *value;			/* markers, consumed signals */
+	int64		signal_id;		/* consumed signal, 0 if none */
 } WfNewCmd;
 
 /* A workflow.set_state() call, published whatever the attempt's outcome. */
@@ -71,6 +72,8 @@ typedef struct ReplayContext
 	int			seq;			/* last sequence number handed out */
 	List	   *new_cmds;		/* of WfNewCmd */
 	List	   *state_updates;	/* of WfStateUpdate */
+	List	   *patches_seen;	/* change ids patched() answered true */
+	List	   *patches_unseen; /* change ids patched() answered false */
 	bool		blocked;		/* a call could not be satisfied: suspend */
 	char	   *nondeterminism; /* set when code diverged from history */
 	bool		cancel_delivered;

@@ -91,6 +91,8 @@ start_scheduler(WfDbSlot *slot, int slotno, const char *dbname)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+	bool		registered;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -102,7 +104,11 @@ start_scheduler(WfDbSlot *slot, int slotno, const char *dbname)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "workflow scheduler");
 	worker.bgw_main_arg = ObjectIdGetDatum(slot->dboid);
 	worker.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	/* The handle must outlive the launcher's transaction. */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(old);
+	if (!registered)
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),

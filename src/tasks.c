@@ -527,10 +527,22 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 		return;
 	}
 	values[1] = TimestampTzGetDatum(next_at);
+	/*
+	 * The next attempt is a new task (new task_id, same activity_id), so a
+	 * late report about this attempt can never be taken for the next one's.
+	 */
 	wf_exec(&retry_task_plan,
-			"UPDATE workflow.tasks SET status = 'backoff', attempt = attempt + 1,"
-			" ready_at = $2, claimed_by = NULL, claimed_at = NULL, lease_expires_at = NULL,"
-			" heartbeat_at = NULL, due_at = $2 WHERE task_id = $1",
+			"WITH old AS (DELETE FROM workflow.tasks WHERE task_id = $1 RETURNING *)"
+			" INSERT INTO workflow.tasks (workflow_id, run_id, seq, is_compensation, activity_id,"
+			"   queue, activity, input, status, attempt, initial_interval, backoff_coefficient,"
+			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
+			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
+			"   scheduled_at, ready_at, due_at)"
+			" SELECT workflow_id, run_id, seq, is_compensation, activity_id,"
+			"   queue, activity, input, 'backoff', attempt + 1, initial_interval, backoff_coefficient,"
+			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
+			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
+			"   scheduled_at, $2, $2 FROM old",
 			2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, values, NULL, 0);
 	wf_wake_scheduler();
 }

@@ -435,3 +435,12 @@ wf_json_end(WfJson *b)
 {
 	return JsonbValueToJsonb(pushJsonbValue(&b->state, WJB_END_OBJECT, NULL));
 }
+
+/* Is this jsonb the JSON null? */
+bool
+wf_jsonb_is_null(Jsonb *value)
+{
+	JsonbValue	v;
+
+	return JsonbExtractScalar(&value->root, &v) && v.type == jbvNull;
+}

@@ -75,6 +75,7 @@ extern void wf_check_interval(Interval *iv, const char *what);
 extern char *wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern Jsonb *wf_jsonb_arg(FunctionCallInfo fcinfo, int argno, const char *default_json);
 extern Jsonb *wf_jsonb_from_cstring(const char *json);
+extern bool wf_jsonb_is_null(Jsonb *value);
 extern TimestampTz wf_now(void);
 
 typedef struct WfJson

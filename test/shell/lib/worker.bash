@@ -61,7 +61,7 @@ expect() {
 # Create a database named after the test with the extension in it.
 setup_db() {
 	local db=$1
-	dropdb --if-exists "$db" >/dev/null
+	PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$db"
 	createdb "$db"
 	export PGDATABASE=$db
 	q "CREATE EXTENSION workflow" >/dev/null
