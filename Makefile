@@ -12,6 +12,7 @@ OBJS = \
 	src/commands.o \
 	src/saga.o \
 	src/lifecycle.o \
+	src/runs.o \
 	src/client.o \
 	src/tasks.o \
 	src/timers.o \

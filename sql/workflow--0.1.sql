@@ -242,6 +242,11 @@ CREATE FUNCTION workflow.sleep(duration interval)
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_sleep';
 CREATE FUNCTION workflow.wait_signal(signal text, timeout interval DEFAULT NULL)
 	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_wait_signal';
+CREATE FUNCTION workflow.child_workflow(workflow_type text, input jsonb DEFAULT '{}',
+										workflow_id text DEFAULT NULL, options jsonb DEFAULT '{}')
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_child_workflow';
+CREATE FUNCTION workflow.continue_as_new(input jsonb)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_continue_as_new_fn';
 CREATE FUNCTION workflow.now()
 	RETURNS timestamptz LANGUAGE c AS 'MODULE_PATHNAME', 'wf_now_fn';
 CREATE FUNCTION workflow.random()
@@ -274,3 +279,5 @@ CREATE FUNCTION workflow.revoke_queue(queue text, grantee regrole)
 /* Engine */
 CREATE FUNCTION workflow.tick(at timestamptz DEFAULT NULL)
 	RETURNS integer LANGUAGE c AS 'MODULE_PATHNAME', 'wf_tick';
+CREATE FUNCTION workflow.skip_time(horizon interval DEFAULT '1 year')
+	RETURNS integer LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wf_skip_time';

@@ -47,8 +47,6 @@ static const char *const step_keys[] = {
 static SPIPlanPtr type_owner_plan;
 static SPIPlanPtr upsert_type_plan;
 static SPIPlanPtr type_options_plan;
-static SPIPlanPtr insert_run_plan;
-static SPIPlanPtr cancel_flag_plan;
 static SPIPlanPtr get_state_plan;
 static SPIPlanPtr buffer_signal_plan;
 
@@ -266,8 +264,8 @@ wf_register_saga(PG_FUNCTION_ARGS)
 }
 
 /* The registered options of a type; errors if it is not registered. */
-static Jsonb *
-type_options(const char *type)
+Jsonb *
+wf_type_options(const char *type)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(type)};
@@ -289,51 +287,6 @@ jsonb_merge(Jsonb *a, Jsonb *b)
 	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a), JsonbPGetDatum(b)));
 }
 
-/*
- * Insert the run; returns NULL if an open run of workflow_id exists (the
- * unique index on open runs decides, also against concurrent starts).
- */
-static WfRun *
-insert_run(const char *workflow_id, const char *type, Jsonb *input, const char *queue,
-		   Jsonb *options, Oid owner)
-{
-	Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, JSONBOID, TIMESTAMPTZOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	Jsonb	   *attrs = wf_jsonb_get_jsonb(options, "search_attributes");
-	WfRun	   *run;
-	bool		isnull;
-
-	values[0] = CStringGetTextDatum(workflow_id);
-	values[1] = CStringGetTextDatum(type);
-	values[2] = JsonbPGetDatum(input);
-	values[3] = CStringGetTextDatum(queue);
-	values[4] = ObjectIdGetDatum(owner);
-	values[5] = JsonbPGetDatum(options);
-	values[6] = TimestampTzGetDatum(wf_now());
-	(void) attrs;
-	if (wf_exec(&insert_run_plan,
-				"INSERT INTO workflow.workflows (workflow_id, workflow_type, input, queue, owner,"
-				"   options, search_attributes, execution_deadline)"
-				" VALUES ($1, $2, $3, $4, $5, $6, COALESCE($6->'search_attributes', '{}'),"
-				"   $7 + ($6->>'execution_timeout')::interval)"
-				" ON CONFLICT (workflow_id) WHERE closed_at IS NULL DO NOTHING"
-				" RETURNING run_id",
-				7, types, values, nulls, 0) == 0)
-		return NULL;
-
-	run = palloc0(sizeof(WfRun));
-	run->workflow_id = pstrdup(workflow_id);
-	run->run_id = datumCopy(wf_get_datum(0, 1, &isnull), false, UUID_LEN);
-	run->workflow_type = pstrdup(type);
-	run->status = pstrdup("running");
-	run->queue = pstrdup(queue);
-	run->owner = owner;
-	run->input = input;
-	run->options = options;
-	return run;
-}
-
 /* workflow.start_workflow(workflow_type, input, workflow_id, options) */
 Datum
 wf_start_workflow(PG_FUNCTION_ARGS)
@@ -346,7 +299,7 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 	char	   *queue;
 	WfInternal	save;
 	WfRun	   *run;
-	WfJson		b;
+	WfRunSpec	spec;
 
 	check_run_options(options, "start options", start_option_keys);
 	wf_check_payload(input, "workflow input");
@@ -359,10 +312,16 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	wf_enter_internal(&save);
-	options = jsonb_merge(type_options(type), options);
-	queue = wf_jsonb_get_text(options, "queue");
-	run = insert_run(workflow_id, type, input, queue ? queue : wf_default_queue,
-					 options, save.saved_userid);
+	memset(&spec, 0, sizeof(spec));
+	spec.workflow_id = workflow_id;
+	spec.workflow_type = type;
+	spec.input = input;
+	spec.options = jsonb_merge(wf_type_options(type), options);
+	queue = wf_jsonb_get_text(spec.options, "queue");
+	spec.queue = queue ? queue : wf_default_queue;
+	spec.owner = save.saved_userid;
+	spec.started_by = GetUserNameFromId(save.saved_userid, false);
+	run = wf_create_run(&spec);
 	if (run == NULL)
 	{
 		if (if_exists == NULL || strcmp(if_exists, "return") != 0)
@@ -372,16 +331,7 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 					 errhint("Use another workflow_id, or pass '{\"if_exists\": \"return\"}' to get the running one.")));
 	}
 	else
-	{
-		wf_json_begin(&b);
-		wf_json_str(&b, "workflow_type", type);
-		wf_json_jsonb(&b, "input", input);
-		wf_json_str(&b, "queue", run->queue);
-		wf_json_str(&b, "started_by", GetUserNameFromId(save.saved_userid, false));
-		wf_json_jsonb(&b, "options", options);
-		wf_append_event(run, "WorkflowStarted", wf_json_end(&b));
 		wf_advance(run);
-	}
 	wf_leave_internal(&save);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(workflow_id));
@@ -417,7 +367,6 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 	char	   *reason = reason_arg(fcinfo, 1);
 	WfInternal	save;
 	WfRun	   *run;
-	WfJson		b;
 
 	SPI_connect();
 	wf_enter_internal(&save);
@@ -428,21 +377,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 				(errmsg("workflow \"%s\" is already %s",
 						workflow_id, run->cancel_requested ? "being cancelled" : "compensating")));
 	else
-	{
-		Oid			types[2] = {TEXTOID, UUIDOID};
-		Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
-
-		wf_json_begin(&b);
-		wf_json_str(&b, "reason", reason);
-		wf_json_str(&b, "requested_by", GetUserNameFromId(save.saved_userid, false));
-		wf_append_event(run, "WorkflowCancelRequested", wf_json_end(&b));
-		wf_exec(&cancel_flag_plan,
-				"UPDATE workflow.workflows SET cancel_requested = true"
-				" WHERE workflow_id = $1 AND run_id = $2",
-				2, types, values, NULL, 0);
-		run->cancel_requested = true;
-		wf_advance(run);
-	}
+		wf_request_cancel(run, reason, GetUserNameFromId(save.saved_userid, false));
 	wf_leave_internal(&save);
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -32,6 +32,12 @@ PG_FUNCTION_INFO_V1(wf_uuid);
 PG_FUNCTION_INFO_V1(wf_patched);
 PG_FUNCTION_INFO_V1(wf_set_state);
 PG_FUNCTION_INFO_V1(wf_wait_signal);
+PG_FUNCTION_INFO_V1(wf_child_workflow);
+PG_FUNCTION_INFO_V1(wf_continue_as_new_fn);
+
+static const char *const child_option_keys[] = {
+	"queue", "activity_options", "execution_timeout", "search_attributes", NULL
+};
 
 #define PATCH_PREFIX "patch:"
 
@@ -530,6 +536,117 @@ apply_signal(WfRun *run, WfNewCmd *cmd)
 	wf_append_event(run, "SignalConsumed", wf_json_end(&b));
 }
 
+/* Is the workflow type registered?  (Asked as the extension owner.) */
+static void
+check_type_registered(const char *type)
+{
+	WfInternal	save;
+
+	SPI_connect();
+	wf_enter_internal(&save);
+	(void) wf_type_options(type);
+	wf_leave_internal(&save);
+	SPI_finish();
+}
+
+/*
+ * workflow.child_workflow(workflow_type, input, workflow_id, options): run
+ * another workflow and return its result; its failure raises WF006.
+ */
+Datum
+wf_child_workflow(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.child_workflow()");
+	char	   *type = wf_text_arg(fcinfo, 0, "workflow_type");
+	Jsonb	   *input = wf_jsonb_arg(fcinfo, 1, "{}");
+	Jsonb	   *options = wf_jsonb_arg(fcinfo, 3, "{}");
+	WfHistCmd  *h;
+	WfNewCmd   *c;
+	MemoryContext old;
+	Jsonb	   *result;
+
+	wf_check_payload(input, "child workflow input");
+	wf_check_options_object(options, "child workflow options", child_option_keys);
+	h = wf_replay_next(ctx, WF_CMD_CHILD, type);
+	if (h == NULL)
+	{
+		check_type_registered(type);
+		wf_replay_deliver_cancel(ctx, WF_CMD_CHILD, type);
+		c = wf_replay_record(ctx, WF_CMD_CHILD, type);
+		old = MemoryContextSwitchTo(ctx->mcxt);
+		c->input = DatumGetJsonbPCopy(JsonbPGetDatum(input));
+		c->options = DatumGetJsonbPCopy(JsonbPGetDatum(options));
+		/* The default id is derived from the parent's, so replays agree. */
+		c->child_id = PG_ARGISNULL(2) ? psprintf("%s/child-%d", ctx->run->workflow_id, c->seq)
+			: text_to_cstring(PG_GETARG_TEXT_PP(2));
+		MemoryContextSwitchTo(old);
+	}
+	result = wf_cmd_await(ctx, h, "waiting for a child workflow");
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(result);
+}
+
+/* workflow.continue_as_new(input): end this run, start the next with input. */
+Datum
+wf_continue_as_new_fn(PG_FUNCTION_ARGS)
+{
+	ReplayContext *ctx = wf_replay_require("workflow.continue_as_new()");
+	Jsonb	   *input = wf_jsonb_arg(fcinfo, 0, "{}");
+	MemoryContext old;
+
+	wf_check_payload(input, "workflow input");
+	old = MemoryContextSwitchTo(ctx->mcxt);
+	ctx->continue_input = DatumGetJsonbPCopy(JsonbPGetDatum(input));
+	MemoryContextSwitchTo(old);
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_CONTINUE_AS_NEW),
+			 errmsg("workflow continues as new"),
+			 errhint("Do not catch SQLSTATE WF007 in workflow code.")));
+	PG_RETURN_VOID();
+}
+
+/* Write a child command: start the child, ChildWorkflowStarted in the parent. */
+static void
+apply_child(WfRun *run, WfNewCmd *cmd)
+{
+	WfRunSpec	spec;
+	WfRun	   *child;
+	char	   *queue;
+	WfJson		b;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.workflow_id = cmd->child_id;
+	spec.workflow_type = cmd->name;
+	spec.input = cmd->input;
+	spec.options = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+													  JsonbPGetDatum(wf_type_options(cmd->name)),
+													  JsonbPGetDatum(cmd->options)));
+	queue = wf_jsonb_get_text(spec.options, "queue");
+	spec.queue = queue ? queue : run->queue;
+	spec.owner = run->owner;
+	spec.started_by = run->workflow_id;
+	spec.parent_workflow_id = run->workflow_id;
+	spec.parent_run_id = run->run_id;
+	child = wf_create_run(&spec);
+
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", cmd->seq);
+	wf_json_str(&b, "workflow_type", cmd->name);
+	wf_json_str(&b, "child_workflow_id", cmd->child_id);
+	if (child == NULL)
+	{
+		/* The id is taken by an open run: the call fails at once. */
+		wf_json_str(&b, "error", psprintf("workflow \"%s\" is already running", cmd->child_id));
+		wf_append_event(run, "ChildWorkflowFailed", wf_json_end(&b));
+		wf_defer_advance(run);
+		return;
+	}
+	wf_json_str(&b, "child_run_id", wf_uuid_out(child->run_id));
+	wf_append_event(run, "ChildWorkflowStarted", wf_json_end(&b));
+	wf_defer_advance(child);
+}
+
 /* History data of a cancellation delivered at a command. */
 static void
 apply_cancel(WfRun *run, WfNewCmd *cmd)
@@ -545,6 +662,8 @@ apply_cancel(WfRun *run, WfNewCmd *cmd)
 		wf_withdraw_tasks(run, cmd->seq, false);
 		wf_append_event(run, "ActivityCancelled", wf_json_end(&b));
 	}
+	else if (cmd->kind == WF_CMD_CHILD)
+		wf_append_event(run, "ChildWorkflowCancelled", wf_json_end(&b));
 	else
 	{
 		wf_cancel_timer(run, cmd->seq);
@@ -625,6 +744,8 @@ wf_apply_command(WfRun *run, WfNewCmd *cmd)
 		apply_marker(run, cmd);
 	else if (cmd->kind == WF_CMD_SIGNAL)
 		apply_signal(run, cmd);
+	else if (cmd->kind == WF_CMD_CHILD)
+		apply_child(run, cmd);
 	else
 		elog(ERROR, "unexpected command kind %d", (int) cmd->kind);
 }

@@ -206,4 +206,5 @@ wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 			" updated_at = pg_catalog.clock_timestamp(), task_retry_at = NULL"
 			" WHERE workflow_id = $1 AND run_id = $2",
 			5, types, values, nulls, 0);
+	wf_run_closed(run, status, result, error);
 }

@@ -279,6 +279,7 @@ wf_xact_callback(XactEvent event, void *arg)
 	wake_at_commit = false;
 	wake_launcher_at_commit = false;
 	wf_set_now(0);
+	wf_replay_reset();
 }
 
 /* Subtransaction end: forget what a rolled-back savepoint queued. */

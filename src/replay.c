@@ -44,6 +44,7 @@
 typedef enum WfOutcome
 {
 	WF_OUT_COMPLETED,
+	WF_OUT_CONTINUED,
 	WF_OUT_SUSPENDED,
 	WF_OUT_FAILED,
 	WF_OUT_CANCELLED,
@@ -52,6 +53,17 @@ typedef enum WfOutcome
 
 /* The context of the workflow task running in this backend, if any. */
 static ReplayContext *current_replay = NULL;
+
+/*
+ * Nesting of wf_advance in this backend, and the runs to advance once the
+ * outermost one is done (workflow_id, run_id pairs).
+ */
+static int	advance_depth = 0;
+static List *deferred_ids = NIL;
+static List *deferred_run_ids = NIL;
+
+static void advance_task(ReplayContext *ctx);
+static void run_deferred(void);
 
 static SPIPlanPtr load_history_plan;
 static SPIPlanPtr load_type_plan;
@@ -70,6 +82,8 @@ wf_cmd_kind_name(WfCmdKind kind)
 			return "signal";
 		case WF_CMD_MARKER:
 			return "marker";
+		case WF_CMD_CHILD:
+			return "child workflow";
 	}
 	return "?";
 }
@@ -85,8 +99,9 @@ wf_replay_require(const char *function)
 				 errdetail("It was called outside a workflow task."),
 				 errhint("Call it inside a function registered with workflow.register_workflow, "
 						 "and start that with workflow.start_workflow.")));
-	/* Once blocked or diverged, nothing more may happen in this attempt. */
-	if (current_replay->blocked || current_replay->nondeterminism)
+	/* Once blocked, diverged or continued, nothing more happens in this attempt. */
+	if (current_replay->blocked || current_replay->nondeterminism ||
+		current_replay->continue_input)
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_SUSPENDED),
 				 errmsg("workflow task is suspended"),
@@ -161,7 +176,8 @@ load_history(ReplayContext *ctx)
 	values[1] = ctx->run->run_id;
 	n = wf_exec(&load_history_plan,
 				"SELECT event_type, (data->>'seq')::int4,"
-				" COALESCE(data->>'activity', data->>'marker', data->>'signal', data->>'name'),"
+				" COALESCE(data->>'activity', data->>'marker', data->>'signal', data->>'name',"
+				"   data->>'workflow_type'),"
 				" data, COALESCE((data->>'final')::bool, true), data->>'error', data->'result',"
 				" data ? 'signal'"
 				" FROM workflow.history"
@@ -197,6 +213,15 @@ load_history(ReplayContext *ctx)
 			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_DONE, NULL, NULL);
 		else if (strcmp(type, "TimerCancelled") == 0)
 			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_CANCELLED, NULL, NULL);
+		else if (strcmp(type, "ChildWorkflowStarted") == 0)
+			hist_open(ctx, seq, WF_CMD_CHILD, name);
+		else if (strcmp(type, "ChildWorkflowCompleted") == 0)
+			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_DONE, wf_get_jsonb(i, 7), NULL);
+		else if (strcmp(type, "ChildWorkflowCancelled") == 0)
+			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_CANCELLED, NULL, NULL);
+		else if (strcmp(type, "ChildWorkflowFailed") == 0)
+			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_FAILED,
+						 wf_get_jsonb(i, 4), wf_get_text(i, 6));
 		else if (strcmp(type, "SignalConsumed") == 0)
 			hist_resolve(ctx, seq, WF_CMD_SIGNAL, name, WF_CMD_DONE,
 						 wf_jsonb_get_jsonb(wf_get_jsonb(i, 4), "payload"), NULL);
@@ -308,6 +333,12 @@ wf_replay_raise_failure(WfHistCmd *h)
 {
 	char	   *details = h->result ? JsonbToCString(NULL, &h->result->root, VARSIZE(h->result)) : NULL;
 
+	if (h->kind == WF_CMD_CHILD)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_CHILD_FAILED),
+				 errmsg("%s", h->error ? h->error : "child workflow failed"),
+				 details ? errdetail("%s", details) : 0,
+				 errhint("Catch SQLSTATE WF006 in workflow code to handle the failure.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_WF_ACTIVITY_FAILED),
 			 errmsg("activity \"%s\" failed: %s", h->name ? h->name : "", h->error ? h->error : "unknown error"),
@@ -424,6 +455,8 @@ classify(ReplayContext *ctx, ErrorData *edata)
 		return WF_OUT_TASK_FAILED;
 	if (ctx->blocked)
 		return WF_OUT_SUSPENDED;
+	if (ctx->continue_input)
+		return WF_OUT_CONTINUED;
 	if (edata == NULL)
 		return WF_OUT_COMPLETED;
 	if (edata->sqlerrcode == ERRCODE_RAISE_EXCEPTION ||
@@ -540,10 +573,6 @@ void
 wf_advance(WfRun *run)
 {
 	ReplayContext ctx;
-	Oid			fn;
-	Jsonb	   *result = NULL;
-	ErrorData  *edata = NULL;
-	WfOutcome	outcome;
 
 	if (strcmp(run->status, "running") != 0)
 		return;
@@ -553,30 +582,95 @@ wf_advance(WfRun *run)
 				 errmsg("workflows cannot be started or steered from workflow code"),
 				 errhint("Use workflow.child_workflow() to run another workflow from workflow code.")));
 
+	advance_depth++;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.mcxt = AllocSetContextCreate(CurrentMemoryContext, "workflow replay",
 									 ALLOCSET_DEFAULT_SIZES);
 	ctx.run = run;
+	advance_task(&ctx);
+	MemoryContextDelete(ctx.mcxt);
+	advance_depth--;
+	if (advance_depth == 0)
+		run_deferred();
+}
 
-	fn = lookup_workflow_fn(&ctx);
-	if (!OidIsValid(fn) && ctx.saga_steps == NULL)
+/*
+ * Advance run once the workflow task in progress is over (now, if none
+ * is).  The run is locked again then, so its state is current.
+ */
+void
+wf_defer_advance(WfRun *run)
+{
+	MemoryContext old;
+
+	if (advance_depth == 0)
 	{
-		MemoryContextDelete(ctx.mcxt);
+		wf_advance(run);
 		return;
 	}
-	load_history(&ctx);
-	run_attempt(&ctx, fn, &result, &edata);
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	deferred_ids = lappend(deferred_ids, pstrdup(run->workflow_id));
+	deferred_run_ids = lappend(deferred_run_ids, DatumGetPointer(datumCopy(run->run_id, false, UUID_LEN)));
+	MemoryContextSwitchTo(old);
+}
 
-	outcome = classify(&ctx, edata);
+/* Advance the runs deferred by the task that just ended. */
+static void
+run_deferred(void)
+{
+	while (deferred_ids != NIL)
+	{
+		char	   *id = linitial(deferred_ids);
+		Datum		run_id = PointerGetDatum(linitial(deferred_run_ids));
+		WfRun	   *run;
+
+		deferred_ids = list_delete_first(deferred_ids);
+		deferred_run_ids = list_delete_first(deferred_run_ids);
+		run = wf_lock_run_by_id(id, run_id, false);
+		if (run != NULL)
+			wf_advance(run);
+	}
+}
+
+/* Forget the state of an aborted transaction. */
+void
+wf_replay_reset(void)
+{
+	current_replay = NULL;
+	advance_depth = 0;
+	deferred_ids = NIL;			/* freed with TopTransactionContext */
+	deferred_run_ids = NIL;
+}
+
+/* The body of wf_advance: one workflow task for a locked, running run. */
+static void
+advance_task(ReplayContext *ctx)
+{
+	WfRun	   *run = ctx->run;
+	Oid			fn;
+	Jsonb	   *result = NULL;
+	ErrorData  *edata = NULL;
+	WfOutcome	outcome;
+
+	fn = lookup_workflow_fn(ctx);
+	if (!OidIsValid(fn) && ctx->saga_steps == NULL)
+		return;
+	load_history(ctx);
+	run_attempt(ctx, fn, &result, &edata);
+
+	outcome = classify(ctx, edata);
 	if (outcome != WF_OUT_TASK_FAILED)
-		wf_apply_state(run, ctx.state_updates);
+		wf_apply_state(run, ctx->state_updates);
 	switch (outcome)
 	{
 		case WF_OUT_COMPLETED:
 			wf_complete_run(run, result);
 			break;
+		case WF_OUT_CONTINUED:
+			wf_continue_as_new(run, ctx->continue_input);
+			break;
 		case WF_OUT_SUSPENDED:
-			apply_commands(&ctx);
+			apply_commands(ctx);
 			if (run->task_failures > 0 || run->task_retry_at != 0)
 			{
 				run->task_failures = 0;
@@ -588,15 +682,14 @@ wf_advance(WfRun *run)
 			wf_fail_run(run, error_to_jsonb(edata));
 			break;
 		case WF_OUT_CANCELLED:
-			apply_commands(&ctx);
+			apply_commands(ctx);
 			wf_fail_run(run, error_to_jsonb(edata));
 			break;
 		case WF_OUT_TASK_FAILED:
-			if (ctx.nondeterminism)
-				record_task_failure_msg(&ctx, "WF003", ctx.nondeterminism);
+			if (ctx->nondeterminism)
+				record_task_failure_msg(ctx, "WF003", ctx->nondeterminism);
 			else
-				record_task_failure(&ctx, error_to_jsonb(edata));
+				record_task_failure(ctx, error_to_jsonb(edata));
 			break;
 	}
-	MemoryContextDelete(ctx.mcxt);
 }

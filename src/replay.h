@@ -15,7 +15,8 @@ typedef enum WfCmdKind
 	WF_CMD_ACTIVITY,
 	WF_CMD_TIMER,
 	WF_CMD_SIGNAL,
-	WF_CMD_MARKER
+	WF_CMD_MARKER,
+	WF_CMD_CHILD
 } WfCmdKind;
 
 typedef enum WfCmdState
@@ -53,6 +54,7 @@ typedef struct WfNewCmd
 	Interval   *duration;
 	Jsonb	   *value;			/* markers, consumed signals */
 	int64		signal_id;		/* consumed signal, 0 if none */
+	char	   *child_id;		/* child workflows */
 } WfNewCmd;
 
 /* A workflow.set_state() call, published whatever the attempt's outcome. */
@@ -77,6 +79,7 @@ typedef struct ReplayContext
 	bool		blocked;		/* a call could not be satisfied: suspend */
 	char	   *nondeterminism; /* set when code diverged from history */
 	bool		cancel_delivered;
+	Jsonb	   *continue_input; /* set by continue_as_new() */
 } ReplayContext;
 
 extern ReplayContext *wf_replay_require(const char *function);

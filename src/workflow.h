@@ -28,6 +28,7 @@
 #define ERRCODE_WF_SUSPENDED			MAKE_SQLSTATE('W','F','0','0','4')
 #define ERRCODE_WF_NOT_IN_WORKFLOW		MAKE_SQLSTATE('W','F','0','0','5')
 #define ERRCODE_WF_CHILD_FAILED			MAKE_SQLSTATE('W','F','0','0','6')
+#define ERRCODE_WF_CONTINUE_AS_NEW		MAKE_SQLSTATE('W','F','0','0','7')
 #define ERRCODE_WF_ALREADY_RUNNING		MAKE_SQLSTATE('W','F','0','1','1')
 #define ERRCODE_WF_NOT_RUNNING			MAKE_SQLSTATE('W','F','0','1','2')
 #define ERRCODE_WF_STALE_TASK			MAKE_SQLSTATE('W','F','0','1','0')
@@ -123,6 +124,31 @@ extern char *wf_uuid_out(Datum uuid);
 
 /* replay.c: the replay engine */
 extern void wf_advance(WfRun *run);
+extern void wf_defer_advance(WfRun *run);
+extern void wf_replay_reset(void);
+
+/* runs.c: creating runs; children and parents */
+typedef struct WfRunSpec
+{
+	const char *workflow_id;
+	const char *workflow_type;
+	Jsonb	   *input;
+	const char *queue;
+	Jsonb	   *options;
+	Oid			owner;
+	const char *started_by;
+	const char *parent_workflow_id;
+	Datum		parent_run_id;
+	Datum		run_id;			/* preset run id, or 0 */
+	Datum		continued_from; /* previous run id, or 0 */
+} WfRunSpec;
+
+extern WfRun *wf_create_run(WfRunSpec *spec);
+extern void wf_continue_as_new(WfRun *run, Jsonb *input);
+extern void wf_request_cancel(WfRun *run, const char *reason, const char *requested_by);
+extern void wf_cancel_children(WfRun *run);
+extern void wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
+extern Jsonb *wf_type_options(const char *type);
 
 /* lifecycle.c: how runs end */
 extern void wf_complete_run(WfRun *run, Jsonb *result);

@@ -66,11 +66,17 @@ is( $node->safe_psql(
 is( $node->safe_psql(
 		$db, qq{
 SELECT string_agg(event_type || ':' || coalesce(data->>'attempt', '-') || ':' || coalesce(data->>'worker_id', '-')
-				  || ':' || coalesce(data->>'timeout_type', '-') || ':' || (data->>'task_id'), ',' ORDER BY event_id)
+				  || ':' || coalesce(data->>'timeout_type', '-') || ':' || (data->>'seq'), ',' ORDER BY event_id)
   FROM workflow.history
  WHERE workflow_id = 'wf-killed' AND event_type IN ('ActivityStarted', 'ActivityTimedOut')}),
-	"ActivityStarted:1:doomed:-:$task,ActivityTimedOut:1:-:start_to_close:$task,ActivityStarted:2:healthy:-:$task",
+	'ActivityStarted:1:doomed:-:1,ActivityTimedOut:1:-:start_to_close:1,ActivityStarted:2:healthy:-:1',
 	'the timeout is start_to_close of the dead worker\'s attempt 1; the healthy worker ran attempt 2');
+is( $node->safe_psql(
+		$db, qq{
+SELECT (data->>'task_id') FROM workflow.history
+ WHERE workflow_id = 'wf-killed' AND event_type = 'ActivityTimedOut'}),
+	$task,
+	'the timed-out attempt is the task the dead worker claimed');
 my $lease_ms = $node->safe_psql(
 	$db, q{
 SELECT (extract(epoch FROM t.created_at - (s.data->>'started_at')::timestamptz) * 1000)::int

@@ -37,7 +37,8 @@ my $zombie = claim_one($node, $db, 'late', 'zombie', 10);
 ok(defined $zombie && $zombie->{attempt} == 1, 'the slow worker claimed attempt 1');
 my $zid = $zombie->{task_id};
 ok( poll($node, $db,
-		"SELECT status || ' ' || attempt FROM workflow.tasks WHERE task_id = $zid", 'ready 2', 15),
+		"SELECT string_agg(status || ' ' || attempt, ',') FROM workflow.tasks WHERE workflow_id = 'wf-late'",
+		'ready 2', 15),
 	'its lease expired: attempt 2 is ready');
 my $second = claim_one($node, $db, 'late', 'second', 10);
 ok(defined $second && $second->{attempt} == 2, 'another worker claimed attempt 2');
@@ -54,7 +55,8 @@ ok($rc != 0 && $err =~ /WF010/,
 isnt($rc, 0, 'the late report of attempt 1 (lease lost, task retried) is refused');
 like($err, qr/WF010/, 'with SQLSTATE WF010');
 
-($rc, $out, $err) = $node->psql($db, "SELECT workflow.complete_activity($zid, '{\"by\": \"second\"}')");
+($rc, $out, $err) = $node->psql($db,
+	"SELECT workflow.complete_activity($second->{task_id}, '{\"by\": \"second\"}')");
 is($rc, 0, 'the worker that holds attempt 2 reports normally') or diag($err);
 ok( poll($node, $db, "SELECT status FROM workflow.workflows WHERE workflow_id = 'wf-late'",
 		'completed', 10),

@@ -1,0 +1,292 @@
+/*-------------------------------------------------------------------------
+ * runs.c
+ *	  Creating runs (start, continue-as-new, child workflows), and what
+ *	  a run's end means for its relatives.
+ *
+ * A child run records its parent; when it closes, the parent gets
+ * ChildWorkflowCompleted or ChildWorkflowFailed and goes on.  When a parent
+ * closes, its open children are terminated (Temporal's default parent
+ * close policy); cancelling a parent asks its children to cancel too.
+ * Locking order is parent before child, except for the child's closing
+ * notice, which locks the parent while holding the child (a deadlock
+ * there is resolved by PostgreSQL and the report is retried).
+ *
+ * A run created while another run of this backend is being advanced (a
+ * child, from its parent's workflow task) is advanced once that task is
+ * over, so that no two workflow tasks of related runs interleave.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "workflow.h"
+
+static SPIPlanPtr insert_run_plan;
+static SPIPlanPtr children_plan;
+static SPIPlanPtr cancel_flag_plan;
+static SPIPlanPtr child_seq_plan;
+
+/* The seq of the parent's ChildWorkflowStarted for child_id, 0 if none. */
+static int
+child_seq(WfRun *parent, const char *child_id)
+{
+	Oid			types[3] = {TEXTOID, UUIDOID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(parent->workflow_id), parent->run_id,
+	CStringGetTextDatum(child_id)};
+	bool		isnull;
+
+	if (wf_exec(&child_seq_plan,
+				"SELECT (data->>'seq')::int4 FROM workflow.history"
+				" WHERE workflow_id = $1 AND run_id = $2 AND event_type = 'ChildWorkflowStarted'"
+				"   AND data->>'child_workflow_id' = $3 ORDER BY event_id DESC LIMIT 1",
+				3, types, values, NULL, 1) == 0)
+		return 0;
+	return DatumGetInt32(wf_get_datum(0, 1, &isnull));
+}
+
+/*
+ * Insert a run and its WorkflowStarted event.  Returns NULL if an open run
+ * of that workflow_id exists (the unique index on open runs decides, also
+ * against concurrent starts).
+ */
+WfRun *
+wf_create_run(WfRunSpec *spec)
+{
+	Oid			types[10] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, JSONBOID,
+	TIMESTAMPTZOID, TEXTOID, UUIDOID, UUIDOID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', 'n'};
+	WfRun	   *run;
+	WfJson		b;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(spec->workflow_id);
+	values[1] = CStringGetTextDatum(spec->workflow_type);
+	values[2] = JsonbPGetDatum(spec->input);
+	values[3] = CStringGetTextDatum(spec->queue);
+	values[4] = ObjectIdGetDatum(spec->owner);
+	values[5] = JsonbPGetDatum(spec->options);
+	values[6] = TimestampTzGetDatum(wf_now());
+	values[7] = values[8] = values[9] = (Datum) 0;
+	if (spec->parent_workflow_id)
+	{
+		values[7] = CStringGetTextDatum(spec->parent_workflow_id);
+		values[8] = spec->parent_run_id;
+		nulls[7] = nulls[8] = ' ';
+	}
+	if (spec->run_id)
+	{
+		values[9] = spec->run_id;
+		nulls[9] = ' ';
+	}
+	if (wf_exec(&insert_run_plan,
+				"INSERT INTO workflow.workflows (workflow_id, workflow_type, input, queue, owner,"
+				"   options, search_attributes, execution_deadline, parent_workflow_id,"
+				"   parent_run_id, run_id)"
+				" VALUES ($1, $2, $3, $4, $5, $6, COALESCE($6->'search_attributes', '{}'),"
+				"   $7 + ($6->>'execution_timeout')::interval, $8, $9,"
+				"   COALESCE($10, gen_random_uuid()))"
+				" ON CONFLICT (workflow_id) WHERE closed_at IS NULL DO NOTHING"
+				" RETURNING run_id",
+				10, types, values, nulls, 0) == 0)
+		return NULL;
+
+	run = palloc0(sizeof(WfRun));
+	run->workflow_id = pstrdup(spec->workflow_id);
+	run->run_id = datumCopy(wf_get_datum(0, 1, &isnull), false, UUID_LEN);
+	run->workflow_type = pstrdup(spec->workflow_type);
+	run->status = pstrdup("running");
+	run->queue = pstrdup(spec->queue);
+	run->owner = spec->owner;
+	run->input = spec->input;
+	run->options = spec->options;
+	if (spec->parent_workflow_id)
+	{
+		run->parent_workflow_id = pstrdup(spec->parent_workflow_id);
+		run->parent_run_id = spec->parent_run_id;
+	}
+
+	wf_json_begin(&b);
+	wf_json_str(&b, "workflow_type", spec->workflow_type);
+	wf_json_jsonb(&b, "input", spec->input);
+	wf_json_str(&b, "queue", spec->queue);
+	wf_json_str(&b, "started_by", spec->started_by);
+	wf_json_jsonb(&b, "options", spec->options);
+	if (spec->parent_workflow_id)
+	{
+		wf_json_str(&b, "parent_workflow_id", spec->parent_workflow_id);
+		wf_json_str(&b, "parent_run_id", wf_uuid_out(spec->parent_run_id));
+	}
+	if (spec->continued_from)
+		wf_json_str(&b, "continued_from_run_id", wf_uuid_out(spec->continued_from));
+	wf_append_event(run, "WorkflowStarted", wf_json_end(&b));
+	return run;
+}
+
+/*
+ * continue_as_new: close this run and start the next run of the same
+ * workflow_id with input, in this transaction.
+ */
+void
+wf_continue_as_new(WfRun *run, Jsonb *input)
+{
+	WfRunSpec	spec;
+	Datum		next_run_id = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
+	WfJson		b;
+	WfRun	   *next;
+
+	wf_withdraw_tasks(run, 0, true);
+	wf_cancel_all_timers(run);
+	wf_json_begin(&b);
+	wf_json_jsonb(&b, "input", input);
+	wf_json_str(&b, "new_run_id", wf_uuid_out(next_run_id));
+	wf_append_event(run, "WorkflowContinuedAsNew", wf_json_end(&b));
+	wf_close_run(run, "continued_as_new", NULL, NULL);
+
+	memset(&spec, 0, sizeof(spec));
+	spec.workflow_id = run->workflow_id;
+	spec.workflow_type = run->workflow_type;
+	spec.input = input;
+	spec.queue = run->queue;
+	spec.options = run->options;
+	spec.owner = run->owner;
+	spec.started_by = "continue_as_new";
+	spec.parent_workflow_id = run->parent_workflow_id;
+	spec.parent_run_id = run->parent_run_id;
+	spec.run_id = next_run_id;
+	spec.continued_from = run->run_id;
+	next = wf_create_run(&spec);
+	if (next == NULL)
+		elog(ERROR, "could not start the next run of workflow \"%s\"", run->workflow_id);
+	wf_defer_advance(next);
+}
+
+/* The ids of the open children of a run (lists of text and uuid datums). */
+static int
+open_children(WfRun *run, char ***ids, Datum **run_ids)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
+	int			n,
+				i;
+
+	n = wf_exec(&children_plan,
+				"SELECT workflow_id, run_id FROM workflow.workflows"
+				" WHERE parent_workflow_id = $1 AND parent_run_id = $2 AND closed_at IS NULL"
+				" ORDER BY created_at",
+				2, types, values, NULL, 0);
+	*ids = palloc(sizeof(char *) * (n + 1));
+	*run_ids = palloc(sizeof(Datum) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		(*ids)[i] = wf_get_text(i, 1);
+		(*run_ids)[i] = datumCopy(wf_get_datum(i, 2, &isnull), false, UUID_LEN);
+	}
+	return n;
+}
+
+/* Ask a running run to cancel: WorkflowCancelRequested, then a workflow task. */
+void
+wf_request_cancel(WfRun *run, const char *reason, const char *requested_by)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
+	WfJson		b;
+
+	wf_json_begin(&b);
+	wf_json_str(&b, "reason", reason);
+	wf_json_str(&b, "requested_by", requested_by);
+	wf_append_event(run, "WorkflowCancelRequested", wf_json_end(&b));
+	wf_exec(&cancel_flag_plan,
+			"UPDATE workflow.workflows SET cancel_requested = true"
+			" WHERE workflow_id = $1 AND run_id = $2",
+			2, types, values, NULL, 0);
+	run->cancel_requested = true;
+	wf_advance(run);
+	wf_cancel_children(run);
+}
+
+/* Cancelling a parent asks its open children to cancel. */
+void
+wf_cancel_children(WfRun *run)
+{
+	char	  **ids;
+	Datum	   *run_ids;
+	int			n = open_children(run, &ids, &run_ids);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		WfRun	   *child = wf_lock_run_by_id(ids[i], run_ids[i], false);
+
+		if (child && strcmp(child->status, "running") == 0 && !child->cancel_requested)
+			wf_request_cancel(child, "parent cancelled", run->workflow_id);
+	}
+}
+
+/* A closed parent terminates the children it leaves open. */
+static void
+terminate_children(WfRun *run)
+{
+	char	  **ids;
+	Datum	   *run_ids;
+	int			n = open_children(run, &ids, &run_ids);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		WfRun	   *child = wf_lock_run_by_id(ids[i], run_ids[i], false);
+
+		if (child && wf_run_is_open(child))
+			wf_terminate_run(child, "WorkflowTerminated", "terminated", "parent closed");
+	}
+}
+
+/*
+ * A child closed: record its outcome in the parent (if the parent still
+ * runs) and let the parent's code go on.
+ */
+static void
+notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
+{
+	WfRun	   *parent = wf_lock_run_by_id(child->parent_workflow_id, child->parent_run_id, false);
+	WfJson		b;
+	int			seq;
+
+	if (parent == NULL || strcmp(parent->status, "running") != 0)
+		return;
+	seq = child_seq(parent, child->workflow_id);
+	if (seq == 0)
+		return;
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", seq);
+	wf_json_str(&b, "workflow_type", child->workflow_type);
+	wf_json_str(&b, "child_workflow_id", child->workflow_id);
+	wf_json_str(&b, "status", status);
+	if (strcmp(status, "completed") == 0)
+	{
+		wf_json_jsonb(&b, "result", result);
+		wf_append_event(parent, "ChildWorkflowCompleted", wf_json_end(&b));
+	}
+	else
+	{
+		wf_json_str(&b, "error", psprintf("child workflow \"%s\" ended %s", child->workflow_id, status));
+		if (error)
+			wf_json_jsonb(&b, "details", error);
+		wf_append_event(parent, "ChildWorkflowFailed", wf_json_end(&b));
+	}
+	wf_defer_advance(parent);
+}
+
+/* A run just closed: settle its children and tell its parent. */
+void
+wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
+{
+	terminate_children(run);
+	if (run->parent_workflow_id && strcmp(status, "continued_as_new") != 0)
+		notify_parent(run, status, result, error);
+}
