@@ -6,7 +6,8 @@
  * A child run records its parent; when it closes, the parent gets
  * ChildWorkflowCompleted or ChildWorkflowFailed and goes on.  When a parent
  * closes, its open children are terminated (Temporal's default parent
- * close policy); cancelling a parent asks its children to cancel too.
+ * close policy), or asked to cancel if the parent was cancelled;
+ * cancelling a parent asks its children to cancel too.
  * Locking order is parent before child, except for the child's closing
  * notice, which locks the parent while holding the child (a deadlock
  * there is resolved by PostgreSQL and the report is retried).
@@ -282,11 +283,17 @@ notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
 	wf_defer_advance(parent);
 }
 
-/* A run just closed: settle its children and tell its parent. */
+/*
+ * A run just closed: settle its children (cancelled with it if it was
+ * cancelled, else terminated) and tell its parent.
+ */
 void
 wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 {
-	terminate_children(run);
+	if (run->cancel_requested)
+		wf_cancel_children(run);
+	else
+		terminate_children(run);
 	if (run->parent_workflow_id && strcmp(status, "continued_as_new") != 0)
 		notify_parent(run, status, result, error);
 }
