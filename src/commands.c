@@ -228,6 +228,19 @@ wf_wait_all(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }
 
+/* Record a timer command (sleep, or a signal wait's timeout). */
+static void
+record_timer(ReplayContext *ctx, WfCmdKind kind, const char *name, Interval *duration)
+{
+	WfNewCmd   *c = wf_replay_record(ctx, kind, name);
+
+	c->duration = MemoryContextAlloc(ctx->mcxt, sizeof(Interval));
+	memcpy(c->duration, duration, sizeof(Interval));
+	c->fire_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														 TimestampTzGetDatum(wf_now()),
+														 IntervalPGetDatum(duration)));
+}
+
 /* workflow.sleep(duration): a durable timer. */
 Datum
 wf_sleep(PG_FUNCTION_ARGS)
@@ -235,7 +248,6 @@ wf_sleep(PG_FUNCTION_ARGS)
 	ReplayContext *ctx = wf_replay_require("workflow.sleep()");
 	Interval   *duration;
 	WfHistCmd  *h;
-	WfNewCmd   *c;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -249,12 +261,7 @@ wf_sleep(PG_FUNCTION_ARGS)
 	if (h == NULL)
 	{
 		wf_replay_deliver_cancel(ctx, WF_CMD_TIMER, "sleep");
-		c = wf_replay_record(ctx, WF_CMD_TIMER, "sleep");
-		c->duration = MemoryContextAlloc(ctx->mcxt, sizeof(Interval));
-		memcpy(c->duration, duration, sizeof(Interval));
-		c->fire_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															 TimestampTzGetDatum(wf_now()),
-															 IntervalPGetDatum(duration)));
+		record_timer(ctx, WF_CMD_TIMER, "sleep", duration);
 	}
 	(void) wf_cmd_await(ctx, h, "waiting for a timer");
 	PG_RETURN_VOID();
@@ -294,7 +301,9 @@ make_now(void)
 static Jsonb *
 make_random(void)
 {
-	return wf_jsonb_from_cstring(psprintf("%.17g", pg_prng_double(&pg_global_prng_state)));
+	/* float8out prints the shortest text that reads back exactly. */
+	return wf_jsonb_from_cstring(DatumGetCString(DirectFunctionCall1(float8out,
+																	 Float8GetDatum(pg_prng_double(&pg_global_prng_state)))));
 }
 
 /* The marker value of workflow.uuid(). */
@@ -499,12 +508,7 @@ wf_wait_signal(PG_FUNCTION_ARGS)
 	wf_replay_deliver_cancel(ctx, WF_CMD_SIGNAL, signal);
 	if (h == NULL && timeout != NULL)
 	{
-		c = wf_replay_record(ctx, WF_CMD_SIGNAL, signal);
-		c->duration = MemoryContextAlloc(ctx->mcxt, sizeof(Interval));
-		memcpy(c->duration, timeout, sizeof(Interval));
-		c->fire_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															 TimestampTzGetDatum(wf_now()),
-															 IntervalPGetDatum(timeout)));
+		record_timer(ctx, WF_CMD_SIGNAL, signal, timeout);
 	}
 	wf_replay_block(ctx, "waiting for a signal");
 }

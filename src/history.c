@@ -208,3 +208,23 @@ wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 			5, types, values, nulls, 0);
 	wf_run_closed(run, status, result, error);
 }
+
+/*
+ * Copy the (workflow_id, run_id) pairs in columns col and col + 1 of the
+ * last SPI result, so that the runs can be locked one by one afterwards.
+ */
+void
+wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids)
+{
+	int			i;
+
+	*ids = palloc(sizeof(char *) * (n + 1));
+	*run_ids = palloc(sizeof(Datum) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		(*ids)[i] = wf_get_text(i, col);
+		(*run_ids)[i] = datumCopy(wf_get_datum(i, col + 1, &isnull), false, UUID_LEN);
+	}
+}

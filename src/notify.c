@@ -56,6 +56,7 @@ typedef struct PendingQueue
 static WfShared *wf_shared = NULL;
 static List *pending_queues = NIL;	/* in TopTransactionContext */
 static bool wake_at_commit = false;
+static TimestampTz earliest_due = 0;	/* nearest due time this transaction made */
 static bool wake_launcher_at_commit = false;
 
 /* Shared memory needed. */
@@ -183,11 +184,54 @@ wf_notify_queue(const char *queue)
 	wake_at_commit = true;
 }
 
-/* A nearer due time may exist after this commit: wake the scheduler then. */
+/* Wake the scheduler after this commit (the extension changed, say). */
 void
 wf_wake_scheduler(void)
 {
 	wake_at_commit = true;
+}
+
+/*
+ * This transaction made something due at due (a timer, a backoff, a
+ * lease): after commit, wake the scheduler if it plans to sleep past it.
+ */
+void
+wf_note_due(TimestampTz due)
+{
+	if (earliest_due == 0 || due < earliest_due)
+		earliest_due = due;
+}
+
+/* The scheduler publishes when it means to wake up next. */
+void
+wf_set_next_wakeup(TimestampTz at)
+{
+	WfDbSlot   *slot;
+
+	if (wf_shared == NULL)
+		return;
+	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot)
+		slot->next_wakeup = at;
+	LWLockRelease(wf_shared->lock);
+}
+
+/* Did this transaction make something due before the scheduler wakes? */
+static bool
+due_before_wakeup(void)
+{
+	WfDbSlot   *slot;
+	bool		nearer = false;
+
+	if (earliest_due == 0)
+		return false;
+	LWLockAcquire(wf_shared->lock, LW_SHARED);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot)
+		nearer = slot->next_wakeup == 0 || earliest_due < slot->next_wakeup;
+	LWLockRelease(wf_shared->lock);
+	return nearer;
 }
 
 /* CREATE EXTENSION committed here: the launcher starts a scheduler. */
@@ -264,7 +308,7 @@ wf_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			if (wf_shared != NULL && wake_at_commit)
+			if (wf_shared != NULL && (wake_at_commit || due_before_wakeup()))
 				publish_at_commit();
 			if (wf_shared != NULL && wake_launcher_at_commit)
 				launcher_recheck_at_commit();
@@ -277,6 +321,7 @@ wf_xact_callback(XactEvent event, void *arg)
 	}
 	pending_queues = NIL;		/* freed with TopTransactionContext */
 	wake_at_commit = false;
+	earliest_due = 0;
 	wake_launcher_at_commit = false;
 	wf_set_now(0);
 	wf_replay_reset();

@@ -506,7 +506,7 @@ record_task_failure(ReplayContext *ctx, Jsonb *error)
 	wf_json_time(&b, "retry_at", run->task_retry_at);
 	wf_append_event(run, "WorkflowTaskFailed", wf_json_end(&b));
 	wf_update_run(run);
-	wf_wake_scheduler();
+	wf_note_due(run->task_retry_at);
 }
 
 /* A task failure for a reason of the engine's, not an error in the code. */

@@ -62,6 +62,7 @@ wf_create_run(WfRunSpec *spec)
 	WfRun	   *run;
 	WfJson		b;
 	bool		isnull;
+	Datum		deadline;
 
 	values[0] = CStringGetTextDatum(spec->workflow_id);
 	values[1] = CStringGetTextDatum(spec->workflow_type);
@@ -90,9 +91,12 @@ wf_create_run(WfRunSpec *spec)
 				"   $7 + ($6->>'execution_timeout')::interval, $8, $9,"
 				"   COALESCE($10, gen_random_uuid()))"
 				" ON CONFLICT (workflow_id) WHERE closed_at IS NULL DO NOTHING"
-				" RETURNING run_id",
+				" RETURNING run_id, execution_deadline",
 				10, types, values, nulls, 0) == 0)
 		return NULL;
+	deadline = wf_get_datum(0, 2, &isnull);
+	if (!isnull)
+		wf_note_due(DatumGetTimestampTz(deadline));
 
 	run = palloc0(sizeof(WfRun));
 	run->workflow_id = pstrdup(spec->workflow_id);
@@ -170,23 +174,14 @@ open_children(WfRun *run, char ***ids, Datum **run_ids)
 {
 	Oid			types[2] = {TEXTOID, UUIDOID};
 	Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
-	int			n,
-				i;
+	int			n;
 
 	n = wf_exec(&children_plan,
 				"SELECT workflow_id, run_id FROM workflow.workflows"
 				" WHERE parent_workflow_id = $1 AND parent_run_id = $2 AND closed_at IS NULL"
 				" ORDER BY created_at",
 				2, types, values, NULL, 0);
-	*ids = palloc(sizeof(char *) * (n + 1));
-	*run_ids = palloc(sizeof(Datum) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		(*ids)[i] = wf_get_text(i, 1);
-		(*run_ids)[i] = datumCopy(wf_get_datum(i, 2, &isnull), false, UUID_LEN);
-	}
+	wf_copy_run_ids(n, 1, ids, run_ids);
 	return n;
 }
 
@@ -211,9 +206,11 @@ wf_request_cancel(WfRun *run, const char *reason, const char *requested_by)
 	wf_cancel_children(run);
 }
 
-/* Cancelling a parent asks its open children to cancel. */
-void
-wf_cancel_children(WfRun *run)
+/*
+ * Ask the open children of a run to cancel (cancel) or terminate them.
+ */
+static void
+settle_children(WfRun *run, bool cancel)
 {
 	char	  **ids;
 	Datum	   *run_ids;
@@ -224,27 +221,20 @@ wf_cancel_children(WfRun *run)
 	{
 		WfRun	   *child = wf_lock_run_by_id(ids[i], run_ids[i], false);
 
-		if (child && strcmp(child->status, "running") == 0 && !child->cancel_requested)
+		if (child == NULL || !wf_run_is_open(child))
+			continue;
+		if (!cancel)
+			wf_terminate_run(child, "WorkflowTerminated", "terminated", "parent closed");
+		else if (strcmp(child->status, "running") == 0 && !child->cancel_requested)
 			wf_request_cancel(child, "parent cancelled", run->workflow_id);
 	}
 }
 
-/* A closed parent terminates the children it leaves open. */
-static void
-terminate_children(WfRun *run)
+/* Cancelling a parent asks its open children to cancel. */
+void
+wf_cancel_children(WfRun *run)
 {
-	char	  **ids;
-	Datum	   *run_ids;
-	int			n = open_children(run, &ids, &run_ids);
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		WfRun	   *child = wf_lock_run_by_id(ids[i], run_ids[i], false);
-
-		if (child && wf_run_is_open(child))
-			wf_terminate_run(child, "WorkflowTerminated", "terminated", "parent closed");
-	}
+	settle_children(run, true);
 }
 
 /*
@@ -290,10 +280,7 @@ notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
 void
 wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 {
-	if (run->cancel_requested)
-		wf_cancel_children(run);
-	else
-		terminate_children(run);
+	settle_children(run, run->cancel_requested);
 	if (run->parent_workflow_id && strcmp(status, "continued_as_new") != 0)
 		notify_parent(run, status, result, error);
 }

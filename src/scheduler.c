@@ -273,15 +273,7 @@ tick_task_retries(TimestampTz now, int batch)
 				"SELECT workflow_id, run_id FROM workflow.workflows"
 				" WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
 				2, types, values, NULL, 0);
-	wfids = palloc(sizeof(char *) * (n + 1));
-	runids = palloc(sizeof(Datum) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		wfids[i] = wf_get_text(i, 1);
-		runids[i] = datumCopy(wf_get_datum(i, 2, &isnull), false, UUID_LEN);
-	}
+	wf_copy_run_ids(n, 1, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
 		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
@@ -311,15 +303,7 @@ tick_deadlines(TimestampTz now, int batch)
 				" WHERE execution_deadline <= $1 AND closed_at IS NULL"
 				" ORDER BY execution_deadline LIMIT $2",
 				2, types, values, NULL, 0);
-	wfids = palloc(sizeof(char *) * (n + 1));
-	runids = palloc(sizeof(Datum) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		wfids[i] = wf_get_text(i, 1);
-		runids[i] = datumCopy(wf_get_datum(i, 2, &isnull), false, UUID_LEN);
-	}
+	wf_copy_run_ids(n, 1, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
 		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
@@ -373,6 +357,8 @@ scheduler_iteration(void)
 	int			done;
 	long		sleep_ms = wf_max_naptime_ms;
 
+	/* Awake: any commit from now on that makes something due sets our latch. */
+	wf_set_next_wakeup(0);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -406,6 +392,7 @@ scheduler_iteration(void)
 		TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
 		sleep_ms = Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000);
 	}
+	wf_set_next_wakeup(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms));
 	return sleep_ms;
 }
 

@@ -170,6 +170,7 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 	Jsonb	   *defaults = wf_jsonb_get_jsonb(run->options, "activity_options");
 	bool		isnull;
 	int64		task_id;
+	Datum		d;
 
 	if (defaults == NULL || !JB_ROOT_IS_OBJECT(defaults))
 		defaults = wf_jsonb_from_cstring("{}");
@@ -207,10 +208,13 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 			"   (opt->>'heartbeat_timeout')::interval,"
 			"   $9, $9, LEAST($9 + (opt->>'schedule_to_start_timeout')::interval,"
 			"                 $9 + (opt->>'schedule_to_close_timeout')::interval)"
-			" FROM r RETURNING task_id, activity_id",
+			" FROM r RETURNING task_id, activity_id, due_at",
 			11, types, values, NULL, 0);
 	task_id = DatumGetInt64(wf_get_datum(0, 1, &isnull));
 	*activity_id = wf_get_text(0, 2);
+	d = wf_get_datum(0, 3, &isnull);
+	if (!isnull)
+		wf_note_due(DatumGetTimestampTz(d));
 	wf_notify_queue(queue);
 	return task_id;
 }
@@ -292,6 +296,8 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 
 		for (col = 0; col < 11; col++)
 			row[col] = wf_get_datum(i, col + 1, &rownulls[col]);
+		if (!rownulls[8])
+			wf_note_due(DatumGetTimestampTz(row[8]));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 	}
 	wf_leave_internal(&save);
@@ -544,7 +550,7 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
 			"   scheduled_at, $2, $2 FROM old",
 			2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, values, NULL, 0);
-	wf_wake_scheduler();
+	wf_note_due(next_at);
 }
 
 /* workflow.fail_activity(task_id, error, retryable, details) */
@@ -711,16 +717,13 @@ wf_tick_tasks(TimestampTz now, int batch)
 				" WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
 				2, types, values, NULL, 0);
 	ids = palloc(sizeof(int64) * (n + 1));
-	wfids = palloc(sizeof(char *) * (n + 1));
-	runids = palloc(sizeof(Datum) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 
 		ids[i] = DatumGetInt64(wf_get_datum(i, 1, &isnull));
-		wfids[i] = wf_get_text(i, 2);
-		runids[i] = datumCopy(wf_get_datum(i, 3, &isnull), false, UUID_LEN);
 	}
+	wf_copy_run_ids(n, 2, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
 		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);

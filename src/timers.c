@@ -27,7 +27,7 @@ wf_start_timer(WfRun *run, int seq, TimestampTz fire_at)
 	wf_exec(&insert_plan,
 			"INSERT INTO workflow.timers (workflow_id, run_id, seq, fire_at) VALUES ($1, $2, $3, $4)",
 			4, types, values, NULL, 0);
-	wf_wake_scheduler();
+	wf_note_due(fire_at);
 }
 
 /* Remove the timer of seq; true if it was still there. */
@@ -71,17 +71,14 @@ wf_tick_timers(TimestampTz now, int batch)
 				"SELECT workflow_id, run_id, seq FROM workflow.timers"
 				" WHERE fire_at <= $1 ORDER BY fire_at LIMIT $2",
 				2, types, values, NULL, 0);
-	wfids = palloc(sizeof(char *) * (n + 1));
-	runids = palloc(sizeof(Datum) * (n + 1));
 	seqs = palloc(sizeof(int) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 
-		wfids[i] = wf_get_text(i, 1);
-		runids[i] = datumCopy(wf_get_datum(i, 2, &isnull), false, UUID_LEN);
 		seqs[i] = DatumGetInt32(wf_get_datum(i, 3, &isnull));
 	}
+	wf_copy_run_ids(n, 1, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
 		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);

@@ -116,6 +116,7 @@ typedef struct WfRun
 extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist);
 extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked);
 extern bool wf_run_exists(const char *workflow_id, Datum run_id);
+extern void wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids);
 extern int64 wf_append_event(WfRun *run, const char *event_type, Jsonb *data);
 extern void wf_update_run(WfRun *run);
 extern void wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
@@ -185,6 +186,7 @@ typedef struct WfDbSlot
 	bool		no_extension;	/* the scheduler found no extension here */
 	bool		notify_overflow;	/* too many queues: notify all ready ones */
 	TimestampTz paused_until;	/* DROP/ALTER DATABASE in progress */
+	TimestampTz next_wakeup;	/* when the scheduler means to wake, 0 = now */
 } WfDbSlot;
 
 struct WfShared;
@@ -201,6 +203,8 @@ extern void wf_notify_queue(const char *queue);
 extern void wf_notify_init(void);
 extern int	wf_send_pending_notifies(void);
 extern void wf_wake_scheduler(void);
+extern void wf_note_due(TimestampTz due);
+extern void wf_set_next_wakeup(TimestampTz at);
 extern int	wf_notify_all_ready_queues(void);
 
 /* scheduler.c: the background workers and tick() */

@@ -14,7 +14,7 @@ const { parseArgs } = require('util');
 const { Client } = require('pg');
 
 /** Thrown by a handler to fail its activity for good (no retry). */
-class Permanent extends Error {}
+class Permanent extends Error { name = 'Permanent'; }
 
 const HANDLERS = {
   async Greet(input, task) {

@@ -25,8 +25,9 @@ q "SELECT workflow.complete_activity(task_id, '{}') FROM workflow.claim_activiti
 
 got=$(q "SELECT jsonb_build_object('now', result->'t', 'random', result->'r', 'uuid', result->'u')
 		 FROM workflow.workflows WHERE workflow_id = 'h1' AND status = 'completed'")
-same=$(q "SELECT '$got'::jsonb = jsonb_build_object('now', to_jsonb(('$recorded'::jsonb->>'now')::timestamptz),
-		  'random', ('$recorded'::jsonb->'random'), 'uuid', '$recorded'::jsonb->'uuid')")
+same=$(q "SELECT ('$got'::jsonb->>'now')::timestamptz = ('$recorded'::jsonb->>'now')::timestamptz
+		   AND ('$got'::jsonb->>'random')::float8 = ('$recorded'::jsonb->>'random')::float8
+		   AND ('$got'::jsonb->>'uuid')::uuid = ('$recorded'::jsonb->>'uuid')::uuid")
 echo "recorded: $recorded"
 echo "replayed: $got"
 [[ $same == t ]] || { echo "FAIL: the replay after restart returned other values"; exit 1; }

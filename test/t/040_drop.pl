@@ -6,7 +6,8 @@
 #   tick(), also for a session that used the engine before the DROP;
 # - DROP DATABASE (plain and WITH (FORCE)), ALTER DATABASE ... RENAME and
 #   CREATE DATABASE ... TEMPLATE of a database whose scheduler is running
-#   complete in well under 5 s, without error;
+#   complete in well under 5 s, without error; the renamed database and
+#   the template get their scheduler back afterwards;
 # - creating a database with the extension and dropping it at once works.
 use strict;
 use warnings;
@@ -147,6 +148,16 @@ for my $i (1 .. 3)
 	ok($ok && $secs < 5, sprintf('DROP DATABASE right after CREATE EXTENSION (round %d, %.2f s)', $i, $secs))
 	  or diag($err);
 }
+
+# The databases whose scheduler was stopped for RENAME and TEMPLATE get it
+# back (after the launcher's pause) and their due work is done.
+$node->safe_psql('renamed', "SELECT workflow.start_workflow('nap', '{\"nap\": \"1 second\"}', 'wf-renamed')");
+ok(poll($node, 'postgres', $sched_of->('renamed'), '1', 25), 'the renamed database gets its scheduler back');
+ok( poll($node, 'renamed',
+		"SELECT count(*) FROM workflow.history WHERE workflow_id = 'wf-renamed' AND event_type = 'TimerFired'",
+		'1', 10),
+	'and it fires the timer that fell due meanwhile');
+ok(poll($node, 'postgres', $sched_of->('wfdb'), '1', 25), 'the template database gets its scheduler back');
 
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'workflow launcher'"),
