@@ -445,7 +445,7 @@ struct Worker
 	int			rr;
 	int			batch;
 	bool		pipeline;
-	bool		ready;
+	bool		recheck;		/* claim again after a full batch */
 	int			backend_pid;
 	long		rss0,
 				anon0,
@@ -675,7 +675,7 @@ worker_main(void *arg)
 			w->empty_claims++;
 		else if (fallback)
 			w->fallback_hits++;
-		if (rows == w->batch)
+		if (rows == w->batch && w->recheck)
 			w->flag[pick] = true;	/* there may be more */
 		if (on_claimed)
 		{
@@ -695,7 +695,7 @@ worker_main(void *arg)
 
 /* Start n workers; all_queues: each serves every queue, else worker i serves queue i % nqueues. */
 static Worker *
-start_workers(int n, bool all_queues, int batch, bool pipeline)
+start_workers(int n, bool all_queues, int batch, bool pipeline, bool recheck)
 {
 	Worker	   *ws = xcalloc(n, sizeof(Worker));
 	int			i,
@@ -710,6 +710,7 @@ start_workers(int n, bool all_queues, int batch, bool pipeline)
 		w->id = i;
 		w->batch = batch;
 		w->pipeline = pipeline;
+		w->recheck = recheck;
 		if (all_queues)
 		{
 			for (k = 0; k < opt.nqueues; k++)
@@ -951,7 +952,7 @@ scenario_drain(void)
 	note("%ld ready tasks; draining %ld steps with %d workers (batch %d, pipeline %s)",
 		 open_before, steps_target, opt.workers, opt.batch, opt.pipeline ? "on" : "off");
 	t0 = mono_us();
-	ws = start_workers(opt.workers, true, opt.batch, opt.pipeline);
+	ws = start_workers(opt.workers, true, opt.batch, opt.pipeline, true);
 	last_t = t0;
 	while (!atomic_load(&stop_flag))
 	{
@@ -1087,7 +1088,7 @@ scenario_steady(void)
 	on_completed = steady_completed;
 	atomic_store(&steady_done, 0);
 	atomic_store(&steady_behind_max_us, 0);
-	ws = start_workers(opt.workers, true, opt.batch, opt.pipeline);
+	ws = start_workers(opt.workers, true, opt.batch, opt.pipeline, true);
 	note("starting %ld workflows at %.1f/s for %.0f s, %d workers", opt.n, opt.rate,
 		 opt.seconds, opt.workers);
 	ss = xcalloc(nstarters, sizeof(Starter));
@@ -1195,8 +1196,12 @@ scenario_latency(void)
 	c1 = xcalloc(opt.n, sizeof(C1));
 	on_claimed = c1_claimed;
 	on_completed = c1_completed;
-	/* One worker per queue, each LISTENing on its own queue only. */
-	ws = start_workers(opt.nqueues, false, 1, false);
+	/*
+	 * One worker per queue, each LISTENing on its own queue only and
+	 * claiming one task per notification (at concurrency 1 there is never
+	 * a second one to look for).
+	 */
+	ws = start_workers(opt.nqueues, false, 1, false, false);
 	c = db_connect("loadgen-latency-client");
 	db_prepare(c, "start", "SELECT workflow.start_workflow($1, $2::jsonb, $3)", 3);
 	for (i = 0; i < opt.n; i++)
@@ -1542,6 +1547,8 @@ scenario_scale(void)
 			note("generating closed workflows %ld..%ld", have, level);
 			gen_s = generate_closed(have, level);
 			have = level;
+			/* Write the generated pages out now, not during the probes. */
+			db_exec(m, "CHECKPOINT");
 		}
 		t0 = mono_us();
 		db_exec(m, "ANALYZE workflow.workflows");

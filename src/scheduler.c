@@ -27,6 +27,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -38,6 +39,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -171,11 +173,16 @@ launcher_pass(void)
 		if (slot == NULL)
 			continue;
 		seen[slot - slots] = true;
-		if (!slot->no_extension && slot->paused_until <= now && !scheduler_alive(slot - slots))
+		/*
+		 * A scheduler started by an earlier launcher (this one was
+		 * restarted) has no handle here, but has published its pid.
+		 */
+		if (!slot->no_extension && slot->paused_until <= now && slot->pid == 0 &&
+			!scheduler_alive(slot - slots))
 			start_scheduler(slot, slot - slots, NameStr(db->datname));
 	}
 	for (i = 0; i < WF_MAX_DATABASES; i++)
-		if (!seen[i] && OidIsValid(slots[i].dboid) && !scheduler_alive(i))
+		if (!seen[i] && OidIsValid(slots[i].dboid) && slots[i].pid == 0 && !scheduler_alive(i))
 			memset(&slots[i], 0, sizeof(WfDbSlot));
 	LWLockRelease(wf_shared_lock());
 	table_endscan(scan);
@@ -255,6 +262,23 @@ scheduler_no_extension(void)
 		slot->no_extension = true;
 	LWLockRelease(wf_shared_lock());
 	proc_exit(0);
+}
+
+/*
+ * Lock the extension (as DROP EXTENSION does, exclusively, before it drops
+ * any table) for this transaction, so that a DROP waits for the iteration
+ * instead of deadlocking with it.  False if the extension is gone.
+ */
+static bool
+lock_extension(void)
+{
+	Oid			extoid = get_extension_oid("workflow", true);
+
+	if (!OidIsValid(extoid))
+		return false;
+	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	/* A DROP may have committed while we waited. */
+	return get_extension_oid("workflow", true) == extoid;
 }
 
 /* Failed workflow tasks whose retry time has come. */
@@ -363,7 +387,7 @@ scheduler_iteration(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (!OidIsValid(get_extension_oid("workflow", true)))
+	if (!lock_extension())
 	{
 		SPI_finish();
 		PopActiveSnapshot();

@@ -1,0 +1,470 @@
+#!/usr/bin/env bash
+# make bench: throughput, latency and scale of the workflow engine, measured
+# against pgbench on the same throwaway cluster in the same run.
+#
+# Scenarios (each prints one "BENCH {json}" line; the table at the end
+# quotes every figure as a ratio to the pgbench baseline of this run):
+#   1 baseline    pgbench: single-row INSERT + UPDATE by key, 8 clients and 1
+#   2 start_rate  workflow.start_workflow() calls/s, 8 clients (the seed's
+#                 order saga; these runs are drained by scenario 3)
+#   3 throughput  8 workers that LISTEN, claim and complete drain them
+#   4 steady      starts at a fixed rate while 8 workers drain; latency
+#   5 latency_c1  one workflow at a time; notification-to-claim latency
+#   6 timers      10,000 workflow.sleep()s due over ten seconds; lateness
+#   7 scale       claim / complete latency with 10k, 100k, 1M closed
+#                 workflows in the history; backend and scheduler RSS
+#
+# Nothing here asserts a timing.  Results: bench/results/<date>-<host>.txt
+#
+# Environment (defaults in brackets):
+#   BENCH_WORKFLOWS        workflows started and drained (2, 3)   [20000]
+#   BENCH_CLIENTS          client connections (1, 2, 6)           [8]
+#   BENCH_WORKERS          worker connections (3, 4)              [8]
+#   BENCH_BATCH            max_tasks per claim (3, 4)             [10]
+#   BENCH_PGBENCH_SECONDS  pgbench duration, 8 clients            [15]
+#   BENCH_PGBENCH1_SECONDS pgbench duration, 1 client             [10]
+#   BENCH_STEADY_SECONDS   steady-state duration                  [20]
+#   BENCH_STEADY_FRACTION  steady start rate, as a fraction of
+#                          scenario 3's workflows/s               [0.5]
+#   BENCH_STEADY_RATE      steady start rate, workflows/s (overrides)
+#   BENCH_LATENCY_WORKFLOWS workflows run one at a time (5)       [300]
+#   BENCH_TIMERS           sleeping workflows (6)                 [10000]
+#   BENCH_TIMER_WINDOW     seconds their due times spread over    [10]
+#   BENCH_SCALE_LEVELS     closed workflows per level (7)   [10000,100000,1000000]
+#   BENCH_SCALE_PROBES     sequential workflows probed per level  [300]
+#   BENCH_CLUSTER_DIR      throwaway cluster directory            [/tmp/wf-bench]
+#   BENCH_PORT             its port                               [54500]
+#   BENCH_EXTRA_CONF       extra postgresql.conf lines
+#   BENCH_KEEP_CLUSTER     1: leave the cluster running afterwards [0: wipe it]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPO=$(pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+
+WORKFLOWS=${BENCH_WORKFLOWS:-20000}
+CLIENTS=${BENCH_CLIENTS:-8}
+WORKERS=${BENCH_WORKERS:-8}
+BATCH=${BENCH_BATCH:-10}
+PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-15}
+PGBENCH1_SECONDS=${BENCH_PGBENCH1_SECONDS:-10}
+STEADY_SECONDS=${BENCH_STEADY_SECONDS:-20}
+STEADY_FRACTION=${BENCH_STEADY_FRACTION:-0.5}
+STEADY_RATE=${BENCH_STEADY_RATE:-}
+LATENCY_WORKFLOWS=${BENCH_LATENCY_WORKFLOWS:-300}
+TIMERS=${BENCH_TIMERS:-10000}
+TIMER_WINDOW=${BENCH_TIMER_WINDOW:-10}
+SCALE_LEVELS=${BENCH_SCALE_LEVELS:-10000,100000,1000000}
+SCALE_PROBES=${BENCH_SCALE_PROBES:-300}
+KEEP_CLUSTER=${BENCH_KEEP_CLUSTER:-0}
+
+export WF_CLUSTER_DIR=${BENCH_CLUSTER_DIR:-/tmp/wf-bench}
+export WF_PORT=${BENCH_PORT:-54500}
+export WF_PRELOAD='workflow,pg_stat_statements'
+# pg_stat_statements tracks the engine's SPI statements too (track = all).
+# max_wal_size only spaces out checkpoints during the 1M-row generation;
+# fsync and synchronous_commit stay on (tools/cluster.sh).
+export WF_EXTRA_CONF="pg_stat_statements.track = all
+pg_stat_statements.max = 2000
+max_wal_size = 8GB
+${BENCH_EXTRA_CONF:-}"
+
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+HOST=$(hostname -s 2>/dev/null || hostname)
+RESULTS_DIR=$REPO/bench/results
+RESULT=$RESULTS_DIR/$STAMP-$HOST.txt
+WORK=$(mktemp -d /tmp/wf-bench-run.XXXXXX)
+LINES=$WORK/bench.lines		# BENCH lines
+PROFILE=$WORK/profile.txt	# pg_stat_statements, load, notes
+LOADGEN=$REPO/bench/loadgen
+T_BEGIN=$(date +%s)
+
+log() { printf '\n== %s  [%ds]\n' "$*" $(($(date +%s) - T_BEGIN)) >&2; }
+
+cleanup() {
+	local rc=$?
+	if [[ $KEEP_CLUSTER != 1 ]]; then
+		tools/cluster.sh stop >/dev/null 2>&1 || true
+		rm -rf "${WF_CLUSTER_DIR:?}/data"
+	fi
+	rm -rf "$WORK"
+	exit $rc
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------
+# Build the load driver (plain gcc on libpq; no Makefile rule needed).
+# ---------------------------------------------------------------------
+if [[ ! -x $LOADGEN || bench/loadgen.c -nt $LOADGEN ]]; then
+	log "building bench/loadgen"
+	gcc -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
+		-I"$("$PG_CONFIG" --includedir)" -o "$LOADGEN" bench/loadgen.c \
+		-L"$("$PG_CONFIG" --libdir)" -lpq -pthread -lm
+fi
+
+# ---------------------------------------------------------------------
+# Cluster
+# ---------------------------------------------------------------------
+log "fresh cluster in $WF_CLUSTER_DIR (port $WF_PORT)"
+tools/cluster.sh fresh
+eval "$(tools/cluster.sh env)"
+export PGDATABASE=bench
+"$PG_BINDIR/psql" -X -q -d postgres -c "CREATE DATABASE bench"
+"$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f bench/setup.sql >/dev/null
+
+q() { "$PG_BINDIR/psql" -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+scheduler_pid() {
+	q "SELECT coalesce(max(pid), 0) FROM pg_stat_activity
+	   WHERE backend_type = 'workflow scheduler' AND datname = 'bench'"
+}
+
+# VmRSS and RssAnon (kB) of a process.
+rss_of() {
+	awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { printf "%d %d", r, a }' \
+		"/proc/$1/status" 2>/dev/null || echo "-1 -1"
+}
+
+for _ in $(seq 1 100); do
+	SCHED_PID=$(scheduler_pid)
+	[[ $SCHED_PID != 0 ]] && break
+	sleep 0.1
+done
+read -r SCHED_RSS0 SCHED_ANON0 <<<"$(rss_of "$SCHED_PID")"
+
+# A field of the last BENCH line of a scenario.
+bench_get() {
+	python3 - "$LINES" "$1" "$2" <<'PY'
+import json, sys
+v = None
+for line in open(sys.argv[1]):
+    if line.startswith("BENCH "):
+        d = json.loads(line[6:])
+        if d.get("scenario") == sys.argv[2]:
+            v = d.get(sys.argv[3])
+print("" if v is None else v)
+PY
+}
+
+emit() { echo "$1" | tee -a "$LINES"; }
+
+# Run loadgen, keep its BENCH lines and PGSS lines.
+loadgen() {
+	"$LOADGEN" "$@" | while IFS= read -r line; do
+		case $line in
+		BENCH*) emit "$line" ;;
+		PGSS*) echo "$line" >>"$PROFILE" ;;
+		*) echo "$line" ;;
+		esac
+	done
+	return "${PIPESTATUS[0]}"
+}
+
+load_note() { echo "loadavg $1: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$PROFILE"; }
+
+pgss_reset() { q "SELECT pg_stat_statements_reset()" >/dev/null; }
+
+# Top statements since the last reset: where the time went.
+pgss_dump() {
+	{
+		echo
+		echo "--- pg_stat_statements, $1 (top 12 by total time; nested engine statements included) ---"
+		"$PG_BINDIR/psql" -X -P pager=off -P format=aligned -c "
+			SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+			       round(mean_exec_time::numeric, 4) AS mean_ms,
+			       round((shared_blks_hit + shared_blks_read)::numeric / greatest(calls, 1), 1) AS blks_per_call,
+			       round(wal_bytes::numeric / greatest(calls, 1)) AS wal_b_per_call,
+			       regexp_replace(left(query, 150), '\s+', ' ', 'g') AS query
+			FROM pg_stat_statements
+			WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench')
+			ORDER BY total_exec_time DESC LIMIT 12"
+	} >>"$PROFILE"
+}
+
+# ---------------------------------------------------------------------
+# 1. Baseline: pgbench, single-row INSERT + UPDATE by key
+# ---------------------------------------------------------------------
+# Prints: tps mean_latency_ms p50_ms p99_ms transactions
+run_pgbench() {
+	local clients=$1 seconds=$2 dir=$WORK/pgbench-$1 out
+	mkdir -p "$dir"
+	out=$(cd "$dir" && "$PG_BINDIR/pgbench" -n -M prepared -f "$REPO/bench/baseline.pgbench" \
+		-c "$clients" -j "$((clients < 2 ? 1 : 2))" -T "$seconds" -l --log-prefix=tx 2>&1)
+	local tps lat n
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' <<<"$out")
+	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+	local pcts
+	pcts=$(cat "$dir"/tx.* | awk '{ print $3 / 1000.0 }' | sort -n |
+		awk '{ v[NR] = $1 } END {
+			i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+			printf "%.3f %.3f", v[i50], v[i99] }')
+	echo "$tps $lat $pcts $n"
+}
+
+log "1. baseline: pgbench warm-up (3 s, not reported)"
+(cd "$WORK" && "$PG_BINDIR/pgbench" -n -M prepared -f "$REPO/bench/baseline.pgbench" \
+	-c "$CLIENTS" -j 2 -T 3 >/dev/null 2>&1)
+for c in "$CLIENTS" 1; do
+	secs=$PGBENCH_SECONDS
+	[[ $c == 1 ]] && secs=$PGBENCH1_SECONDS
+	log "1. baseline: pgbench, $c client(s), $secs s"
+	load_note "before baseline c=$c"
+	read -r tps lat p50 p99 n <<<"$(run_pgbench "$c" "$secs")"
+	emit "BENCH {\"scenario\": \"baseline_c$c\", \"clients\": $c, \"seconds\": $secs, \"tps\": $tps, \"lat_mean_ms\": $lat, \"lat_p50_ms\": $p50, \"lat_p99_ms\": $p99, \"transactions\": $n}"
+done
+
+# ---------------------------------------------------------------------
+# 2. Start rate  /  3. Throughput
+# ---------------------------------------------------------------------
+log "2. start rate: $WORKFLOWS start_workflow() calls, $CLIENTS clients"
+load_note "before start_rate"
+pgss_reset
+loadgen start -c "$CLIENTS" -n "$WORKFLOWS" -p "w-"
+pgss_dump "2. start_rate"
+
+log "3. throughput: $WORKERS LISTENing workers drain $WORKFLOWS workflows ($((WORKFLOWS * 4)) steps)"
+load_note "before throughput"
+pgss_reset
+loadgen drain -w "$WORKERS" -n "$WORKFLOWS" -b "$BATCH" -p "w-"
+pgss_dump "3. throughput"
+
+# ---------------------------------------------------------------------
+# 4. Steady state
+# ---------------------------------------------------------------------
+if [[ -z $STEADY_RATE ]]; then
+	wfps=$(bench_get throughput workflows_per_s)
+	STEADY_RATE=$(python3 -c "print(max(1.0, round(${wfps:-100} * $STEADY_FRACTION, 1)))")
+fi
+log "4. steady state: $STEADY_RATE workflows/s for $STEADY_SECONDS s, $WORKERS workers"
+load_note "before steady"
+loadgen steady -w "$WORKERS" -r "$STEADY_RATE" -s "$STEADY_SECONDS" -b "$BATCH" -p "s-" --timeout 120
+# The server's view of the same runs (created_at is the start's transaction time).
+emit "BENCH $(q "SELECT json_build_object('scenario', 'steady_server',
+	'workflows', count(*),
+	'e2e_p50_ms', round((1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - created_at)))::numeric, 3),
+	'e2e_p95_ms', round((1000 * percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - created_at)))::numeric, 3),
+	'e2e_p99_ms', round((1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - created_at)))::numeric, 3))
+	FROM workflow.workflows WHERE workflow_id LIKE 's-%' AND closed_at IS NOT NULL")"
+
+# ---------------------------------------------------------------------
+# 5. Latency at concurrency 1
+# ---------------------------------------------------------------------
+log "5. latency: $LATENCY_WORKFLOWS workflows one at a time, one LISTENing worker per queue"
+load_note "before latency_c1"
+pgss_reset
+loadgen latency -n "$LATENCY_WORKFLOWS" -p "c1-"
+pgss_dump "5. latency_c1"
+
+# ---------------------------------------------------------------------
+# 6. Timers
+# ---------------------------------------------------------------------
+# Start them all before the first is due: lead = 1.5 x the time scenario 2's
+# rate needs for them, plus 2 s.
+srate=$(bench_get start_rate starts_per_s)
+LEAD=$(python3 -c "print(min(60.0, max(3.0, round(1.5 * $TIMERS / max(${srate:-500}, 1.0) + 2, 1))))")
+log "6. timers: $TIMERS sleeps due over $TIMER_WINDOW s (first due after $LEAD s)"
+load_note "before timers"
+pgss_reset
+loadgen timers -c "$CLIENTS" -n "$TIMERS" -t bench_sleep -p "t-" --window "$TIMER_WINDOW" \
+	--lead "$LEAD" --timeout 60
+pgss_dump "6. timers (mostly the scheduler)"
+
+# ---------------------------------------------------------------------
+# 7. Scale
+# ---------------------------------------------------------------------
+log "7. scale: closed workflows $SCALE_LEVELS, $SCALE_PROBES sequential probes per level"
+load_note "before scale"
+loadgen scale -n "$SCALE_PROBES" --levels "$SCALE_LEVELS" --pgss-top 12
+load_note "end"
+
+SCHED_PID_END=$(scheduler_pid)
+read -r SCHED_RSS1 SCHED_ANON1 <<<"$(rss_of "$SCHED_PID_END")"
+emit "BENCH {\"scenario\": \"memory\", \"scheduler_pid_start\": $SCHED_PID, \"scheduler_pid_end\": $SCHED_PID_END, \"scheduler_rss_kb_start\": $SCHED_RSS0, \"scheduler_rss_kb_end\": $SCHED_RSS1, \"scheduler_anon_kb_start\": $SCHED_ANON0, \"scheduler_anon_kb_end\": $SCHED_ANON1}"
+
+T_END=$(date +%s)
+ELAPSED=$((T_END - T_BEGIN))
+
+# ---------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------
+settings=$("$PG_BINDIR/psql" -X -A -t -F ' = ' -c "SELECT name, setting || coalesce(' ' || unit, '')
+	FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method',
+	'full_page_writes', 'wal_level', 'max_wal_size', 'checkpoint_timeout', 'wal_buffers',
+	'commit_delay', 'max_connections', 'shared_preload_libraries', 'pg_stat_statements.track',
+	'autovacuum', 'work_mem', 'huge_pages', 'jit') ORDER BY name")
+pgversion=$(q "SELECT version()")
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- src sql 2>/dev/null | wc -l)
+
+mkdir -p "$RESULTS_DIR"
+{
+	echo "workflow benchmark (make bench) -- $STAMP UTC on $HOST"
+	echo
+	echo "machine:    $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1),"
+	echo "            $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
+	echo "postgres:   $pgversion"
+	echo "extension:  commit $commit$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/ sql/")"
+	echo "cluster:    tools/cluster.sh (fresh), $WF_CLUSTER_DIR, unix socket, postgres superuser"
+	echo "settings:"
+	sed 's/^/            /' <<<"$settings"
+	echo "run:        $ELAPSED s for all scenarios; loadavg at start/end in the profile below"
+	echo "            (other processes on this machine share its $(nproc) cores: see loadavg)"
+	echo "knobs:      BENCH_WORKFLOWS=$WORKFLOWS BENCH_CLIENTS=$CLIENTS BENCH_WORKERS=$WORKERS BENCH_BATCH=$BATCH"
+	echo "            BENCH_STEADY_RATE=$STEADY_RATE BENCH_STEADY_SECONDS=$STEADY_SECONDS BENCH_LATENCY_WORKFLOWS=$LATENCY_WORKFLOWS"
+	echo "            BENCH_TIMERS=$TIMERS BENCH_TIMER_WINDOW=$TIMER_WINDOW BENCH_SCALE_LEVELS=$SCALE_LEVELS BENCH_SCALE_PROBES=$SCALE_PROBES"
+	echo
+	python3 - "$LINES" <<'PY'
+import json, sys
+
+runs = {}
+scale = []
+for line in open(sys.argv[1]):
+    if not line.startswith("BENCH "):
+        continue
+    d = json.loads(line[6:])
+    if d["scenario"] == "scale":
+        scale.append(d)
+    else:
+        runs[d["scenario"]] = d
+
+def g(s, k):
+    return runs.get(s, {}).get(k)
+
+b8 = g("baseline_c8", "tps")
+b1 = g("baseline_c1", "lat_mean_ms")
+rows = []
+
+def row(scn, metric, value, unit="", ratio=None, target=None, ok=None):
+    if value is None:
+        v = "n/a"
+    elif isinstance(value, str):
+        v = value
+    else:
+        v = f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    r = "" if ratio is None else f"{ratio:.2f}x"
+    t = "" if target is None else target
+    m = "" if ok is None else ("yes" if ok else "NO")
+    rows.append((scn, metric, f"{v} {unit}".strip(), r, t, m))
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+row("1 baseline", "pgbench TPS, 8 clients", b8, "tx/s", 1.0)
+row("", "latency p50 / p99, 8 clients",
+    f"{g('baseline_c8','lat_p50_ms'):.3f} / {g('baseline_c8','lat_p99_ms'):.3f}" if b8 else None, "ms")
+row("", "pgbench TPS, 1 client", g("baseline_c1", "tps"), "tx/s")
+row("", "latency mean, 1 client (yardstick)", b1, "ms", 1.0)
+row("", "latency p50 / p99, 1 client",
+    f"{g('baseline_c1','lat_p50_ms'):.3f} / {g('baseline_c1','lat_p99_ms'):.3f}" if b1 else None, "ms")
+
+sr = g("start_rate", "starts_per_s")
+row("2 start rate", f"start_workflow()/s, {g('start_rate','clients')} clients", sr, "calls/s",
+    ratio(sr, b8), ">= 0.80x TPS", None if sr is None else sr / b8 >= 0.8)
+row("", "start call p50 / p99",
+    f"{g('start_rate','start_p50_ms'):.2f} / {g('start_rate','start_p99_ms'):.2f}" if sr else None, "ms")
+
+sp = g("throughput", "steps_per_s")
+row("3 throughput", f"activity steps/s ({g('throughput','workflows')} wf, {g('throughput','workers')} workers, batch {g('throughput','batch')})",
+    sp, "steps/s", ratio(sp, b8), ">= 1.00x TPS", None if sp is None else sp / b8 >= 1.0)
+row("", "workflows/s", g("throughput", "workflows_per_s"), "wf/s", ratio(g("throughput", "workflows_per_s"), b8))
+row("", "drain time", g("throughput", "drain_seconds"), "s")
+row("", "claims (empty) / notifications",
+    f"{g('throughput','claims')} ({g('throughput','empty_claims')}) / {g('throughput','notifications')}" if sp else None)
+row("", "claim call p50 / p99 (batch)",
+    f"{g('throughput','claim_p50_ms'):.2f} / {g('throughput','claim_p99_ms'):.2f}" if sp else None, "ms")
+
+e = runs.get("steady", {})
+if e:
+    row("4 steady", f"start rate target / achieved", f"{e['target_rate_per_s']:.1f} / {e['achieved_rate_per_s']:.1f}", "wf/s",
+        ratio(e["achieved_rate_per_s"], b8))
+    row("", "start-to-completion p50", e.get("e2e_p50_ms"), "ms", ratio(e.get("e2e_p50_ms"), b1))
+    row("", "start-to-completion p95", e.get("e2e_p95_ms"), "ms", ratio(e.get("e2e_p95_ms"), b1))
+    row("", "start-to-completion p99", e.get("e2e_p99_ms"), "ms", ratio(e.get("e2e_p99_ms"), b1))
+    row("", "completed / started", f"{e['completed']} / {e['started']}")
+    row("", "claims (empty)", f"{e['claims']} ({e['empty_claims']})")
+    s = runs.get("steady_server", {})
+    if s:
+        row("", "server closed_at - created_at p50 / p99",
+            f"{s['e2e_p50_ms']} / {s['e2e_p99_ms']}", "ms")
+
+c = runs.get("latency_c1", {})
+if c:
+    p50, p99 = c.get("e2e_p50_ms"), c.get("e2e_p99_ms")
+    row("5 latency c=1", f"start-to-completion p50 ({c['workflows']} wf)", p50, "ms", ratio(p50, b1), "<= 5x 1-client",
+        None if p50 is None else p50 / b1 <= 5)
+    row("", "start-to-completion p99", p99, "ms", ratio(p99, b1), "<= 15x 1-client",
+        None if p99 is None else p99 / b1 <= 15)
+    row("", "notification-to-claim p50 / p99",
+        f"{c['notify_to_claim_p50_ms']:.2f} / {c['notify_to_claim_p99_ms']:.2f}", "ms",
+        ratio(c["notify_to_claim_p50_ms"], b1))
+    row("", "  commit -> NOTIFY arrives p50 / p99",
+        f"{c['commit_to_notify_p50_ms']:.2f} / {c['commit_to_notify_p99_ms']:.2f}", "ms")
+    row("", "  NOTIFY -> claim returned p50 / p99",
+        f"{c['notify_arrival_to_claim_p50_ms']:.2f} / {c['notify_arrival_to_claim_p99_ms']:.2f}", "ms")
+    row("", "start / complete call p50",
+        f"{c['start_p50_ms']:.2f} / {c['complete_call_p50_ms']:.2f}", "ms")
+    row("", "fallback polls (missed NOTIFY)", f"{c['fallback_polls_with_work']}")
+
+t = runs.get("timers", {})
+if t:
+    row("6 timers", f"firing lateness p50 ({t['timers']} due over {t['window_s']:.0f} s)", t.get("late_p50_ms"), "ms")
+    row("", "firing lateness p99", t.get("late_p99_ms"), "ms", None, "<= 20 ms",
+        None if t.get("late_p99_ms") is None else t["late_p99_ms"] <= 20)
+    row("", "firing lateness max", t.get("late_max_ms"), "ms")
+    row("", "completed after due p50 / p99",
+        f"{t['completed_after_due_p50_ms']:.2f} / {t['completed_after_due_p99_ms']:.2f}", "ms")
+    row("", "fired / closed", f"{t['fired']} / {t['closed']} (due before started: {t['due_before_started']})")
+
+if scale:
+    base = scale[0]
+    for s in scale:
+        lvl = s["closed_workflows"]
+        first = s is base
+        lab = f"{lvl:,} closed"
+        tgt = None if first else "<= 1.20x smallest"
+        row("7 scale" if first else "", f"{lab}: claim p50 / p99",
+            f"{s['claim_p50_ms']:.3f} / {s['claim_p99_ms']:.3f}", "ms",
+            ratio(s["claim_p50_ms"], base["claim_p50_ms"]), tgt,
+            None if first else s["claim_p50_ms"] / base["claim_p50_ms"] <= 1.2)
+        row("", f"{lab}: complete p50 / p99",
+            f"{s['complete_p50_ms']:.3f} / {s['complete_p99_ms']:.3f}", "ms",
+            ratio(s["complete_p50_ms"], base["complete_p50_ms"]), tgt,
+            None if first else s["complete_p50_ms"] / base["complete_p50_ms"] <= 1.2)
+        row("", f"{lab}: history rows (est.) / size / generated in",
+            f"{s['history_rows']:,} / {s['history_mb']:,} MB / {s['generate_seconds']:.0f} s")
+        row("", f"{lab}: backend / scheduler RSS (anon)",
+            f"{s['backend_rss_kb']/1024:.0f} ({s['backend_anon_kb']/1024:.1f}) / {s['scheduler_rss_kb']/1024:.0f} ({s['scheduler_anon_kb']/1024:.1f})", "MB")
+
+m = runs.get("memory", {})
+if m:
+    row("memory", "scheduler RSS start -> end (anon)",
+        f"{m['scheduler_rss_kb_start']/1024:.0f} ({m['scheduler_anon_kb_start']/1024:.1f}) -> {m['scheduler_rss_kb_end']/1024:.0f} ({m['scheduler_anon_kb_end']/1024:.1f})", "MB")
+    tp = runs.get("throughput", {})
+    if tp:
+        row("", "worker backends RSS, scenario 3 start -> end (anon)",
+            f"{tp['worker_backend_rss_kb_start']/1024:.0f} ({tp['worker_backend_anon_kb_start']/1024:.1f}) -> {tp['worker_backend_rss_kb_end']/1024:.0f} ({tp['worker_backend_anon_kb_end']/1024:.1f})", "MB")
+
+w = [max(len(r[i]) for r in rows + [("scenario", "metric", "value", "ratio", "target", "met")]) for i in range(6)]
+hdr = ("scenario", "metric", "value", "ratio", "target", "met")
+print("  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
+print("  ".join("-" * w[i] for i in range(6)))
+for r in rows:
+    print("  ".join(r[i].ljust(w[i]) if i != 3 else r[i].rjust(w[i]) for i in range(6)).rstrip())
+print()
+print("ratio: to the pgbench 8-client TPS (rates) or to the pgbench 1-client mean latency (latencies)")
+print("of this run; scale ratios are to the smallest level. \"met\" is information, not an assertion.")
+PY
+	echo
+	echo "--- machine-readable, one line per scenario ---"
+	cat "$LINES"
+	echo
+	echo "--- profile ---"
+	cat "$PROFILE"
+} >"$RESULT"
+
+echo
+sed -n '/^scenario /,/^of this run/p' "$RESULT"
+echo
+echo "bench: $ELAPSED s; results in ${RESULT#"$REPO"/}"
