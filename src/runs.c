@@ -7,7 +7,9 @@
  * ChildWorkflowCompleted or ChildWorkflowFailed and goes on.  When a parent
  * closes, its open children are terminated (Temporal's default parent
  * close policy), or asked to cancel if the parent was cancelled;
- * cancelling a parent asks its children to cancel too.
+ * cancelling a parent asks its children to cancel too.  Signals still
+ * buffered when a workflow ends are dropped (they go on to the next run on
+ * continue-as-new).
  * Locking order is parent before child, except for the child's closing
  * notice, which locks the parent while holding the child (a deadlock
  * there is resolved by PostgreSQL and the report is retried).
@@ -28,6 +30,7 @@ static SPIPlanPtr insert_run_plan;
 static SPIPlanPtr children_plan;
 static SPIPlanPtr cancel_flag_plan;
 static SPIPlanPtr child_seq_plan;
+static SPIPlanPtr drop_signals_plan;
 
 /* The seq of the parent's ChildWorkflowStarted for child_id, 0 if none. */
 static int
@@ -273,6 +276,17 @@ notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
 	wf_defer_advance(parent);
 }
 
+/* Forget the signals buffered for a workflow that has ended. */
+static void
+drop_buffered_signals(WfRun *run)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(run->workflow_id)};
+
+	wf_exec(&drop_signals_plan, "DELETE FROM workflow.signals WHERE workflow_id = $1",
+			1, types, values, NULL, 0);
+}
+
 /*
  * A run just closed: settle its children (cancelled with it if it was
  * cancelled, else terminated) and tell its parent.
@@ -281,6 +295,9 @@ void
 wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 {
 	settle_children(run, run->cancel_requested);
+	/* Buffered signals go on to the next run; otherwise nobody reads them. */
+	if (strcmp(status, "continued_as_new") != 0)
+		drop_buffered_signals(run);
 	if (run->parent_workflow_id && strcmp(status, "continued_as_new") != 0)
 		notify_parent(run, status, result, error);
 }

@@ -1,7 +1,7 @@
 -- Signals (buffered in order, waited for, timed out), queryable state,
 -- deterministic helpers and patching.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 CREATE FUNCTION approvals(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE a jsonb; b jsonb; late jsonb;
@@ -32,6 +32,8 @@ SELECT is(array_agg(event_type ORDER BY event_id),
 				'SignalConsumed', 'TimerStarted', 'TimerFired', 'WorkflowCompleted'],
 		  'the history shows each signal received and consumed')
   FROM workflow.history WHERE workflow_id = 'appr';
+SELECT is(count(*), 0::bigint, 'signals nobody consumed are dropped when the workflow ends')
+  FROM workflow.signals WHERE workflow_id = 'appr';
 
 -- Signals sent before the code waits are buffered, in order.
 SELECT workflow.start_workflow('approvals', '{}', 'appr2');
