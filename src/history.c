@@ -12,7 +12,9 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "workflow.h"
 
@@ -28,6 +30,9 @@ static SPIPlanPtr closed_status_plan;
 static SPIPlanPtr append_plan;
 static SPIPlanPtr update_plan;
 static SPIPlanPtr close_plan;
+
+/* Runs with buffered events (in TopTransactionContext). */
+static List *dirty_runs = NIL;
 
 /* Build a WfRun from row 0 of the last SPI result. */
 static WfRun *
@@ -64,6 +69,7 @@ wf_lock_run(const char *workflow_id, bool must_exist)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(workflow_id)};
 
+	wf_flush_events();
 	if (wf_exec(&lock_open_plan,
 				"SELECT " RUN_COLUMNS " FROM workflow.workflows"
 				" WHERE workflow_id = $1 AND closed_at IS NULL FOR UPDATE",
@@ -96,6 +102,7 @@ wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked)
 	Datum		values[2] = {CStringGetTextDatum(workflow_id), run_id};
 	int			n;
 
+	wf_flush_events();
 	if (skip_locked)
 		n = wf_exec(&lock_by_id_skip_plan,
 					"SELECT " RUN_COLUMNS " FROM workflow.workflows"
@@ -130,28 +137,91 @@ wf_run_is_open(WfRun *run)
 }
 
 /*
- * Append one event to the run's history and advance last_event_id, in one
- * statement.  The run must be locked by this transaction.
+ * Append one event to the run's history.  The run must be locked by this
+ * transaction.  Events are buffered in the run and written by
+ * wf_flush_events, all at once with the new last_event_id, so that a step
+ * that records several events (ActivityStarted, ActivityCompleted, the
+ * next ActivityScheduled) costs one UPDATE and one INSERT.
  */
 int64
 wf_append_event(WfRun *run, const char *event_type, Jsonb *data)
 {
-	Oid			types[5] = {TEXTOID, UUIDOID, INT8OID, TEXTOID, JSONBOID};
-	Datum		values[5];
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
-	run->last_event_id++;
+	if (run->pending_types == NIL)
+		dirty_runs = lappend(dirty_runs, run);
+	run->pending_types = lappend(run->pending_types, pstrdup(event_type));
+	run->pending_data = lappend(run->pending_data,
+								DatumGetPointer(datumCopy(JsonbPGetDatum(data), false, -1)));
+	MemoryContextSwitchTo(old);
+	return ++run->last_event_id;
+}
+
+/* Write the buffered events of one run. */
+static void
+flush_run(WfRun *run)
+{
+	Oid			types[5] = {TEXTOID, UUIDOID, INT8OID, TEXTARRAYOID, JSONBARRAYOID};
+	Datum		values[5];
+	int			n = list_length(run->pending_types);
+	Datum	   *type_datums = palloc(sizeof(Datum) * n);
+	Datum	   *data_datums = palloc(sizeof(Datum) * n);
+	int			i = 0;
+	ListCell   *lt,
+			   *ld;
+
+	forboth(lt, run->pending_types, ld, run->pending_data)
+	{
+		type_datums[i] = CStringGetTextDatum((char *) lfirst(lt));
+		data_datums[i] = PointerGetDatum(lfirst(ld));
+		i++;
+	}
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;
 	values[2] = Int64GetDatum(run->last_event_id);
-	values[3] = CStringGetTextDatum(event_type);
-	values[4] = JsonbPGetDatum(data);
+	values[3] = PointerGetDatum(construct_array(type_datums, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(data_datums, n, JSONBOID, -1, false, TYPALIGN_INT));
 	wf_exec(&append_plan,
 			"WITH bump AS (UPDATE workflow.workflows SET last_event_id = $3"
 			"  WHERE workflow_id = $1 AND run_id = $2)"
 			" INSERT INTO workflow.history (workflow_id, run_id, event_id, event_type, data)"
-			" VALUES ($1, $2, $3, $4, $5)",
+			" SELECT $1, $2, $3 - cardinality($4) + e.n, e.t, e.d"
+			" FROM unnest($4, $5) WITH ORDINALITY AS e(t, d, n)",
 			5, types, values, NULL, 0);
-	return run->last_event_id;
+	run->pending_types = NIL;
+	run->pending_data = NIL;
+}
+
+/*
+ * Write every buffered event of this transaction.  Called before anything
+ * reads history or locks a run, and when each SQL-callable function ends
+ * (wf_leave_internal).
+ */
+void
+wf_flush_events(void)
+{
+	while (dirty_runs != NIL)
+	{
+		WfRun	   *run = linitial(dirty_runs);
+
+		dirty_runs = list_delete_first(dirty_runs);
+		flush_run(run);
+	}
+}
+
+/* At commit every event must have been written: a bug otherwise. */
+void
+wf_check_flushed(void)
+{
+	if (dirty_runs != NIL)
+		elog(ERROR, "workflow: history events were left unwritten");
+}
+
+/* Forget the buffers of an aborted transaction. */
+void
+wf_forget_events(void)
+{
+	dirty_runs = NIL;			/* freed with TopTransactionContext */
 }
 
 /* Write back the engine state of an open run. */

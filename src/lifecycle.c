@@ -121,6 +121,7 @@ next_compensation(WfRun *run, bool first)
 	 * The most recently completed activity with a compensation that has not
 	 * completed yet.
 	 */
+	wf_flush_events();
 	if (wf_exec(&next_compensation_plan,
 				"SELECT (s.data->>'seq')::int4, s.data->>'compensation', s.data->>'compensation_queue',"
 				"   COALESCE(s.data->'compensation_input',"

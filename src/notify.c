@@ -307,6 +307,9 @@ wf_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			wf_check_flushed();
+			return;
 		case XACT_EVENT_COMMIT:
 			if (wf_shared != NULL && (wake_at_commit || due_before_wakeup()))
 				publish_at_commit();
@@ -325,6 +328,7 @@ wf_xact_callback(XactEvent event, void *arg)
 	wake_launcher_at_commit = false;
 	wf_set_now(0);
 	wf_replay_reset();
+	wf_forget_events();
 }
 
 /* Subtransaction end: forget what a rolled-back savepoint queued. */

@@ -174,6 +174,7 @@ load_history(ReplayContext *ctx)
 
 	values[0] = CStringGetTextDatum(ctx->run->workflow_id);
 	values[1] = ctx->run->run_id;
+	wf_flush_events();
 	n = wf_exec(&load_history_plan,
 				"SELECT event_type, (data->>'seq')::int4,"
 				" COALESCE(data->>'activity', data->>'marker', data->>'signal', data->>'name',"

@@ -41,6 +41,7 @@ child_seq(WfRun *parent, const char *child_id)
 	CStringGetTextDatum(child_id)};
 	bool		isnull;
 
+	wf_flush_events();
 	if (wf_exec(&child_seq_plan,
 				"SELECT (data->>'seq')::int4 FROM workflow.history"
 				" WHERE workflow_id = $1 AND run_id = $2 AND event_type = 'ChildWorkflowStarted'"

@@ -58,10 +58,11 @@ wf_enter_internal(WfInternal *save)
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
-/* Undo wf_enter_internal. */
+/* Write what is buffered, and undo wf_enter_internal. */
 void
 wf_leave_internal(WfInternal *save)
 {
+	wf_flush_events();
 	AtEOXact_GUC(true, save->guc_nestlevel);
 	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
 }

@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -111,6 +112,8 @@ typedef struct WfRun
 	char	   *parent_workflow_id;
 	Datum		parent_run_id;	/* uuid, valid if parent_workflow_id */
 	Jsonb	   *error;			/* the failure being compensated */
+	List	   *pending_types;	/* events not yet written (history.c) */
+	List	   *pending_data;
 } WfRun;
 
 extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist);
@@ -118,6 +121,9 @@ extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip
 extern bool wf_run_exists(const char *workflow_id, Datum run_id);
 extern void wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids);
 extern int64 wf_append_event(WfRun *run, const char *event_type, Jsonb *data);
+extern void wf_flush_events(void);
+extern void wf_check_flushed(void);
+extern void wf_forget_events(void);
 extern void wf_update_run(WfRun *run);
 extern void wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
 extern bool wf_run_is_open(WfRun *run);

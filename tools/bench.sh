@@ -163,6 +163,49 @@ loadgen() {
 
 load_note() { echo "loadavg $1: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$PROFILE"; }
 
+# CPU accounting, to say where the time goes and how much of the machine
+# other processes took: the whole machine (/proc/stat), the cluster (live
+# children of the postmaster plus the children it has reaped), the
+# scheduler and the WAL writer.
+PM_PID=$(head -1 "$WF_CLUSTER_DIR/data/postmaster.pid")
+CLK=$(getconf CLK_TCK)
+WALWRITER_PID=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
+
+proc_ticks() { awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+cpu_snap() {
+	local machine cluster
+	machine=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+	cluster=$( (cat /proc/[0-9]*/stat 2>/dev/null || true) | awk -v pm="$PM_PID" '
+		{ pid = $1; sub(/^[0-9]+ \(.*\) /, "") }
+		pid == pm { t += $12 + $13 + $14 + $15 }
+		pid != pm && $2 == pm { t += $12 + $13 }
+		END { print t + 0 }')
+	echo "$(date +%s.%N) $machine $cluster $(proc_ticks "$SCHED_PID") $(proc_ticks "$WALWRITER_PID")"
+}
+
+cpu_begin() { sleep 0.2; CPU0=$(cpu_snap); }
+
+# cpu_end NAME [CLIENT_CPU_S]: emit the CPU used since cpu_begin.
+cpu_end() {
+	sleep 0.2	# let the postmaster reap the run's backends
+	python3 - "$1" "${2:-null}" "$CLK" "$(nproc)" $CPU0 $(cpu_snap) <<'PY' | tee -a "$LINES"
+import json, sys
+name, client, clk, ncpu = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+a = [float(x) for x in sys.argv[5:10]]
+b = [float(x) for x in sys.argv[10:15]]
+d = {"scenario": "cpu_" + name, "wall_s": round(b[0] - a[0], 3), "cores": ncpu,
+     "machine_busy_cpu_s": round((b[1] - a[1]) / clk, 2),
+     "cluster_cpu_s": round((b[2] - a[2]) / clk, 2),
+     "scheduler_cpu_s": round((b[3] - a[3]) / clk, 2),
+     "walwriter_cpu_s": round((b[4] - a[4]) / clk, 2)}
+if client != "null":
+    d["client_cpu_s"] = round(float(client), 2)
+    d["other_processes_cpu_s"] = round(d["machine_busy_cpu_s"] - d["cluster_cpu_s"] - d["client_cpu_s"], 2)
+print("BENCH " + json.dumps(d))
+PY
+}
+
 pgss_reset() { q "SELECT pg_stat_statements_reset()" >/dev/null; }
 
 # Top statements since the last reset: where the time went.
@@ -189,8 +232,12 @@ pgss_dump() {
 run_pgbench() {
 	local clients=$1 seconds=$2 dir=$WORK/pgbench-$1 out
 	mkdir -p "$dir"
-	out=$(cd "$dir" && "$PG_BINDIR/pgbench" -n -M prepared -f "$REPO/bench/baseline.pgbench" \
-		-c "$clients" -j "$((clients < 2 ? 1 : 2))" -T "$seconds" -l --log-prefix=tx 2>&1)
+	out=$(
+		cd "$dir"
+		TIMEFORMAT='PGBENCH_CPU %U %S'
+		{ time "$PG_BINDIR/pgbench" -n -M prepared -f "$REPO/bench/baseline.pgbench" \
+			-c "$clients" -j "$((clients < 2 ? 1 : 2))" -T "$seconds" -l --log-prefix=tx 2>&1; } 2>&1
+	)
 	local tps lat n
 	tps=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' <<<"$out")
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
@@ -200,7 +247,9 @@ run_pgbench() {
 		awk '{ v[NR] = $1 } END {
 			i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
 			printf "%.3f %.3f", v[i50], v[i99] }')
-	echo "$tps $lat $pcts $n"
+	local ccpu
+	ccpu=$(awk '/^PGBENCH_CPU/ { print $2 + $3 }' <<<"$out")
+	echo "$tps $lat $pcts $n ${ccpu:-null}"
 }
 
 log "1. baseline: pgbench warm-up (3 s, not reported)"
@@ -211,8 +260,12 @@ for c in "$CLIENTS" 1; do
 	[[ $c == 1 ]] && secs=$PGBENCH1_SECONDS
 	log "1. baseline: pgbench, $c client(s), $secs s"
 	load_note "before baseline c=$c"
-	read -r tps lat p50 p99 n <<<"$(run_pgbench "$c" "$secs")"
+	pgss_reset
+	cpu_begin
+	read -r tps lat p50 p99 n ccpu <<<"$(run_pgbench "$c" "$secs")"
 	emit "BENCH {\"scenario\": \"baseline_c$c\", \"clients\": $c, \"seconds\": $secs, \"tps\": $tps, \"lat_mean_ms\": $lat, \"lat_p50_ms\": $p50, \"lat_p99_ms\": $p99, \"transactions\": $n}"
+	cpu_end "baseline_c$c" "$ccpu"
+	[[ $c == 1 ]] || pgss_dump "1. baseline, pgbench $c clients"
 done
 
 # ---------------------------------------------------------------------
@@ -221,13 +274,17 @@ done
 log "2. start rate: $WORKFLOWS start_workflow() calls, $CLIENTS clients"
 load_note "before start_rate"
 pgss_reset
+cpu_begin
 loadgen start -c "$CLIENTS" -n "$WORKFLOWS" -p "w-"
+cpu_end start_rate "$(bench_get start_rate loadgen_cpu_s)"
 pgss_dump "2. start_rate"
 
 log "3. throughput: $WORKERS LISTENing workers drain $WORKFLOWS workflows ($((WORKFLOWS * 4)) steps)"
 load_note "before throughput"
 pgss_reset
+cpu_begin
 loadgen drain -w "$WORKERS" -n "$WORKFLOWS" -b "$BATCH" -p "w-"
+cpu_end throughput "$(bench_get throughput loadgen_cpu_s)"
 pgss_dump "3. throughput"
 
 # ---------------------------------------------------------------------
@@ -239,7 +296,9 @@ if [[ -z $STEADY_RATE ]]; then
 fi
 log "4. steady state: $STEADY_RATE workflows/s for $STEADY_SECONDS s, $WORKERS workers"
 load_note "before steady"
+cpu_begin
 loadgen steady -w "$WORKERS" -r "$STEADY_RATE" -s "$STEADY_SECONDS" -b "$BATCH" -p "s-" --timeout 120
+cpu_end steady "$(bench_get steady loadgen_cpu_s)"
 # The server's view of the same runs (created_at is the start's transaction time).
 emit "BENCH $(q "SELECT json_build_object('scenario', 'steady_server',
 	'workflows', count(*),
@@ -254,7 +313,9 @@ emit "BENCH $(q "SELECT json_build_object('scenario', 'steady_server',
 log "5. latency: $LATENCY_WORKFLOWS workflows one at a time, one LISTENing worker per queue"
 load_note "before latency_c1"
 pgss_reset
+cpu_begin
 loadgen latency -n "$LATENCY_WORKFLOWS" -p "c1-"
+cpu_end latency_c1 "$(bench_get latency_c1 loadgen_cpu_s)"
 pgss_dump "5. latency_c1"
 
 # ---------------------------------------------------------------------
@@ -267,8 +328,10 @@ LEAD=$(python3 -c "print(min(60.0, max(3.0, round(1.5 * $TIMERS / max(${srate:-5
 log "6. timers: $TIMERS sleeps due over $TIMER_WINDOW s (first due after $LEAD s)"
 load_note "before timers"
 pgss_reset
+cpu_begin
 loadgen timers -c "$CLIENTS" -n "$TIMERS" -t bench_sleep -p "t-" --window "$TIMER_WINDOW" \
 	--lead "$LEAD" --timeout 60
+cpu_end timers
 pgss_dump "6. timers (mostly the scheduler)"
 
 # ---------------------------------------------------------------------
@@ -276,6 +339,15 @@ pgss_dump "6. timers (mostly the scheduler)"
 # ---------------------------------------------------------------------
 log "7. scale: closed workflows $SCALE_LEVELS, $SCALE_PROBES sequential probes per level"
 load_note "before scale"
+# Every run so far is closed: empty the history so that each level holds
+# exactly that many closed workflows (plain SQL, as the superuser).
+open_runs=$(q "SELECT count(*) FROM workflow.workflows WHERE closed_at IS NULL")
+if [[ $open_runs == 0 ]]; then
+	q "TRUNCATE workflow.history, workflow.workflows" >/dev/null
+else
+	echo "bench: $open_runs runs still open; the scale levels also count the earlier scenarios' runs" >&2
+	echo "note: $open_runs runs were still open before scenario 7; history not emptied" >>"$PROFILE"
+fi
 loadgen scale -n "$SCALE_PROBES" --levels "$SCALE_LEVELS" --pgss-top 12
 load_note "end"
 
