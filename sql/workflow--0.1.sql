@@ -137,8 +137,11 @@ CREATE TABLE workflow.tasks (
 ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01,
 		autovacuum_vacuum_cost_delay = 0);
 
-/* The claim path: oldest ready task of a queue. */
-CREATE INDEX tasks_ready_idx ON workflow.tasks (queue, task_id) WHERE status = 'ready';
+/*
+ * The claim path: the ready tasks of a queue, longest ready first.  Only
+ * ready rows are in it, so claimed and finished tasks never slow a claim.
+ */
+CREATE INDEX tasks_ready_idx ON workflow.tasks (queue, ready_at, task_id) WHERE status = 'ready';
 /* The scheduler's path: leases, backoffs and deadlines that fall due. */
 CREATE INDEX tasks_due_idx ON workflow.tasks (due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX tasks_run_idx ON workflow.tasks (workflow_id, run_id, seq);

@@ -277,7 +277,7 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 	n = wf_exec(&claim_plan,
 				"WITH c AS (SELECT task_id FROM workflow.tasks"
 				"   WHERE queue = $1 AND status = 'ready'"
-				"   ORDER BY task_id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+				"   ORDER BY ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED)"
 				" UPDATE workflow.tasks t SET status = 'running', claimed_by = $2,"
 				"   claimed_at = $4, heartbeat_at = NULL,"
 				"   lease_expires_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout),"

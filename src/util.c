@@ -8,6 +8,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "nodes/parsenodes.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -67,13 +68,18 @@ wf_leave_internal(WfInternal *save)
 	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
 }
 
-/* Prepare a statement once per backend and keep it. */
+/*
+ * Prepare a statement once per backend and keep it.  Generic plans only:
+ * every statement is a keyed lookup or a short scan of a partial index,
+ * and re-planning each call for its parameters costs more than it saves.
+ */
 SPIPlanPtr
 wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 {
 	if (*cache == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",

@@ -21,13 +21,13 @@
 #   BENCH_CLIENTS          client connections (1, 2, 6)           [8]
 #   BENCH_WORKERS          worker connections (3, 4)              [8]
 #   BENCH_BATCH            max_tasks per claim (3, 4)             [10]
-#   BENCH_PGBENCH_SECONDS  pgbench duration, 8 clients            [15]
+#   BENCH_PGBENCH_SECONDS  pgbench duration, 8 clients            [20]
 #   BENCH_PGBENCH1_SECONDS pgbench duration, 1 client             [10]
 #   BENCH_STEADY_SECONDS   steady-state duration                  [20]
 #   BENCH_STEADY_FRACTION  steady start rate, as a fraction of
 #                          scenario 3's workflows/s               [0.5]
 #   BENCH_STEADY_RATE      steady start rate, workflows/s (overrides)
-#   BENCH_LATENCY_WORKFLOWS workflows run one at a time (5)       [300]
+#   BENCH_LATENCY_WORKFLOWS workflows run one at a time (5)       [500]
 #   BENCH_TIMERS           sleeping workflows (6)                 [10000]
 #   BENCH_TIMER_WINDOW     seconds their due times spread over    [10]
 #   BENCH_SCALE_LEVELS     closed workflows per level (7)   [10000,100000,1000000]
@@ -47,12 +47,12 @@ WORKFLOWS=${BENCH_WORKFLOWS:-20000}
 CLIENTS=${BENCH_CLIENTS:-8}
 WORKERS=${BENCH_WORKERS:-8}
 BATCH=${BENCH_BATCH:-10}
-PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-15}
+PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-20}
 PGBENCH1_SECONDS=${BENCH_PGBENCH1_SECONDS:-10}
 STEADY_SECONDS=${BENCH_STEADY_SECONDS:-20}
 STEADY_FRACTION=${BENCH_STEADY_FRACTION:-0.5}
 STEADY_RATE=${BENCH_STEADY_RATE:-}
-LATENCY_WORKFLOWS=${BENCH_LATENCY_WORKFLOWS:-300}
+LATENCY_WORKFLOWS=${BENCH_LATENCY_WORKFLOWS:-500}
 TIMERS=${BENCH_TIMERS:-10000}
 TIMER_WINDOW=${BENCH_TIMER_WINDOW:-10}
 SCALE_LEVELS=${BENCH_SCALE_LEVELS:-10000,100000,1000000}
@@ -404,6 +404,16 @@ for line in open(sys.argv[1]):
 def g(s, k):
     return runs.get(s, {}).get(k)
 
+def cpu_row(name, units, unit_name):
+    c = runs.get("cpu_" + name)
+    if not c:
+        return
+    per = f", {1000 * c['cluster_cpu_s'] / units:.3f} ms/{unit_name}" if units else ""
+    cl = f"; client {c['client_cpu_s']:.1f}" if "client_cpu_s" in c else ""
+    ot = f"; other processes {c['other_processes_cpu_s']:.1f}" if "other_processes_cpu_s" in c else ""
+    row("", "CPU s: server (per unit); client; others; machine busy/avail",
+        f"{c['cluster_cpu_s']:.1f}{per}{cl}{ot}; {c['machine_busy_cpu_s']:.1f}/{c['cores'] * c['wall_s']:.1f}")
+
 b8 = g("baseline_c8", "tps")
 b1 = g("baseline_c1", "lat_mean_ms")
 rows = []
@@ -426,16 +436,19 @@ def ratio(a, b):
 row("1 baseline", "pgbench TPS, 8 clients", b8, "tx/s", 1.0)
 row("", "latency p50 / p99, 8 clients",
     f"{g('baseline_c8','lat_p50_ms'):.3f} / {g('baseline_c8','lat_p99_ms'):.3f}" if b8 else None, "ms")
+cpu_row("baseline_c8", g("baseline_c8", "transactions"), "tx")
 row("", "pgbench TPS, 1 client", g("baseline_c1", "tps"), "tx/s")
 row("", "latency mean, 1 client (yardstick)", b1, "ms", 1.0)
 row("", "latency p50 / p99, 1 client",
     f"{g('baseline_c1','lat_p50_ms'):.3f} / {g('baseline_c1','lat_p99_ms'):.3f}" if b1 else None, "ms")
+cpu_row("baseline_c1", g("baseline_c1", "transactions"), "tx")
 
 sr = g("start_rate", "starts_per_s")
 row("2 start rate", f"start_workflow()/s, {g('start_rate','clients')} clients", sr, "calls/s",
     ratio(sr, b8), ">= 0.80x TPS", None if sr is None else sr / b8 >= 0.8)
 row("", "start call p50 / p99",
     f"{g('start_rate','start_p50_ms'):.2f} / {g('start_rate','start_p99_ms'):.2f}" if sr else None, "ms")
+cpu_row("start_rate", g("start_rate", "started"), "start")
 
 sp = g("throughput", "steps_per_s")
 row("3 throughput", f"activity steps/s ({g('throughput','workflows')} wf, {g('throughput','workers')} workers, batch {g('throughput','batch')})",
@@ -446,6 +459,10 @@ row("", "claims (empty) / notifications",
     f"{g('throughput','claims')} ({g('throughput','empty_claims')}) / {g('throughput','notifications')}" if sp else None)
 row("", "claim call p50 / p99 (batch)",
     f"{g('throughput','claim_p50_ms'):.2f} / {g('throughput','claim_p99_ms'):.2f}" if sp else None, "ms")
+cpu_row("throughput", g("throughput", "steps"), "step")
+if sp:
+    row("", "  of which worker backends / scheduler / WAL writer",
+        f"{g('throughput','worker_backends_cpu_s'):.1f} / {runs['cpu_throughput']['scheduler_cpu_s']:.1f} / {runs['cpu_throughput']['walwriter_cpu_s']:.1f}" if "cpu_throughput" in runs else None, "CPU s")
 
 e = runs.get("steady", {})
 if e:
@@ -460,6 +477,7 @@ if e:
     if s:
         row("", "server closed_at - created_at p50 / p99",
             f"{s['e2e_p50_ms']} / {s['e2e_p99_ms']}", "ms")
+    cpu_row("steady", e.get("steps"), "step")
 
 c = runs.get("latency_c1", {})
 if c:
@@ -478,6 +496,7 @@ if c:
     row("", "start / complete call p50",
         f"{c['start_p50_ms']:.2f} / {c['complete_call_p50_ms']:.2f}", "ms")
     row("", "fallback polls (missed NOTIFY)", f"{c['fallback_polls_with_work']}")
+    cpu_row("latency_c1", c.get("workflows"), "wf")
 
 t = runs.get("timers", {})
 if t:
@@ -488,6 +507,9 @@ if t:
     row("", "completed after due p50 / p99",
         f"{t['completed_after_due_p50_ms']:.2f} / {t['completed_after_due_p99_ms']:.2f}", "ms")
     row("", "fired / closed", f"{t['fired']} / {t['closed']} (due before started: {t['due_before_started']})")
+    cpu_row("timers", None, None)
+    if "cpu_timers" in runs:
+        row("", "  scheduler CPU during the run", runs["cpu_timers"]["scheduler_cpu_s"], "s")
 
 if scale:
     base = scale[0]
@@ -506,17 +528,18 @@ if scale:
             None if first else s["complete_p50_ms"] / base["complete_p50_ms"] <= 1.2)
         row("", f"{lab}: history rows (est.) / size / generated in",
             f"{s['history_rows']:,} / {s['history_mb']:,} MB / {s['generate_seconds']:.0f} s")
-        row("", f"{lab}: backend / scheduler RSS (anon)",
-            f"{s['backend_rss_kb']/1024:.0f} ({s['backend_anon_kb']/1024:.1f}) / {s['scheduler_rss_kb']/1024:.0f} ({s['scheduler_anon_kb']/1024:.1f})", "MB")
+        row("", f"{lab}: backend / scheduler private RSS (VmRSS)",
+            f"{s['backend_anon_kb']/1024:.1f} ({s['backend_rss_kb']/1024:.0f}) / {s['scheduler_anon_kb']/1024:.1f} ({s['scheduler_rss_kb']/1024:.0f})", "MB")
 
 m = runs.get("memory", {})
 if m:
-    row("memory", "scheduler RSS start -> end (anon)",
-        f"{m['scheduler_rss_kb_start']/1024:.0f} ({m['scheduler_anon_kb_start']/1024:.1f}) -> {m['scheduler_rss_kb_end']/1024:.0f} ({m['scheduler_anon_kb_end']/1024:.1f})", "MB")
+    row("memory", "scheduler private RSS start -> end (VmRSS)",
+        f"{m['scheduler_anon_kb_start']/1024:.1f} -> {m['scheduler_anon_kb_end']/1024:.1f} ({m['scheduler_rss_kb_start']/1024:.0f} -> {m['scheduler_rss_kb_end']/1024:.0f})", "MB")
     tp = runs.get("throughput", {})
     if tp:
-        row("", "worker backends RSS, scenario 3 start -> end (anon)",
-            f"{tp['worker_backend_rss_kb_start']/1024:.0f} ({tp['worker_backend_anon_kb_start']/1024:.1f}) -> {tp['worker_backend_rss_kb_end']/1024:.0f} ({tp['worker_backend_anon_kb_end']/1024:.1f})", "MB")
+        row("", "worker backend private RSS, scenario 3 start -> end (VmRSS)",
+            f"{tp['worker_backend_anon_kb_start']/1024:.1f} -> {tp['worker_backend_anon_kb_end']/1024:.1f} ({tp['worker_backend_rss_kb_start']/1024:.0f} -> {tp['worker_backend_rss_kb_end']/1024:.0f})", "MB")
+    row("", "(private = RssAnon; VmRSS also counts the shared buffers a process touched)", "")
 
 w = [max(len(r[i]) for r in rows + [("scenario", "metric", "value", "ratio", "target", "met")]) for i in range(6)]
 hdr = ("scenario", "metric", "value", "ratio", "target", "met")
