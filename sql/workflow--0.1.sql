@@ -269,6 +269,12 @@ CREATE FUNCTION workflow.claim_activities(queue text, worker_id text DEFAULT NUL
 	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_claim_activities';
 CREATE FUNCTION workflow.complete_activity(task_id bigint, result jsonb DEFAULT NULL)
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_activity';
+CREATE FUNCTION workflow.complete_and_claim(task_id bigint, result jsonb, queue text,
+										   worker_id text DEFAULT NULL, max_tasks integer DEFAULT 1)
+	RETURNS TABLE (task_id bigint, activity_id text, workflow_id text, run_id uuid, queue text,
+				   activity text, input jsonb, attempt integer, lease_expires_at timestamptz,
+				   heartbeat_timeout interval, start_to_close_timeout interval)
+	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_and_claim';
 CREATE FUNCTION workflow.fail_activity(task_id bigint, error text, retryable boolean DEFAULT true,
 									   details jsonb DEFAULT NULL)
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_fail_activity';

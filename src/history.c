@@ -193,13 +193,16 @@ flush_run(WfRun *run)
 }
 
 /*
- * Write every buffered event of this transaction.  Called before anything
- * reads history or locks a run, and when each SQL-callable function ends
- * (wf_leave_internal).
+ * Write every buffered event of this transaction.  Called before a run is
+ * locked (so its last_event_id is current) and when each SQL-callable
+ * function ends (wf_leave_internal); replay reads buffered events itself.
  */
 void
 wf_flush_events(void)
 {
+	/* Never inside workflow code: its subtransaction may roll back. */
+	if (wf_in_workflow_code())
+		return;
 	while (dirty_runs != NIL)
 	{
 		WfRun	   *run = linitial(dirty_runs);

@@ -88,6 +88,13 @@ wf_cmd_kind_name(WfCmdKind kind)
 	return "?";
 }
 
+/* Is workflow code running in this backend right now? */
+bool
+wf_in_workflow_code(void)
+{
+	return current_replay != NULL;
+}
+
 /* The running workflow task's context, or an error naming the function. */
 ReplayContext *
 wf_replay_require(const char *function)
@@ -159,9 +166,85 @@ hist_resolve(ReplayContext *ctx, int seq, WfCmdKind kind, const char *name,
 	h->error = error;
 }
 
+/* A scalar member of an event's data as text; NULL if absent or not scalar. */
+static char *
+event_text(Jsonb *data, const char *key)
+{
+	JsonbValue	v;
+
+	if (!wf_jsonb_get(data, key, &v) || v.type == jbvNull || v.type == jbvBinary)
+		return NULL;
+	return wf_jsonb_get_text(data, key);
+}
+
 /*
- * Load the run's command history: one row per command event, in order.
- * Events of compensation tasks are the engine's, not the code's.
+ * Take one history event into the replay context.  Only command events
+ * (with a seq) matter; events of compensation tasks are the engine's, not
+ * the code's.
+ */
+static void
+load_event(ReplayContext *ctx, const char *type, Jsonb *data)
+{
+	char	   *seq_text = event_text(data, "seq");
+	char	   *compensation = event_text(data, "is_compensation");
+	char	   *final_text = event_text(data, "final");
+	bool		final = final_text == NULL || strcmp(final_text, "true") == 0;
+	WfCmdKind	timer_kind = event_text(data, "signal") ? WF_CMD_SIGNAL : WF_CMD_TIMER;
+	char	   *name;
+	int			seq;
+
+	if (seq_text == NULL || (compensation && strcmp(compensation, "true") == 0))
+		return;
+	seq = atoi(seq_text);
+	name = event_text(data, "activity");
+	if (name == NULL)
+		name = event_text(data, "marker");
+	if (name == NULL)
+		name = event_text(data, "signal");
+	if (name == NULL)
+		name = event_text(data, "name");
+	if (name == NULL)
+		name = event_text(data, "workflow_type");
+
+	if (strcmp(type, "ActivityScheduled") == 0)
+		hist_open(ctx, seq, WF_CMD_ACTIVITY, name);
+	else if (strcmp(type, "ActivityCompleted") == 0)
+		hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_DONE,
+					 wf_jsonb_get_jsonb(data, "result"), NULL);
+	else if ((strcmp(type, "ActivityFailed") == 0 ||
+			  strcmp(type, "ActivityTimedOut") == 0) && final)
+		hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_FAILED, data,
+					 event_text(data, "error"));
+	else if (strcmp(type, "ActivityCancelled") == 0)
+		hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_CANCELLED, NULL, NULL);
+	else if (strcmp(type, "TimerStarted") == 0)
+		hist_open(ctx, seq, timer_kind, name);
+	else if (strcmp(type, "TimerFired") == 0)
+		hist_resolve(ctx, seq, timer_kind, name, WF_CMD_DONE, NULL, NULL);
+	else if (strcmp(type, "TimerCancelled") == 0)
+		hist_resolve(ctx, seq, timer_kind, name, WF_CMD_CANCELLED, NULL, NULL);
+	else if (strcmp(type, "ChildWorkflowStarted") == 0)
+		hist_open(ctx, seq, WF_CMD_CHILD, name);
+	else if (strcmp(type, "ChildWorkflowCompleted") == 0)
+		hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_DONE,
+					 wf_jsonb_get_jsonb(data, "result"), NULL);
+	else if (strcmp(type, "ChildWorkflowCancelled") == 0)
+		hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_CANCELLED, NULL, NULL);
+	else if (strcmp(type, "ChildWorkflowFailed") == 0)
+		hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_FAILED, data,
+					 event_text(data, "error"));
+	else if (strcmp(type, "SignalConsumed") == 0)
+		hist_resolve(ctx, seq, WF_CMD_SIGNAL, name, WF_CMD_DONE,
+					 wf_jsonb_get_jsonb(data, "payload"), NULL);
+	else if (strcmp(type, "MarkerRecorded") == 0)
+		hist_resolve(ctx, seq, WF_CMD_MARKER, name, WF_CMD_DONE,
+					 wf_jsonb_get_jsonb(data, "value"), NULL);
+}
+
+/*
+ * Load the run's command history, once per workflow task: the events in
+ * the table, then those this transaction appended and has not written yet
+ * (so a completion need not be written before the replay it triggers).
  */
 static void
 load_history(ReplayContext *ctx)
@@ -171,65 +254,22 @@ load_history(ReplayContext *ctx)
 	int			n,
 				i;
 	MemoryContext old;
+	ListCell   *lt,
+			   *ld;
 
 	values[0] = CStringGetTextDatum(ctx->run->workflow_id);
 	values[1] = ctx->run->run_id;
-	wf_flush_events();
 	n = wf_exec(&load_history_plan,
-				"SELECT event_type, (data->>'seq')::int4,"
-				" COALESCE(data->>'activity', data->>'marker', data->>'signal', data->>'name',"
-				"   data->>'workflow_type'),"
-				" data, COALESCE((data->>'final')::bool, true), data->>'error', data->'result',"
-				" data ? 'signal'"
-				" FROM workflow.history"
+				"SELECT event_type, data FROM workflow.history"
 				" WHERE workflow_id = $1 AND run_id = $2 AND data ? 'seq'"
-				" AND NOT data @> '{\"is_compensation\": true}'"
 				" ORDER BY event_id",
 				2, types, values, NULL, 0);
 
 	old = MemoryContextSwitchTo(ctx->mcxt);
 	for (i = 0; i < n; i++)
-	{
-		char	   *type = wf_get_text(i, 1);
-		bool		isnull;
-		int			seq = DatumGetInt32(wf_get_datum(i, 2, &isnull));
-		char	   *name = wf_get_text(i, 3);
-		bool		final = DatumGetBool(wf_get_datum(i, 5, &isnull));
-		WfCmdKind	timer_kind = DatumGetBool(wf_get_datum(i, 8, &isnull)) ?
-			WF_CMD_SIGNAL : WF_CMD_TIMER;
-
-		if (strcmp(type, "ActivityScheduled") == 0)
-			hist_open(ctx, seq, WF_CMD_ACTIVITY, name);
-		else if (strcmp(type, "ActivityCompleted") == 0)
-			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_DONE, wf_get_jsonb(i, 7), NULL);
-		else if ((strcmp(type, "ActivityFailed") == 0 ||
-				  strcmp(type, "ActivityTimedOut") == 0) && final)
-			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_FAILED,
-						 wf_get_jsonb(i, 4), wf_get_text(i, 6));
-		else if (strcmp(type, "ActivityCancelled") == 0)
-			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_CANCELLED, NULL, NULL);
-		else if (strcmp(type, "TimerStarted") == 0)
-			hist_open(ctx, seq, timer_kind, name);
-		else if (strcmp(type, "TimerFired") == 0)
-			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_DONE, NULL, NULL);
-		else if (strcmp(type, "TimerCancelled") == 0)
-			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_CANCELLED, NULL, NULL);
-		else if (strcmp(type, "ChildWorkflowStarted") == 0)
-			hist_open(ctx, seq, WF_CMD_CHILD, name);
-		else if (strcmp(type, "ChildWorkflowCompleted") == 0)
-			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_DONE, wf_get_jsonb(i, 7), NULL);
-		else if (strcmp(type, "ChildWorkflowCancelled") == 0)
-			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_CANCELLED, NULL, NULL);
-		else if (strcmp(type, "ChildWorkflowFailed") == 0)
-			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_FAILED,
-						 wf_get_jsonb(i, 4), wf_get_text(i, 6));
-		else if (strcmp(type, "SignalConsumed") == 0)
-			hist_resolve(ctx, seq, WF_CMD_SIGNAL, name, WF_CMD_DONE,
-						 wf_jsonb_get_jsonb(wf_get_jsonb(i, 4), "payload"), NULL);
-		else if (strcmp(type, "MarkerRecorded") == 0)
-			hist_resolve(ctx, seq, WF_CMD_MARKER, name, WF_CMD_DONE,
-						 wf_jsonb_get_jsonb(wf_get_jsonb(i, 4), "value"), NULL);
-	}
+		load_event(ctx, wf_get_text(i, 1), wf_get_jsonb(i, 2));
+	forboth(lt, ctx->run->pending_types, ld, ctx->run->pending_data)
+		load_event(ctx, lfirst(lt), (Jsonb *) lfirst(ld));
 	MemoryContextSwitchTo(old);
 }
 

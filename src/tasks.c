@@ -19,11 +19,14 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "access/xact.h"
 
 #include "workflow.h"
 
 PG_FUNCTION_INFO_V1(wf_claim_activities);
 PG_FUNCTION_INFO_V1(wf_complete_activity);
+PG_FUNCTION_INFO_V1(wf_complete_and_claim);
 PG_FUNCTION_INFO_V1(wf_fail_activity);
 PG_FUNCTION_INFO_V1(wf_heartbeat_activity);
 PG_FUNCTION_INFO_V1(wf_grant_queue);
@@ -240,36 +243,34 @@ check_queue_access(Oid role, const char *queue)
 						 queue, GetUserNameFromId(role, false))));
 }
 
-/*
- * workflow.claim_activities(queue, worker_id, max_tasks): claim up to
- * max_tasks ready tasks of the queue, never one another worker holds.
- */
-Datum
-wf_claim_activities(PG_FUNCTION_ARGS)
+/* Check the arguments of a claim. */
+static void
+check_claim_args(const char *queue, int32 max_tasks)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *queue = wf_text_arg(fcinfo, 0, "queue");
-	char	   *worker = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int32		max_tasks = PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2);
-	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', worker ? ' ' : 'n', ' ', ' '};
-	WfInternal	save;
-	int			n,
-				i;
-
 	wf_check_queue_name(queue);
 	if (max_tasks < 1 || max_tasks > 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_tasks must be between 1 and 1000, not %d", max_tasks),
 				 errhint("Claim in batches of at most 1000 tasks.")));
+}
 
-	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	wf_enter_internal(&save);
-	check_queue_access(save.saved_userid, queue);
+/*
+ * Claim up to max_tasks ready tasks of the queue, never one another worker
+ * holds, into the function's result set.
+ */
+static void
+claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *worker,
+			int32 max_tasks)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', worker ? ' ' : 'n', ' ', ' '};
+	int			n,
+				i;
 
+	check_queue_access(caller, queue);
 	values[0] = CStringGetTextDatum(queue);
 	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
 	values[2] = Int32GetDatum(max_tasks);
@@ -300,6 +301,36 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 			wf_note_due(DatumGetTimestampTz(row[8]));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 	}
+}
+
+/*
+ * A transaction that only claims need not wait for its commit to reach
+ * disk: if the server crashes before, the claim is forgotten and the task
+ * claimed again, which at-least-once delivery allows anyway.
+ */
+static void
+claim_commits_asynchronously(void)
+{
+	if (GetTopTransactionIdIfAny() == InvalidTransactionId)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/* workflow.claim_activities(queue, worker_id, max_tasks) */
+Datum
+wf_claim_activities(PG_FUNCTION_ARGS)
+{
+	char	   *queue = wf_text_arg(fcinfo, 0, "queue");
+	char	   *worker = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int32		max_tasks = PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2);
+	WfInternal	save;
+
+	check_claim_args(queue, max_tasks);
+	claim_commits_asynchronously();
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	wf_enter_internal(&save);
+	claim_tasks(fcinfo, save.saved_userid, queue, worker, max_tasks);
 	wf_leave_internal(&save);
 	SPI_finish();
 	return (Datum) 0;
@@ -439,6 +470,29 @@ activity_resolved(WfRun *run, WfTask *t, Jsonb *failure)
 		wf_advance(run);
 }
 
+/* Record the completion of a task this worker holds and advance the run. */
+static void
+complete_task(int64 task_id, Jsonb *result, Oid caller)
+{
+	WfRun	   *run = NULL;
+	WfTask	   *t = lock_reported_task(task_id, caller, &run);
+	WfJson		b;
+
+	if (t == NULL)
+		return;
+	append_started(run, t);
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", t->seq);
+	wf_json_str(&b, "activity", t->activity);
+	wf_json_int(&b, "task_id", t->task_id);
+	wf_json_jsonb(&b, "result", result);
+	if (t->is_compensation)
+		wf_json_bool(&b, "is_compensation", true);
+	wf_append_event(run, "ActivityCompleted", wf_json_end(&b));
+	wf_delete_task(task_id);
+	activity_resolved(run, t, NULL);
+}
+
 /* workflow.complete_activity(task_id, result) */
 Datum
 wf_complete_activity(PG_FUNCTION_ARGS)
@@ -446,32 +500,42 @@ wf_complete_activity(PG_FUNCTION_ARGS)
 	int64		task_id = PG_GETARG_INT64(0);
 	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
 	WfInternal	save;
-	WfRun	   *run = NULL;
-	WfTask	   *t;
 
 	wf_check_payload(result, "activity result");
 	SPI_connect();
 	wf_enter_internal(&save);
-	t = lock_reported_task(task_id, save.saved_userid, &run);
-	if (t != NULL)
-	{
-		WfJson		b;
-
-		append_started(run, t);
-		wf_json_begin(&b);
-		wf_json_int(&b, "seq", t->seq);
-		wf_json_str(&b, "activity", t->activity);
-		wf_json_int(&b, "task_id", t->task_id);
-		wf_json_jsonb(&b, "result", result);
-		if (t->is_compensation)
-			wf_json_bool(&b, "is_compensation", true);
-		wf_append_event(run, "ActivityCompleted", wf_json_end(&b));
-		wf_delete_task(task_id);
-		activity_resolved(run, t, NULL);
-	}
+	complete_task(task_id, result, save.saved_userid);
 	wf_leave_internal(&save);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * workflow.complete_and_claim(task_id, result, queue, worker_id, max_tasks):
+ * complete_activity, then claim_activities, in one call and one commit --
+ * the next task a step creates is handed to the worker that finished it
+ * (eager dispatch).
+ */
+Datum
+wf_complete_and_claim(PG_FUNCTION_ARGS)
+{
+	int64		task_id = PG_GETARG_INT64(0);
+	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
+	char	   *queue = wf_text_arg(fcinfo, 2, "queue");
+	char	   *worker = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	int32		max_tasks = PG_ARGISNULL(4) ? 1 : PG_GETARG_INT32(4);
+	WfInternal	save;
+
+	wf_check_payload(result, "activity result");
+	check_claim_args(queue, max_tasks);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	wf_enter_internal(&save);
+	complete_task(task_id, result, save.saved_userid);
+	claim_tasks(fcinfo, save.saved_userid, queue, worker, max_tasks);
+	wf_leave_internal(&save);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*

@@ -132,6 +132,7 @@ extern char *wf_uuid_out(Datum uuid);
 /* replay.c: the replay engine */
 extern void wf_advance(WfRun *run);
 extern void wf_defer_advance(WfRun *run);
+extern bool wf_in_workflow_code(void);
 extern void wf_replay_reset(void);
 
 /* runs.c: creating runs; children and parents */

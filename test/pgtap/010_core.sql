@@ -1,7 +1,7 @@
 -- Core engine: a PL/pgSQL workflow driven only through claim/complete,
 -- exact history, result, activity ids, and the at-least-once contract.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 CREATE FUNCTION four_steps(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -63,6 +63,16 @@ SELECT throws_ok($$SELECT workflow.complete_activity(
 	(SELECT (data->>'task_id')::bigint FROM workflow.history
 	  WHERE workflow_id = 'wf-four' AND event_type = 'ActivityCompleted' ORDER BY event_id LIMIT 1), '{}')$$,
 	'WF010', NULL, 'a duplicate completion is refused with WF010');
+
+-- Eager dispatch: completing a step hands the worker the next one.
+SELECT workflow.start_workflow('four', '{"order": 8}', 'wf-eager');
+CREATE TEMP TABLE first_task AS SELECT task_id FROM workflow.claim_activities('inventory', 'eager', 1);
+SELECT is(activity, 'Charge', 'complete_and_claim returns the next task of the queue')
+  FROM workflow.complete_and_claim((SELECT task_id FROM first_task), '{"n": 1}', 'payments', 'eager');
+SELECT is(count(*), 0::bigint, 'already claimed: nothing left to claim on payments')
+  FROM workflow.claim_activities('payments');
+SELECT is(claimed_by, 'eager', 'by the worker that completed the step')
+  FROM workflow.tasks WHERE workflow_id = 'wf-eager';
 
 SELECT * FROM finish();
 ROLLBACK;
