@@ -77,7 +77,6 @@ static SPIPlanPtr queue_grant_plan;
 static SPIPlanPtr grant_plan;
 static SPIPlanPtr revoke_plan;
 static SPIPlanPtr due_plan;
-static SPIPlanPtr next_due_plan;
 static SPIPlanPtr due_list_plan;
 static SPIPlanPtr ready_queues_plan;
 static SPIPlanPtr make_ready_plan;
@@ -801,18 +800,6 @@ wf_tick_tasks(TimestampTz now, int batch)
 		done += tick_task(run, t, now);
 	}
 	return done;
-}
-
-/* The earliest due time of any task, or 0 if none. */
-TimestampTz
-wf_next_task_due(void)
-{
-	bool		isnull;
-	Datum		d;
-
-	wf_exec(&next_due_plan, "SELECT min(due_at) FROM workflow.tasks", 0, NULL, NULL, NULL, 1);
-	d = wf_get_datum(0, 1, &isnull);
-	return isnull ? 0 : DatumGetTimestampTz(d);
 }
 
 /* Add or remove a queue grant; only the extension owner may. */

@@ -14,7 +14,6 @@ static SPIPlanPtr insert_plan;
 static SPIPlanPtr delete_plan;
 static SPIPlanPtr delete_all_plan;
 static SPIPlanPtr due_plan;
-static SPIPlanPtr next_plan;
 
 /* Start a timer for the run's command seq. */
 void
@@ -98,14 +97,3 @@ wf_tick_timers(TimestampTz now, int batch)
 	return fired;
 }
 
-/* The earliest timer, or 0 if none. */
-TimestampTz
-wf_next_timer_due(void)
-{
-	bool		isnull;
-	Datum		d;
-
-	wf_exec(&next_plan, "SELECT min(fire_at) FROM workflow.timers", 0, NULL, NULL, NULL, 1);
-	d = wf_get_datum(0, 1, &isnull);
-	return isnull ? 0 : DatumGetTimestampTz(d);
-}

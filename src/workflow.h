@@ -173,14 +173,12 @@ extern int64 wf_schedule_task(WfRun *run, int seq, bool is_compensation, const c
 extern void wf_withdraw_tasks(WfRun *run, int seq, bool all);
 extern int	wf_tick_tasks(TimestampTz now, int batch);
 extern void wf_delete_task(int64 task_id);
-extern TimestampTz wf_next_task_due(void);
 
 /* timers.c */
 extern void wf_start_timer(WfRun *run, int seq, TimestampTz fire_at);
 extern bool wf_cancel_timer(WfRun *run, int seq);
 extern void wf_cancel_all_timers(WfRun *run);
 extern int	wf_tick_timers(TimestampTz now, int batch);
-extern TimestampTz wf_next_timer_due(void);
 
 /* notify.c: announcing queues after commit; per-database scheduler slots */
 #define WF_MAX_DATABASES 64
