@@ -21,6 +21,9 @@
  *            start-to-completion latency measured client-side.
  *   latency  one workflow at a time; one worker per queue, each waiting
  *            on LISTEN; start-to-completion and notification-to-claim.
+ *   --eager  (drain, latency) workers serve every queue and complete with
+ *            workflow.complete_and_claim(), asking for the next step's
+ *            queue: the engine's eager dispatch.
  *   timers   N workflows that sleep until a due time spread over a
  *            window; firing lateness from the history.
  *   scale    closed workflows generated with plain SQL up to each level;
@@ -53,6 +56,7 @@
 static struct
 {
 	const char *scenario;
+	const char *name;			/* scenario name in the BENCH line */
 	int			clients;		/* start/timers: client connections */
 	int			workers;		/* drain/steady: worker connections */
 	long		n;				/* workflows (or probes per level) */
@@ -74,6 +78,7 @@ static struct
 	const char *queues[MAXQ];
 	int			nqueues;
 	const char *final_activity; /* the last step of the workflow */
+	bool		eager;			/* complete_and_claim the next step's queue */
 } opt = {
 	.clients = 8,
 	.workers = 8,
@@ -255,7 +260,8 @@ typedef struct
 static void
 json_begin(Json *j, const char *scenario)
 {
-	j->len = snprintf(j->buf, sizeof(j->buf), "BENCH {\"scenario\": \"%s\"", scenario);
+	j->len = snprintf(j->buf, sizeof(j->buf), "BENCH {\"scenario\": \"%s\"",
+					  opt.name ? opt.name : scenario);
 }
 
 static void
@@ -484,6 +490,7 @@ struct Worker
 	int			batch;
 	bool		pipeline;
 	bool		recheck;		/* claim again after a full batch */
+	bool		eager;			/* complete_and_claim (serves every queue) */
 	int			backend_pid;
 	long		rss0,
 				anon0,
@@ -498,6 +505,7 @@ struct Worker
 				notifies,
 				fallback_polls,
 				fallback_hits,
+				eager_hits,
 				errors;
 	Lat			claim_lat,
 				complete_lat;
@@ -531,6 +539,65 @@ collect_notifies(Worker *w)
 	return got;
 }
 
+/*
+ * Eager dispatch: complete a task with workflow.complete_and_claim(), asking
+ * for a task of the queue the next step of the seed saga uses (the queues
+ * are given in step order and this worker serves all of them), and go on
+ * with whatever comes back.  The last step is a plain complete_activity.
+ */
+static void
+eager_chain(Worker *w, int q, const char *task0, const char *wfid0, const char *activity0)
+{
+	char		task[32],
+				wfid[128],
+				activity[128];
+
+	snprintf(task, sizeof(task), "%s", task0);
+	snprintf(wfid, sizeof(wfid), "%s", wfid0);
+	snprintf(activity, sizeof(activity), "%s", activity0);
+	for (;;)
+	{
+		int			next = strcmp(activity, opt.final_activity) == 0 ? -1 : (q + 1) % opt.nqueues;
+		const char *params[3];
+		PGresult   *r;
+		int64_t		t0,
+					t1;
+		bool		ok;
+
+		params[0] = task;
+		t0 = mono_us();
+		if (next < 0)
+			r = PQexecPrepared(w->conn, "complete", 1, params, NULL, NULL, 0);
+		else
+		{
+			params[1] = opt.queues[next];
+			params[2] = w->worker_id;
+			r = PQexecPrepared(w->conn, "complete_claim", 3, params, NULL, NULL, 0);
+		}
+		t1 = mono_us();
+		ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+		if (!ok && w->errors++ < 5)
+			note("worker %d: complete(%s): %s", w->id, task, PQresultErrorMessage(r));
+		lat_add(&w->complete_lat, (t1 - t0) / 1000.0);
+		w->steps++;
+		if (on_completed)
+			on_completed(w, q, wfid, activity, t1, ok);
+		if (!ok || next < 0 || PQntuples(r) == 0)
+		{
+			PQclear(r);
+			return;
+		}
+		w->eager_hits++;
+		snprintf(task, sizeof(task), "%s", PQgetvalue(r, 0, 0));
+		snprintf(wfid, sizeof(wfid), "%s", PQgetvalue(r, 0, 1));
+		snprintf(activity, sizeof(activity), "%s", PQgetvalue(r, 0, 2));
+		PQclear(r);
+		q = next;
+		if (on_claimed)
+			on_claimed(w, q, wfid, activity, t1);
+	}
+}
+
 /* Complete the claimed tasks of result r (rows), one transaction each. */
 static void
 complete_tasks(Worker *w, int k, PGresult *r)
@@ -539,6 +606,12 @@ complete_tasks(Worker *w, int k, PGresult *r)
 	int			i;
 	const char *params[1];
 
+	if (w->eager)
+	{
+		for (i = 0; i < rows; i++)
+			eager_chain(w, w->q[k], PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+		return;
+	}
 	if (w->pipeline && rows > 1)
 	{
 		if (!PQenterPipelineMode(w->conn))
@@ -628,6 +701,10 @@ worker_main(void *arg)
 	db_prepare(w->conn, "claim",
 			   "SELECT task_id, workflow_id, activity FROM workflow.claim_activities($1, $2, $3)", 3);
 	db_prepare(w->conn, "complete", "SELECT workflow.complete_activity($1, '{}')", 1);
+	if (w->eager)
+		db_prepare(w->conn, "complete_claim",
+				   "SELECT task_id, workflow_id, activity"
+				   " FROM workflow.complete_and_claim($1, '{}', $2, $3, 1)", 3);
 	w->backend_pid = (int) db_long(w->conn, "SELECT pg_backend_pid()");
 	proc_rss(w->backend_pid, &w->rss0, &w->anon0);
 	w->cpu0 = proc_cpu_s(w->backend_pid);
@@ -753,6 +830,7 @@ start_workers(int n, bool all_queues, int batch, bool pipeline, bool recheck)
 		w->batch = batch;
 		w->pipeline = pipeline;
 		w->recheck = recheck;
+		w->eager = opt.eager && all_queues;
 		if (all_queues)
 		{
 			for (k = 0; k < opt.nqueues; k++)
@@ -778,6 +856,7 @@ stop_workers(Worker *ws, int n, Json *j)
 				notifies = 0,
 				polls = 0,
 				hits = 0,
+				eager = 0,
 				errors = 0;
 	long		rss0 = 0,
 				rss1 = 0,
@@ -801,6 +880,7 @@ stop_workers(Worker *ws, int n, Json *j)
 		notifies += w->notifies;
 		polls += w->fallback_polls;
 		hits += w->fallback_hits;
+		eager += w->eager_hits;
 		errors += w->errors;
 		lat_merge(&cl, &w->claim_lat);
 		lat_merge(&co, &w->complete_lat);
@@ -823,6 +903,8 @@ stop_workers(Worker *ws, int n, Json *j)
 	json_num(j, "notifications", notifies);
 	json_num(j, "fallback_polls", polls);
 	json_num(j, "fallback_polls_with_work", hits);
+	json_raw(j, "eager", opt.eager ? "true" : "false");
+	json_num(j, "eager_dispatched", eager);
 	json_num(j, "errors", errors);
 	json_lat(j, "claim", &cl);
 	if (co.n > 0)
@@ -1043,7 +1125,7 @@ scenario_drain(void)
 	}
 	t1 = mono_us();
 	secs = (t1 - t0) / 1e6;
-	json_begin(&j, "throughput");
+	json_begin(&j, opt.eager ? "throughput_eager" : "throughput");
 	json_num(&j, "workflows", opt.n);
 	json_num(&j, "batch", opt.batch);
 	json_raw(&j, "pipeline", opt.pipeline ? "true" : "false");
@@ -1224,11 +1306,14 @@ static void
 c1_claimed(Worker *w, int q, const char *wfid, const char *activity, int64_t t)
 {
 	long		i = wf_index(wfid);
+	int			k;
 
 	if (i < 0)
 		return;
 	c1[i].claim_ret[q] = t;
-	c1[i].notify[q] = w->last_notify[0];
+	for (k = 0; k < w->nq; k++)
+		if (w->q[k] == q)
+			c1[i].notify[q] = w->last_notify[k];
 }
 
 static void
@@ -1256,6 +1341,7 @@ scenario_latency(void)
 	PGconn	   *c;
 	Lat			e2e = {0},
 				n2c = {0},
+				n2c_first = {0},
 				c2n = {0},
 				nclaim = {0},
 				sl = {0},
@@ -1272,7 +1358,7 @@ scenario_latency(void)
 	 * claiming one task per notification (at concurrency 1 there is never
 	 * a second one to look for).
 	 */
-	ws = start_workers(opt.nqueues, false, 1, false, false);
+	ws = start_workers(opt.nqueues, opt.eager, 1, false, false);
 	c = db_connect("loadgen-latency-client");
 	db_prepare(c, "start", "SELECT workflow.start_workflow($1, $2::jsonb, $3)", 3);
 	for (i = 0; i < opt.n; i++)
@@ -1321,6 +1407,8 @@ scenario_latency(void)
 			int64_t		ready = q == 0 ? x->start_ret : x->complete_ret[q - 1];
 
 			lat_add(&n2c, (x->claim_ret[q] - ready) / 1000.0);
+			if (q == 0)
+				lat_add(&n2c_first, (x->claim_ret[q] - ready) / 1000.0);
 			if (x->notify[q] >= (q == 0 ? x->start_call : x->claim_ret[q - 1]))
 			{
 				lat_add(&c2n, (x->notify[q] - ready) / 1000.0);
@@ -1331,13 +1419,15 @@ scenario_latency(void)
 		}
 		lat_add(&cl, (x->complete_ret[opt.nqueues - 1] - x->claim_ret[opt.nqueues - 1]) / 1000.0);
 	}
-	json_begin(&j, "latency_c1");
+	json_begin(&j, opt.eager ? "latency_c1_eager" : "latency_c1");
 	json_num(&j, "workflows", (double) e2e.n);
 	json_num(&j, "timeouts", timeouts);
 	json_lat(&j, "e2e", &e2e);
 	json_lat(&j, "start", &sl);
 	/* commit returned to the client -> the next worker's claim returned */
 	json_lat(&j, "notify_to_claim", &n2c);
+	/* the first step only: the one a notification always carries */
+	json_lat(&j, "first_notify_to_claim", &n2c_first);
 	/* commit returned -> NOTIFY arrived at the worker; arrival -> claim returned */
 	json_lat(&j, "commit_to_notify", &c2n);
 	json_lat(&j, "notify_arrival_to_claim", &nclaim);
@@ -1770,6 +1860,9 @@ usage(void)
 			"      --pgss-top N       scale: print top N statements per level\n"
 			"  -q, --queue Q          queue, in step order (repeatable)    [the seed's four]\n"
 			"      --final A          the workflow's last activity         [SendConfirmation]\n"
+			"      --name NAME        scenario name in the BENCH line\n"
+			"      --eager            drain, latency: workers serve every queue and use\n"
+			"                         workflow.complete_and_claim() for the next step's queue\n"
 			"Connection: the PG* environment variables.\n");
 	exit(2);
 }
@@ -1798,6 +1891,8 @@ main(int argc, char **argv)
 		{"pgss-top", required_argument, NULL, 'S'},
 		{"queue", required_argument, NULL, 'q'},
 		{"final", required_argument, NULL, 'F'},
+		{"eager", no_argument, NULL, 'E'},
+		{"name", required_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0}
 	};
 	int			ch;
@@ -1872,6 +1967,12 @@ main(int argc, char **argv)
 				break;
 			case 'F':
 				opt.final_activity = optarg;
+				break;
+			case 'E':
+				opt.eager = true;
+				break;
+			case 'N':
+				opt.name = optarg;
 				break;
 			default:
 				usage();

@@ -274,16 +274,16 @@ claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *
 	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
 	values[2] = Int32GetDatum(max_tasks);
 	values[3] = TimestampTzGetDatum(wf_now());
+	/* An array, not a join: the generic plan must not hash the whole table. */
 	n = wf_exec(&claim_plan,
-				"WITH c AS (SELECT task_id FROM workflow.tasks"
-				"   WHERE queue = $1 AND status = 'ready'"
-				"   ORDER BY ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-				" UPDATE workflow.tasks t SET status = 'running', claimed_by = $2,"
+				"UPDATE workflow.tasks t SET status = 'running', claimed_by = $2,"
 				"   claimed_at = $4, heartbeat_at = NULL,"
 				"   lease_expires_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout),"
 				"   due_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout,"
 				"                  t.scheduled_at + t.schedule_to_close_timeout)"
-				" FROM c WHERE t.task_id = c.task_id"
+				" WHERE t.task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks"
+				"   WHERE queue = $1 AND status = 'ready'"
+				"   ORDER BY ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
 				" RETURNING t.task_id, t.activity_id, t.workflow_id, t.run_id, t.queue, t.activity,"
 				"   t.input, t.attempt, t.lease_expires_at, t.heartbeat_timeout, t.start_to_close_timeout",
 				4, types, values, nulls, 0);

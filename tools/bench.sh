@@ -8,6 +8,8 @@
 #   2 start_rate  workflow.start_workflow() calls/s, 8 clients (the seed's
 #                 order saga; these runs are drained by scenario 3)
 #   3 throughput  8 workers that LISTEN, claim and complete drain them
+#     (3b: the same with eager dispatch, workflow.complete_and_claim, when
+#     the engine has it; 5b likewise for latency)
 #   4 steady      starts at a fixed rate while 8 workers drain; latency
 #   5 latency_c1  one workflow at a time; notification-to-claim latency
 #   6 timers      10,000 workflow.sleep()s due over ten seconds; lateness
@@ -71,6 +73,9 @@ max_wal_size = 8GB
 ${BENCH_EXTRA_CONF:-}"
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
+# The commit being measured (make bench has just built and installed it).
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain -- src sql 2>/dev/null | wc -l)
 HOST=$(hostname -s 2>/dev/null || hostname)
 RESULTS_DIR=$REPO/bench/results
 RESULT=$RESULTS_DIR/$STAMP-$HOST.txt
@@ -184,21 +189,34 @@ cpu_snap() {
 	echo "$(date +%s.%N) $machine $cluster $(proc_ticks "$SCHED_PID") $(proc_ticks "$WALWRITER_PID")"
 }
 
-cpu_begin() { sleep 0.2; CPU0=$(cpu_snap); }
+# The live-task table under churn: updates, HOT updates, (auto)vacuums.
+tasks_snap() {
+	q "SELECT n_tup_upd, n_tup_hot_upd, autovacuum_count + vacuum_count, n_dead_tup,
+	          pg_relation_size('workflow.tasks') / 8192, pg_indexes_size('workflow.tasks') / 8192
+	   FROM pg_stat_user_tables WHERE relid = 'workflow.tasks'::regclass" | tr '|' ' '
+}
+
+cpu_begin() { sleep 0.2; CPU0=$(cpu_snap); TASKS0=$(tasks_snap); }
 
 # cpu_end NAME [CLIENT_CPU_S]: emit the CPU used since cpu_begin.
 cpu_end() {
 	sleep 0.2	# let the postmaster reap the run's backends
-	python3 - "$1" "${2:-null}" "$CLK" "$(nproc)" $CPU0 $(cpu_snap) <<'PY' | tee -a "$LINES"
+	sleep 0.8	# statistics of exited backends
+	python3 - "$1" "${2:-null}" "$CLK" "$(nproc)" $CPU0 $(cpu_snap) $TASKS0 $(tasks_snap) <<'PY' | tee -a "$LINES"
 import json, sys
 name, client, clk, ncpu = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 a = [float(x) for x in sys.argv[5:10]]
 b = [float(x) for x in sys.argv[10:15]]
+t0 = [int(x) for x in sys.argv[15:21]]
+t1 = [int(x) for x in sys.argv[21:27]]
 d = {"scenario": "cpu_" + name, "wall_s": round(b[0] - a[0], 3), "cores": ncpu,
      "machine_busy_cpu_s": round((b[1] - a[1]) / clk, 2),
      "cluster_cpu_s": round((b[2] - a[2]) / clk, 2),
      "scheduler_cpu_s": round((b[3] - a[3]) / clk, 2),
-     "walwriter_cpu_s": round((b[4] - a[4]) / clk, 2)}
+     "walwriter_cpu_s": round((b[4] - a[4]) / clk, 2),
+     "tasks_updates": t1[0] - t0[0], "tasks_hot_updates": t1[1] - t0[1],
+     "tasks_vacuums": t1[2] - t0[2], "tasks_dead_rows_end": t1[3],
+     "tasks_heap_pages_end": t1[4], "tasks_index_pages_end": t1[5]}
 if client != "null":
     d["client_cpu_s"] = round(float(client), 2)
     d["other_processes_cpu_s"] = round(d["machine_busy_cpu_s"] - d["cluster_cpu_s"] - d["client_cpu_s"], 2)
@@ -287,6 +305,20 @@ loadgen drain -w "$WORKERS" -n "$WORKFLOWS" -b "$BATCH" -p "w-"
 cpu_end throughput "$(bench_get throughput loadgen_cpu_s)"
 pgss_dump "3. throughput"
 
+# The engine's eager dispatch, when it has it: the same drain with
+# workers that complete with complete_and_claim() for the next step's queue.
+HAS_EAGER=$(q "SELECT to_regprocedure('workflow.complete_and_claim(bigint,jsonb,text,text,integer)') IS NOT NULL")
+if [[ $HAS_EAGER == t ]]; then
+	log "3b. throughput with eager dispatch (complete_and_claim): start $WORKFLOWS more, drain them"
+	loadgen start -c "$CLIENTS" -n "$WORKFLOWS" -p "e-" --name start_rate_eager_setup
+	load_note "before throughput_eager"
+	pgss_reset
+	cpu_begin
+	loadgen drain --eager -w "$WORKERS" -n "$WORKFLOWS" -b "$BATCH" -p "e-"
+	cpu_end throughput_eager "$(bench_get throughput_eager loadgen_cpu_s)"
+	pgss_dump "3b. throughput_eager"
+fi
+
 # ---------------------------------------------------------------------
 # 4. Steady state
 # ---------------------------------------------------------------------
@@ -317,6 +349,13 @@ cpu_begin
 loadgen latency -n "$LATENCY_WORKFLOWS" -p "c1-"
 cpu_end latency_c1 "$(bench_get latency_c1 loadgen_cpu_s)"
 pgss_dump "5. latency_c1"
+if [[ $HAS_EAGER == t ]]; then
+	log "5b. latency with eager dispatch: $LATENCY_WORKFLOWS workflows one at a time, 4 workers serving every queue"
+	load_note "before latency_c1_eager"
+	cpu_begin
+	loadgen latency --eager -n "$LATENCY_WORKFLOWS" -p "c1e-"
+	cpu_end latency_c1_eager "$(bench_get latency_c1_eager loadgen_cpu_s)"
+fi
 
 # ---------------------------------------------------------------------
 # 6. Timers
@@ -367,8 +406,6 @@ settings=$("$PG_BINDIR/psql" -X -A -t -F ' = ' -c "SELECT name, setting || coale
 	'commit_delay', 'max_connections', 'shared_preload_libraries', 'pg_stat_statements.track',
 	'autovacuum', 'work_mem', 'huge_pages', 'jit') ORDER BY name")
 pgversion=$(q "SELECT version()")
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain -- src sql 2>/dev/null | wc -l)
 
 mkdir -p "$RESULTS_DIR"
 {
@@ -377,7 +414,7 @@ mkdir -p "$RESULTS_DIR"
 	echo "machine:    $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1),"
 	echo "            $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
 	echo "postgres:   $pgversion"
-	echo "extension:  commit $commit$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/ sql/")"
+	echo "extension:  commit $COMMIT$([[ $DIRTY != 0 ]] && echo " + $DIRTY uncommitted file(s) in src/ sql/")"
 	echo "cluster:    tools/cluster.sh (fresh), $WF_CLUSTER_DIR, unix socket, postgres superuser"
 	echo "settings:"
 	sed 's/^/            /' <<<"$settings"
@@ -413,6 +450,10 @@ def cpu_row(name, units, unit_name):
     ot = f"; other processes {c['other_processes_cpu_s']:.1f}" if "other_processes_cpu_s" in c else ""
     row("", "CPU s: server (per unit); client; others; machine busy/avail",
         f"{c['cluster_cpu_s']:.1f}{per}{cl}{ot}; {c['machine_busy_cpu_s']:.1f}/{c['cores'] * c['wall_s']:.1f}")
+    if c.get("tasks_updates"):
+        row("", "tasks table: HOT updates; vacuums; dead rows, heap+index pages at end",
+            f"{c['tasks_hot_updates']}/{c['tasks_updates']}; {c['tasks_vacuums']}; "
+            f"{c['tasks_dead_rows_end']:,}, {c['tasks_heap_pages_end']:,}+{c['tasks_index_pages_end']:,}")
 
 b8 = g("baseline_c8", "tps")
 b1 = g("baseline_c1", "lat_mean_ms")
@@ -464,6 +505,16 @@ if sp:
     row("", "  of which worker backends / scheduler / WAL writer",
         f"{g('throughput','worker_backends_cpu_s'):.1f} / {runs['cpu_throughput']['scheduler_cpu_s']:.1f} / {runs['cpu_throughput']['walwriter_cpu_s']:.1f}" if "cpu_throughput" in runs else None, "CPU s")
 
+te = runs.get("throughput_eager", {})
+if te:
+    row("3b eager", f"steps/s with complete_and_claim ({te['workflows']} wf)", te["steps_per_s"], "steps/s",
+        ratio(te["steps_per_s"], b8), ">= 1.00x TPS", te["steps_per_s"] / b8 >= 1.0 if b8 else None)
+    row("", "workflows/s; eager-dispatched steps", f"{te['workflows_per_s']:.1f}; {te['eager_dispatched']}", "",
+        ratio(te["workflows_per_s"], b8))
+    row("", "complete(_and_claim) call p50 / p99",
+        f"{te['complete_p50_ms']:.2f} / {te['complete_p99_ms']:.2f}", "ms")
+    cpu_row("throughput_eager", te.get("steps"), "step")
+
 e = runs.get("steady", {})
 if e:
     row("4 steady", f"start rate target / achieved", f"{e['target_rate_per_s']:.1f} / {e['achieved_rate_per_s']:.1f}", "wf/s",
@@ -497,6 +548,15 @@ if c:
         f"{c['start_p50_ms']:.2f} / {c['complete_call_p50_ms']:.2f}", "ms")
     row("", "fallback polls (missed NOTIFY)", f"{c['fallback_polls_with_work']}")
     cpu_row("latency_c1", c.get("workflows"), "wf")
+ce = runs.get("latency_c1_eager", {})
+if ce:
+    p50, p99 = ce.get("e2e_p50_ms"), ce.get("e2e_p99_ms")
+    row("5b eager c=1", f"start-to-completion p50 ({ce['workflows']} wf, complete_and_claim)", p50, "ms",
+        ratio(p50, b1), "<= 5x 1-client", None if p50 is None else p50 / b1 <= 5)
+    row("", "start-to-completion p99", p99, "ms", ratio(p99, b1), "<= 15x 1-client",
+        None if p99 is None else p99 / b1 <= 15)
+    row("", "first notification-to-claim p50; complete_and_claim p50",
+        f"{ce['first_notify_to_claim_p50_ms']:.2f}; {ce['complete_call_p50_ms']:.2f}", "ms")
 
 t = runs.get("timers", {})
 if t:
