@@ -281,9 +281,13 @@ lock_extension(void)
 	return get_extension_oid("workflow", true) == extoid;
 }
 
-/* Failed workflow tasks whose retry time has come. */
+/*
+ * Lock each open run that sql ($1 = now, $2 = batch) selects and apply act
+ * to it; runs another session holds are left for the next tick.
+ */
 static int
-tick_task_retries(TimestampTz now, int batch)
+tick_due_runs(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch,
+			  void (*act) (WfRun *run))
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
@@ -293,10 +297,7 @@ tick_task_retries(TimestampTz now, int batch)
 	char	  **wfids;
 	Datum	   *runids;
 
-	n = wf_exec(&task_retry_plan,
-				"SELECT workflow_id, run_id FROM workflow.workflows"
-				" WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
-				2, types, values, NULL, 0);
+	n = wf_exec(plan, sql, 2, types, values, NULL, 0);
 	wf_copy_run_ids(n, 1, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
@@ -304,50 +305,36 @@ tick_task_retries(TimestampTz now, int batch)
 
 		if (run == NULL || !wf_run_is_open(run))
 			continue;
-		wf_advance(run);
+		act(run);
 		done++;
 	}
 	return done;
 }
 
-/* Runs past their execution_timeout end as timed_out. */
-static int
-tick_deadlines(TimestampTz now, int batch)
+/* A run past its execution_timeout ends as timed_out. */
+static void
+time_out_run(WfRun *run)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
-	int			n,
-				i,
-				done = 0;
-	char	  **wfids;
-	Datum	   *runids;
-
-	n = wf_exec(&deadline_plan,
-				"SELECT workflow_id, run_id FROM workflow.workflows"
-				" WHERE execution_deadline <= $1 AND closed_at IS NULL"
-				" ORDER BY execution_deadline LIMIT $2",
-				2, types, values, NULL, 0);
-	wf_copy_run_ids(n, 1, &wfids, &runids);
-	for (i = 0; i < n; i++)
-	{
-		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
-
-		if (run == NULL || !wf_run_is_open(run))
-			continue;
-		wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
-		done++;
-	}
-	return done;
+	wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
 }
 
 /* One batch of everything that is due at now; returns how much was done. */
 int
 wf_tick_all(TimestampTz now, int batch)
 {
-	return wf_tick_timers(now, batch) +
-		wf_tick_tasks(now, batch) +
-		tick_task_retries(now, batch) +
-		tick_deadlines(now, batch);
+	int			done = wf_tick_timers(now, batch) + wf_tick_tasks(now, batch);
+
+	/* Failed workflow tasks whose retry time has come. */
+	done += tick_due_runs(&task_retry_plan,
+						  "SELECT workflow_id, run_id FROM workflow.workflows"
+						  " WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
+						  now, batch, wf_advance);
+	done += tick_due_runs(&deadline_plan,
+						  "SELECT workflow_id, run_id FROM workflow.workflows"
+						  " WHERE execution_deadline <= $1 AND closed_at IS NULL"
+						  " ORDER BY execution_deadline LIMIT $2",
+						  now, batch, time_out_run);
+	return done;
 }
 
 /* The earliest due time of any kind, or 0 if nothing is scheduled. */
