@@ -466,7 +466,7 @@ def cpu_row(name, units, unit_name):
     others = c.get("other_processes_cpu_s")
     avail = c["cores"] * c["wall_s"]
     row("", "CPU s: server; client; other processes; machine busy / available",
-        f"{c['cluster_cpu_s']:.1f}; {c.get('client_cpu_s', float('nan')):.1f}; "
+        f"{c['cluster_cpu_s']:.1f}; {c['client_cpu_s'] if 'client_cpu_s' in c else 'n/a'}; "
         f"{'n/a' if others is None else f'{others:.1f}'}; {c['machine_busy_cpu_s']:.1f} / {avail:.1f}"
         + ("  DISTURBED" if others is not None and others > 0.1 * avail else ""))
     if c.get("tasks_updates"):
