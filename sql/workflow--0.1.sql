@@ -64,6 +64,7 @@ CREATE TABLE workflow.workflows (
 	task_retry_at	timestamptz,
 	execution_deadline timestamptz,
 	cancel_requested boolean NOT NULL DEFAULT false,
+	has_children	boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (workflow_id, run_id),
 	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'compensating', 'completed',
 		'failed', 'compensated', 'cancelled', 'terminated', 'timed_out', 'continued_as_new']))
@@ -78,8 +79,10 @@ CREATE INDEX workflows_task_retry_idx ON workflow.workflows (task_retry_at)
 	WHERE task_retry_at IS NOT NULL;
 CREATE INDEX workflows_deadline_idx ON workflow.workflows (execution_deadline)
 	WHERE closed_at IS NULL AND execution_deadline IS NOT NULL;
-CREATE INDEX workflows_search_idx ON workflow.workflows USING gin (search_attributes jsonb_path_ops);
-CREATE INDEX workflows_parent_idx ON workflow.workflows (parent_workflow_id)
+/* Only runs that have search attributes are in it: starts without any pay nothing. */
+CREATE INDEX workflows_search_idx ON workflow.workflows USING gin (search_attributes jsonb_path_ops)
+	WHERE search_attributes OPERATOR(pg_catalog.<>) '{}';
+CREATE INDEX workflows_parent_idx ON workflow.workflows (parent_workflow_id, parent_run_id)
 	WHERE parent_workflow_id IS NOT NULL;
 
 /* ---------------------------------------------------------------------

@@ -648,6 +648,7 @@ apply_child(WfRun *run, WfNewCmd *cmd)
 	}
 	wf_json_str(&b, "child_run_id", wf_uuid_out(child->run_id));
 	wf_append_event(run, "ChildWorkflowStarted", wf_json_end(&b));
+	wf_mark_parent(run);
 	wf_defer_advance(child);
 }
 

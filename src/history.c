@@ -20,7 +20,8 @@
 
 #define RUN_COLUMNS \
 	"workflow_id, run_id, workflow_type, status, queue, owner, input, options, " \
-	"cancel_requested, task_failures, last_event_id, parent_workflow_id, parent_run_id, error"
+	"cancel_requested, task_failures, last_event_id, parent_workflow_id, parent_run_id, error," \
+	" has_children"
 
 static SPIPlanPtr lock_open_plan;
 static SPIPlanPtr lock_by_id_plan;
@@ -54,6 +55,7 @@ run_from_spi(void)
 	run->last_event_id = DatumGetInt64(wf_get_datum(0, 11, &isnull));
 	run->parent_workflow_id = wf_get_text(0, 12);
 	run->error = wf_get_jsonb(0, 14);
+	run->has_children = DatumGetBool(wf_get_datum(0, 15, &isnull));
 	if (run->parent_workflow_id)
 		run->parent_run_id = datumCopy(wf_get_datum(0, 13, &isnull), false, UUID_LEN);
 	return run;

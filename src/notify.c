@@ -46,10 +46,15 @@ typedef struct WfShared
 	WfQueueSlot queues[WF_NOTIFY_SLOTS];
 } WfShared;
 
-/* A queue touched by the current transaction. */
+/*
+ * A queue the current transaction made tasks ready on, less those it
+ * claimed itself (eager dispatch): only a queue with tasks left for
+ * others is announced.
+ */
 typedef struct PendingQueue
 {
 	char		queue[NAMEDATALEN];
+	int			ready;
 	SubTransactionId subid;
 } PendingQueue;
 
@@ -173,15 +178,33 @@ wf_notify_queue(const char *queue)
 	{
 		p = lfirst(lc);
 		if (strcmp(p->queue, queue) == 0)
+		{
+			p->ready++;
 			return;
+		}
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	p = palloc0(sizeof(PendingQueue));
 	strlcpy(p->queue, queue, NAMEDATALEN);
+	p->ready = 1;
 	p->subid = GetCurrentSubTransactionId();
 	pending_queues = lappend(pending_queues, p);
 	MemoryContextSwitchTo(old);
-	wake_at_commit = true;
+}
+
+/* This transaction claimed n tasks of queue: fewer to announce. */
+void
+wf_claimed_from_queue(const char *queue, int n)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_queues)
+	{
+		PendingQueue *p = lfirst(lc);
+
+		if (strcmp(p->queue, queue) == 0)
+			p->ready = Max(0, p->ready - n);
+	}
 }
 
 /* Wake the scheduler after this commit (the extension changed, say). */
@@ -226,10 +249,13 @@ due_before_wakeup(void)
 
 	if (earliest_due == 0)
 		return false;
-	LWLockAcquire(wf_shared->lock, LW_SHARED);
+	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot)
+	{
 		nearer = slot->next_wakeup == 0 || earliest_due < slot->next_wakeup;
+		slot->due_changed |= nearer;
+	}
 	LWLockRelease(wf_shared->lock);
 	return nearer;
 }
@@ -241,9 +267,12 @@ wf_wake_launcher_at_commit(void)
 	wake_launcher_at_commit = true;
 }
 
-/* Move this transaction's queues to shared memory and wake the scheduler. */
+/*
+ * Move this transaction's queues to shared memory and wake the scheduler,
+ * if there is anything to announce or wake it for.
+ */
 static void
-publish_at_commit(void)
+publish_at_commit(bool wake)
 {
 	ListCell   *lc;
 	WfDbSlot   *slot;
@@ -256,7 +285,9 @@ publish_at_commit(void)
 	{
 		PendingQueue *p = lfirst(lc);
 		int			i;
-		bool		done = false;
+		bool		done = p->ready == 0;
+
+		wake |= !done;
 
 		for (i = 0; i < WF_NOTIFY_SLOTS && !done; i++)
 		{
@@ -280,7 +311,7 @@ publish_at_commit(void)
 		if (!done && slot)
 			slot->notify_overflow = true;
 	}
-	if (slot)
+	if (slot && wake)
 		latch = slot->latch;
 	LWLockRelease(wf_shared->lock);
 	if (latch)
@@ -311,8 +342,8 @@ wf_xact_callback(XactEvent event, void *arg)
 			wf_check_flushed();
 			return;
 		case XACT_EVENT_COMMIT:
-			if (wf_shared != NULL && (wake_at_commit || due_before_wakeup()))
-				publish_at_commit();
+			if (wf_shared != NULL && (wake_at_commit || pending_queues != NIL || earliest_due != 0))
+				publish_at_commit(wake_at_commit || due_before_wakeup());
 			if (wf_shared != NULL && wake_launcher_at_commit)
 				launcher_recheck_at_commit();
 			break;
@@ -361,17 +392,19 @@ wf_notify_init(void)
 
 /*
  * Scheduler side: NOTIFY each queue published for this database, in the
- * current transaction.  Returns how many.
+ * current transaction.  Returns how many; *overflow says that some queues
+ * could not be recorded, so every queue with ready tasks must be
+ * announced (wf_notify_all_ready_queues).
  */
 int
-wf_send_pending_notifies(void)
+wf_send_pending_notifies(bool *overflow)
 {
 	char		(*queues)[NAMEDATALEN];
 	int			n = 0,
 				i;
-	bool		overflow = false;
 	WfDbSlot   *slot;
 
+	*overflow = false;
 	if (wf_shared == NULL)
 		return 0;
 	queues = palloc(sizeof(char[NAMEDATALEN]) * WF_NOTIFY_SLOTS);
@@ -388,14 +421,51 @@ wf_send_pending_notifies(void)
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot && slot->notify_overflow)
 	{
-		overflow = true;
+		*overflow = true;
 		slot->notify_overflow = false;
 	}
 	LWLockRelease(wf_shared->lock);
 
 	for (i = 0; i < n; i++)
 		Async_Notify(queues[i], "");
-	if (overflow)
-		n += wf_notify_all_ready_queues();
 	return n;
+}
+
+/*
+ * Scheduler side: does this wake-up need a full pass (something may be
+ * due), or only the notifications?  Clears the "due changed" mark.
+ */
+bool
+wf_scheduler_needs_pass(TimestampTz now)
+{
+	WfDbSlot   *slot;
+	bool		need = true;
+
+	if (wf_shared == NULL)
+		return true;
+	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot)
+	{
+		need = slot->due_changed || slot->notify_overflow ||
+			slot->next_wakeup == 0 || now >= slot->next_wakeup;
+		slot->due_changed = false;
+	}
+	LWLockRelease(wf_shared->lock);
+	return need;
+}
+
+/* Scheduler side: the wake-up it planned (0 if none). */
+TimestampTz
+wf_scheduler_planned_wakeup(void)
+{
+	WfDbSlot   *slot;
+	TimestampTz at = 0;
+
+	LWLockAcquire(wf_shared->lock, LW_SHARED);
+	slot = wf_db_slot(MyDatabaseId);
+	if (slot)
+		at = slot->next_wakeup;
+	LWLockRelease(wf_shared->lock);
+	return at;
 }

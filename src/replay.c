@@ -436,6 +436,11 @@ run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
 		(void) set_config_option("search_path", wf_code_search_path,
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+		/* The engine's own planner setting is not the code's. */
+		(void) set_config_option("enable_seqscan",
+								 GetConfigOptionResetString("enable_seqscan"),
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 
 		if (ctx->saga_steps)
 		{

@@ -31,6 +31,7 @@ static SPIPlanPtr children_plan;
 static SPIPlanPtr cancel_flag_plan;
 static SPIPlanPtr child_seq_plan;
 static SPIPlanPtr drop_signals_plan;
+static SPIPlanPtr mark_parent_plan;
 
 /* The seq of the parent's ChildWorkflowStarted for child_id, 0 if none. */
 static int
@@ -238,7 +239,24 @@ settle_children(WfRun *run, bool cancel)
 void
 wf_cancel_children(WfRun *run)
 {
-	settle_children(run, true);
+	if (run->has_children)
+		settle_children(run, true);
+}
+
+/* Remember that the run started a child (so its end settles children). */
+void
+wf_mark_parent(WfRun *run)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
+
+	if (run->has_children)
+		return;
+	wf_exec(&mark_parent_plan,
+			"UPDATE workflow.workflows SET has_children = true"
+			" WHERE workflow_id = $1 AND run_id = $2",
+			2, types, values, NULL, 0);
+	run->has_children = true;
 }
 
 /*
@@ -295,7 +313,8 @@ drop_buffered_signals(WfRun *run)
 void
 wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 {
-	settle_children(run, run->cancel_requested);
+	if (run->has_children)
+		settle_children(run, run->cancel_requested);
 	/* Buffered signals go on to the next run; otherwise nobody reads them. */
 	if (strcmp(status, "continued_as_new") != 0)
 		drop_buffered_signals(run);

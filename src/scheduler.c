@@ -64,6 +64,9 @@ PGDLLEXPORT void wf_scheduler_main(Datum arg);
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 
+/* Scheduler: queues overflowed shared memory; announce every ready queue. */
+static bool announce_all = false;
+
 /* Launcher only: the handles of the schedulers it started, by slot. */
 static BackgroundWorkerHandle *scheduler_handles[WF_MAX_DATABASES];
 
@@ -332,6 +335,7 @@ wf_tick_all(TimestampTz now, int batch)
 	done += tick_due_runs(&deadline_plan,
 						  "SELECT workflow_id, run_id FROM workflow.workflows"
 						  " WHERE execution_deadline <= $1 AND closed_at IS NULL"
+						  "   AND execution_deadline IS NOT NULL"
 						  " ORDER BY execution_deadline LIMIT $2",
 						  now, batch, time_out_run);
 	return done;
@@ -345,10 +349,14 @@ next_due(void)
 	Datum		d;
 
 	wf_exec(&next_due_plan,
-			"SELECT LEAST((SELECT min(fire_at) FROM workflow.timers),"
-			" (SELECT min(due_at) FROM workflow.tasks),"
-			" (SELECT min(task_retry_at) FROM workflow.workflows),"
-			" (SELECT min(execution_deadline) FROM workflow.workflows WHERE closed_at IS NULL))",
+			"SELECT LEAST("
+			" (SELECT fire_at FROM workflow.timers ORDER BY fire_at LIMIT 1),"
+			" (SELECT due_at FROM workflow.tasks WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1),"
+			" (SELECT task_retry_at FROM workflow.workflows WHERE task_retry_at IS NOT NULL"
+			"   ORDER BY task_retry_at LIMIT 1),"
+			" (SELECT execution_deadline FROM workflow.workflows"
+			"   WHERE closed_at IS NULL AND execution_deadline IS NOT NULL"
+			"   ORDER BY execution_deadline LIMIT 1))",
 			0, NULL, NULL, NULL, 1);
 	d = wf_get_datum(0, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
@@ -366,6 +374,7 @@ scheduler_iteration(void)
 	TimestampTz now;
 	TimestampTz due;
 	int			done;
+	bool		overflow;
 	long		sleep_ms = wf_max_naptime_ms;
 
 	/* Awake: any commit from now on that makes something due sets our latch. */
@@ -383,7 +392,10 @@ scheduler_iteration(void)
 	}
 	pgstat_report_activity(STATE_RUNNING, "workflow scheduler: due work");
 	wf_enter_internal(&save);
-	(void) wf_send_pending_notifies();
+	(void) wf_send_pending_notifies(&overflow);
+	if (overflow || announce_all)
+		(void) wf_notify_all_ready_queues();
+	announce_all = false;
 	now = GetCurrentTimestamp();
 	done = wf_tick_all(now, wf_batch_size);
 	due = next_due();
@@ -405,6 +417,30 @@ scheduler_iteration(void)
 	}
 	wf_set_next_wakeup(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms));
 	return sleep_ms;
+}
+
+/*
+ * A wake-up for notifications only (nothing became due sooner): send them
+ * in a transaction of their own and go back to sleep until the planned
+ * time.  Returns that sleep, in ms.
+ */
+static long
+notify_only_iteration(void)
+{
+	bool		overflow;
+	long		secs;
+	int			usecs;
+
+	StartTransactionCommand();
+	(void) wf_send_pending_notifies(&overflow);
+	CommitTransactionCommand();
+	if (overflow)
+	{
+		announce_all = true;	/* the next, full, pass does it */
+		return 0;
+	}
+	TimestampDifference(GetCurrentTimestamp(), wf_scheduler_planned_wakeup(), &secs, &usecs);
+	return Max(1, secs * 1000 + (usecs + 999) / 1000);
 }
 
 /* Main loop of a database's scheduler. */
@@ -433,8 +469,14 @@ wf_scheduler_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		old = MemoryContextSwitchTo(loop_cxt);
+		/* A standby does nothing until it is promoted. */
 		if (!RecoveryInProgress())
-			sleep_ms = scheduler_iteration();
+		{
+			if (announce_all || wf_scheduler_needs_pass(GetCurrentTimestamp()))
+				sleep_ms = scheduler_iteration();
+			else
+				sleep_ms = notify_only_iteration();
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(loop_cxt);
 		if (sleep_ms > 0)
@@ -468,6 +510,7 @@ wf_tick(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	int			total = 0;
 	int			n;
+	bool		overflow;
 
 	SPI_connect();
 	wf_enter_internal(&save);
@@ -479,7 +522,9 @@ wf_tick(PG_FUNCTION_ARGS)
 		n = wf_tick_all(wf_now(), wf_batch_size);
 		total += n;
 	} while (n > 0);
-	(void) wf_send_pending_notifies();
+	(void) wf_send_pending_notifies(&overflow);
+	if (overflow)
+		(void) wf_notify_all_ready_queues();
 	wf_set_now(0);
 	wf_leave_internal(&save);
 	SPI_finish();
@@ -500,6 +545,7 @@ wf_skip_time(PG_FUNCTION_ARGS)
 	TimestampTz limit;
 	TimestampTz clock = GetCurrentTransactionStartTimestamp();
 	int			total = 0;
+	bool		overflow;
 
 	wf_check_interval(horizon, "horizon");
 	limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -522,7 +568,9 @@ wf_skip_time(PG_FUNCTION_ARGS)
 			break;				/* what is due is locked by another session */
 		total += n;
 	}
-	(void) wf_send_pending_notifies();
+	(void) wf_send_pending_notifies(&overflow);
+	if (overflow)
+		(void) wf_notify_all_ready_queues();
 	wf_set_now(0);
 	wf_leave_internal(&save);
 	SPI_finish();

@@ -300,6 +300,7 @@ claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *
 			wf_note_due(DatumGetTimestampTz(row[8]));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 	}
+	wf_claimed_from_queue(queue, n);
 }
 
 /*

@@ -57,6 +57,15 @@ wf_enter_internal(WfInternal *save)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * Every engine statement is a keyed lookup or a short scan of a partial
+	 * index, planned once (generic plans).  A plan made while a table
+	 * happens to be empty must not become a sequential scan for good.
+	 */
+	(void) set_config_option("enable_seqscan", "off",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 /* Write what is buffered, and undo wf_enter_internal. */

@@ -106,6 +106,7 @@ typedef struct WfRun
 	Jsonb	   *input;
 	Jsonb	   *options;
 	bool		cancel_requested;
+	bool		has_children;	/* started a child workflow at some point */
 	int			task_failures;
 	TimestampTz task_retry_at;	/* when a failed workflow task is retried */
 	int64		last_event_id;
@@ -155,6 +156,7 @@ extern WfRun *wf_create_run(WfRunSpec *spec);
 extern void wf_continue_as_new(WfRun *run, Jsonb *input);
 extern void wf_request_cancel(WfRun *run, const char *reason, const char *requested_by);
 extern void wf_cancel_children(WfRun *run);
+extern void wf_mark_parent(WfRun *run);
 extern void wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
 extern Jsonb *wf_type_options(const char *type);
 
@@ -192,6 +194,7 @@ typedef struct WfDbSlot
 	bool		notify_overflow;	/* too many queues: notify all ready ones */
 	TimestampTz paused_until;	/* DROP/ALTER DATABASE in progress */
 	TimestampTz next_wakeup;	/* when the scheduler means to wake, 0 = now */
+	bool		due_changed;	/* a commit made something due before that */
 } WfDbSlot;
 
 struct WfShared;
@@ -206,7 +209,10 @@ extern void wf_wake_launcher(void);
 extern void wf_wake_launcher_at_commit(void);
 extern void wf_notify_queue(const char *queue);
 extern void wf_notify_init(void);
-extern int	wf_send_pending_notifies(void);
+extern int	wf_send_pending_notifies(bool *overflow);
+extern void wf_claimed_from_queue(const char *queue, int n);
+extern bool wf_scheduler_needs_pass(TimestampTz now);
+extern TimestampTz wf_scheduler_planned_wakeup(void);
 extern void wf_wake_scheduler(void);
 extern void wf_note_due(TimestampTz due);
 extern void wf_set_next_wakeup(TimestampTz at);

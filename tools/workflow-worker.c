@@ -16,6 +16,11 @@
  * reconnect, and the worker never has more than --concurrency tasks in
  * hand.
  *
+ * Eager dispatch: a successful task is reported with complete_and_claim,
+ * which claims, in the same transaction, up to as many tasks of its queue
+ * as there will be free slots; those are started at once, so the next
+ * step of a workflow needs no notification and no claim of its own.
+ *
  * tools/workflow-worker.c
  *
  *-------------------------------------------------------------------------
@@ -199,6 +204,7 @@ static long opt_max_tasks;
 static bool opt_once;
 static char *opt_worker_id;
 static bool opt_verbose;
+static bool opt_eager = true;
 
 /* connection */
 static PGconn *conn;
@@ -208,6 +214,7 @@ static double conn_retry_at;
 static double conn_started;
 static double backoff = BACKOFF_MIN;
 static bool ever_connected;
+static bool eager_ready;		/* wf_complete_claim prepared on conn */
 
 /* slots and counters */
 static Slot *slots;
@@ -235,6 +242,12 @@ static const char *sql_claim =
 " FROM workflow.claim_activities($1::text, $2::text, $3::int)";
 static const char *sql_complete =
 "SELECT workflow.complete_activity($1::bigint, $2::jsonb)";
+/* same columns as sql_claim, so start_task reads both */
+static const char *sql_complete_claim =
+"SELECT task_id, activity_id, workflow_id, run_id, queue, activity, input, attempt,"
+" extract(epoch FROM heartbeat_timeout), extract(epoch FROM start_to_close_timeout),"
+" extract(epoch FROM lease_expires_at - now())"
+" FROM workflow.complete_and_claim($1::bigint, $2::jsonb, $3::text, $4::text, $5::int)";
 static const char *sql_fail =
 "SELECT workflow.fail_activity($1::bigint, $2::text, $3::boolean, $4::jsonb)";
 static const char *sql_heartbeat =
@@ -581,6 +594,8 @@ usage(void)
 		   "      --max-tasks=N             exit after N tasks have finished\n"
 		   "      --once                    run what can be claimed now, then exit\n"
 		   "      --worker-id=ID            worker id given to the server (default host:pid)\n"
+		   "      --no-eager                never claim along with a completion: report\n"
+		   "                                with complete_activity, claim separately\n"
 		   "  -v, --verbose                 debug logging\n"
 		   "  -V, --version                 print the version and exit\n"
 		   "  -h, --help                    print this help and exit\n\n"
@@ -760,6 +775,7 @@ parse_options(int argc, char **argv)
 		{"max-tasks", required_argument, NULL, 7},
 		{"once", no_argument, NULL, 8},
 		{"worker-id", required_argument, NULL, 9},
+		{"no-eager", no_argument, NULL, 10},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -819,6 +835,9 @@ parse_options(int argc, char **argv)
 				free(opt_worker_id);
 				opt_worker_id = clean_text(optarg, strlen(optarg));
 				break;
+			case 10:
+				opt_eager = false;
+				break;
 			case 'v':
 				opt_verbose = true;
 				break;
@@ -873,6 +892,16 @@ parse_options(int argc, char **argv)
 		opt_worker_id = clean_text(id, strlen(id));
 	}
 	prepare_handlers();
+}
+
+/* Look up a queue we serve by name; NULL if it is not one of ours. */
+static Queue *
+find_queue(const char *name)
+{
+	for (int i = 0; i < nqueues; i++)
+		if (strcmp(queues[i].name, name) == 0)
+			return &queues[i];
+	return NULL;
 }
 
 /* Look up the handler for an activity name. */
@@ -977,6 +1006,7 @@ conn_schedule_retry(void)
 		PQfinish(conn);
 	conn = NULL;
 	conn_state = CONN_DOWN;
+	eager_ready = false;
 	conn_retry_at = now_mono() + delay;
 	backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
 	return delay;
@@ -1090,6 +1120,38 @@ conn_prepare(const char *name, const char *sql, int nparams)
 	return ok;
 }
 
+/*
+ * Prepare complete_and_claim for eager dispatch (unless --no-eager).  An
+ * extension that predates it (SQLSTATE 42883) is served without; false,
+ * with the reason logged, only when the set-up must be given up.
+ */
+static bool
+conn_prepare_eager(void)
+{
+	PGresult   *res;
+	const char *state;
+	bool		ok = true;
+
+	eager_ready = false;
+	if (!opt_eager)
+		return true;
+	res = PQprepare(conn, "wf_complete_claim", sql_complete_claim, 5, NULL);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		eager_ready = true;
+	else if (state != NULL && strcmp(state, "42883") == 0)
+		log_msg(LOG_INFO, "the server has no workflow.complete_and_claim (older extension): eager dispatch is off");
+	else
+	{
+		char		line[1024];
+
+		log_msg(LOG_WARNING, "could not prepare wf_complete_claim: %s", db_error(res, line, sizeof(line)));
+		ok = false;
+	}
+	PQclear(res);
+	return ok;
+}
+
 /* The connection is open: prepare statements, LISTEN, start claiming. */
 static void
 conn_ready(void)
@@ -1100,7 +1162,8 @@ conn_ready(void)
 	ok = conn_prepare("wf_claim", sql_claim, 3) &&
 		conn_prepare("wf_complete", sql_complete, 2) &&
 		conn_prepare("wf_fail", sql_fail, 4) &&
-		conn_prepare("wf_heartbeat", sql_heartbeat, 2);
+		conn_prepare("wf_heartbeat", sql_heartbeat, 2) &&
+		conn_prepare_eager();
 	for (int i = 0; ok && i < nqueues; i++)
 	{
 		char	   *ident = PQescapeIdentifier(conn, queues[i].name, strlen(queues[i].name));
@@ -1539,6 +1602,25 @@ start_task(Slot *s, const PGresult *res, int i)
 			s->timeout, s->heartbeat_every);
 }
 
+/* Start the tasks a claim (or complete_and_claim) returned in free slots. */
+static void
+start_claimed(const PGresult *res)
+{
+	int			rows = PQntuples(res);
+
+	for (int i = 0, next = 0; i < rows; i++)
+	{
+		while (next < opt_concurrency && slots[next].state != SLOT_FREE)
+			next++;
+		if (next == opt_concurrency)
+		{
+			log_msg(LOG_WARNING, "claimed more tasks than asked for; the rest come back when their lease expires");
+			break;
+		}
+		start_task(&slots[next], res, i);
+	}
+}
+
 /* Claim up to n tasks from a queue and start them. */
 static void
 claim_from(Queue *q, int n)
@@ -1558,17 +1640,7 @@ claim_from(Queue *q, int n)
 	{
 		case DB_OK:
 			rows = PQntuples(res);
-			for (int i = 0, next = 0; i < rows; i++)
-			{
-				while (next < opt_concurrency && slots[next].state != SLOT_FREE)
-					next++;
-				if (next == opt_concurrency)
-				{
-					log_msg(LOG_WARNING, "claimed more tasks than asked for; the rest come back when their lease expires");
-					break;
-				}
-				start_task(&slots[next], res, i);
-			}
+			start_claimed(res);
 			q->has_work = rows >= n;
 			log_msg(LOG_DEBUG, "claimed %d of %d from queue \"%s\"", rows, n, q->name);
 			break;
@@ -1660,14 +1732,47 @@ log_task(const Slot *s, LogLevel level, const char *report)
 			status, s->ended - s->started, error, report);
 }
 
-/* Report a finished task's outcome; the slot is freed unless it must wait. */
+/*
+ * How many tasks to claim with the completion of s (eager dispatch): the
+ * slots free once s is reported, at most --batch and what --max-tasks
+ * leaves; 0 when no new task may be taken (eager dispatch off or not
+ * available, shutting down, --max-tasks reached, --once and the queue
+ * drained), or when another queue is waiting for a claim: claim_work's
+ * round robin then picks the queue, so a busy queue cannot starve others.
+ */
+static int
+eager_count(const Slot *s)
+{
+	const Queue *q = find_queue(s->queue);
+	int			n = opt_concurrency - busy_slots() + 1;
+
+	if (!eager_ready || stopping || quit || q == NULL || (opt_once && !q->has_work))
+		return 0;
+	for (int i = 0; i < nqueues; i++)
+		if (&queues[i] != q && queues[i].has_work)
+			return 0;
+	if (n > opt_batch)
+		n = opt_batch;
+	if (opt_max_tasks > 0 && opt_max_tasks - tasks_claimed < n)
+		n = (int) (opt_max_tasks - tasks_claimed);
+	return n > 0 ? n : 0;
+}
+
+/*
+ * Report a finished task's outcome; the slot is freed unless it must wait.
+ * A completion claims more tasks of its queue along with it when it may
+ * (see eager_count); they are started right away.
+ */
 static void
 report_slot(Slot *s)
 {
 	PGresult   *res;
-	const char *params[4];
+	const char *params[5];
 	char		line[1024];
 	char		note[1100];
+	char		nbuf[16];
+	int			eager = 0;
+	Queue	   *q = NULL;
 
 	if (s->out_kind == OUT_DROP)
 	{
@@ -1676,7 +1781,17 @@ report_slot(Slot *s)
 		return;
 	}
 	params[0] = s->task_id;
-	if (s->out_kind == OUT_COMPLETE)
+	if (s->out_kind == OUT_COMPLETE && (eager = eager_count(s)) > 0)
+	{
+		q = find_queue(s->queue);
+		snprintf(nbuf, sizeof(nbuf), "%d", eager);
+		params[1] = s->out.data;
+		params[2] = s->queue;
+		params[3] = opt_worker_id;
+		params[4] = nbuf;
+		res = PQexecPrepared(conn, "wf_complete_claim", 5, params, NULL, NULL, 0);
+	}
+	else if (s->out_kind == OUT_COMPLETE)
 	{
 		params[1] = s->out.data;
 		res = PQexecPrepared(conn, "wf_complete", 2, params, NULL, NULL, 0);
@@ -1692,12 +1807,24 @@ report_slot(Slot *s)
 	{
 		case DB_OK:
 			log_task(s, LOG_INFO, "");
+			if (q != NULL)
+				log_msg(LOG_DEBUG, "claimed %d of %d from queue \"%s\" with the completion of task %s (complete_and_claim)",
+						PQntuples(res), eager, q->name, s->task_id);
 			release_slot(s);
+			if (q != NULL)
+			{
+				/* the claimed tasks are ours now: they must be run */
+				start_claimed(res);
+				q->has_work = PQntuples(res) >= eager;
+			}
 			break;
 		case DB_LATE:
 			snprintf(note, sizeof(note), " report=rejected (%s)", db_error(res, line, sizeof(line)));
 			log_task(s, LOG_WARNING, note);
 			release_slot(s);
+			/* nothing was claimed with it: let the free slot claim as usual */
+			if (q != NULL && !opt_once)
+				q->has_work = true;
 			break;
 		case DB_BAD_DATA:
 			if (s->out_kind == OUT_COMPLETE)
@@ -1717,6 +1844,16 @@ report_slot(Slot *s)
 			/* a failure report the server cannot take: nothing else to try */
 			/* FALLTHROUGH */
 		case DB_ERROR:
+			if (q != NULL)
+			{
+				/* maybe only the claim is refused: report without it */
+				log_msg(LOG_WARNING, "task %s: complete_and_claim failed, reporting with complete_activity; eager dispatch is off until the next reconnect: %s",
+						s->task_id, db_error(res, line, sizeof(line)));
+				eager_ready = false;
+				PQclear(res);
+				report_slot(s);
+				return;
+			}
 			snprintf(note, sizeof(note), " report=failed (%s)", db_error(res, line, sizeof(line)));
 			log_task(s, LOG_ERROR, note);
 			release_slot(s);
