@@ -360,6 +360,7 @@ wf_xact_callback(XactEvent event, void *arg)
 	wf_set_now(0);
 	wf_replay_reset();
 	wf_forget_events();
+	wf_forget_type();
 }
 
 /* Subtransaction end: forget what a rolled-back savepoint queued. */

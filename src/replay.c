@@ -66,7 +66,6 @@ static void advance_task(ReplayContext *ctx);
 static void run_deferred(void);
 
 static SPIPlanPtr load_history_plan;
-static SPIPlanPtr load_type_plan;
 
 /* Name of a command kind, for messages and history. */
 const char *
@@ -259,11 +258,15 @@ load_history(ReplayContext *ctx)
 
 	values[0] = CStringGetTextDatum(ctx->run->workflow_id);
 	values[1] = ctx->run->run_id;
-	n = wf_exec(&load_history_plan,
-				"SELECT event_type, data FROM workflow.history"
-				" WHERE workflow_id = $1 AND run_id = $2 AND data ? 'seq'"
-				" ORDER BY event_id",
-				2, types, values, NULL, 0);
+	/* A run whose every event is still unwritten (a start) has none stored. */
+	if (list_length(ctx->run->pending_types) == ctx->run->last_event_id)
+		n = 0;
+	else
+		n = wf_exec(&load_history_plan,
+					"SELECT event_type, data FROM workflow.history"
+					" WHERE workflow_id = $1 AND run_id = $2 AND data ? 'seq'"
+					" ORDER BY event_id",
+					2, types, values, NULL, 0);
 
 	old = MemoryContextSwitchTo(ctx->mcxt);
 	for (i = 0; i < n; i++)
@@ -574,24 +577,20 @@ record_task_failure_msg(ReplayContext *ctx, const char *sqlstate, const char *me
 static Oid
 lookup_workflow_fn(ReplayContext *ctx)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(ctx->run->workflow_type)};
-	bool		isnull;
+	WfType	   *type = wf_lookup_type(ctx->run->workflow_type);
 	Oid			fn;
 
-	if (wf_exec(&load_type_plan,
-				"SELECT fn, steps FROM workflow.workflow_types WHERE workflow_type = $1",
-				1, types, values, NULL, 1) != 1)
+	if (type == NULL)
 	{
 		record_task_failure_msg(ctx, "42704",
 								psprintf("workflow type \"%s\" is not registered",
 										 ctx->run->workflow_type));
 		return InvalidOid;
 	}
-	ctx->saga_steps = wf_get_jsonb(0, 2);
+	ctx->saga_steps = type->steps;
 	if (ctx->saga_steps)
 		return InvalidOid;
-	fn = DatumGetObjectId(wf_get_datum(0, 1, &isnull));
+	fn = type->fn;
 	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)))
 	{
 		record_task_failure_msg(ctx, "42883",

@@ -64,9 +64,6 @@ static const char *const retry_option_keys[] = {
 
 static SPIPlanPtr schedule_plan;
 static SPIPlanPtr claim_plan;
-static SPIPlanPtr peek_task_plan;
-static SPIPlanPtr lock_task_plan;
-static SPIPlanPtr lock_task_skip_plan;
 static SPIPlanPtr delete_task_plan;
 static SPIPlanPtr retry_task_plan;
 static SPIPlanPtr final_check_plan;
@@ -336,19 +333,31 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Read a task by id without locking it; NULL if unknown. */
-static WfTask *
-peek_task(int64 task_id)
+/* How read_task locks the row it reads. */
+typedef enum TaskLock
 {
+	TASK_PEEK,					/* no lock */
+	TASK_LOCK,					/* FOR UPDATE */
+	TASK_LOCK_SKIP				/* FOR UPDATE SKIP LOCKED */
+} TaskLock;
+
+/* Read (and lock) a task by id; NULL if unknown, or locked by another with TASK_LOCK_SKIP. */
+static WfTask *
+read_task(int64 task_id, TaskLock lock)
+{
+	static SPIPlanPtr plans[3];
+	static const char *const sql[3] = {
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1",
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 FOR UPDATE",
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 FOR UPDATE SKIP LOCKED"
+	};
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(task_id)};
 	WfTask	   *t;
 	bool		isnull;
 	Datum		d;
 
-	if (wf_exec(&peek_task_plan,
-				"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1",
-				1, types, values, NULL, 1) != 1)
+	if (wf_exec(&plans[lock], sql[lock], 1, types, values, NULL, 1) != 1)
 		return NULL;
 	t = palloc0(sizeof(WfTask));
 	t->task_id = task_id;
@@ -365,22 +374,6 @@ peek_task(int64 task_id)
 	t->claimed_at = isnull ? 0 : DatumGetTimestampTz(d);
 	t->cancel_requested = DatumGetBool(wf_get_datum(0, 12, &isnull));
 	return t;
-}
-
-/* Lock a task row (the run must be locked first); false if it is gone. */
-static bool
-lock_task(int64 task_id, bool skip_locked)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(task_id)};
-
-	if (skip_locked)
-		return wf_exec(&lock_task_skip_plan,
-					   "SELECT 1 FROM workflow.tasks WHERE task_id = $1 FOR UPDATE SKIP LOCKED",
-					   1, types, values, NULL, 1) == 1;
-	return wf_exec(&lock_task_plan,
-				   "SELECT 1 FROM workflow.tasks WHERE task_id = $1 FOR UPDATE",
-				   1, types, values, NULL, 1) == 1;
 }
 
 /* The error for a report about a task this worker no longer holds. */
@@ -404,16 +397,15 @@ stale_task_error(int64 task_id, const char *why)
 static WfTask *
 lock_reported_task(int64 task_id, Oid caller, WfRun **run_out)
 {
-	WfTask	   *t = peek_task(task_id);
+	WfTask	   *t = read_task(task_id, TASK_PEEK);
 	WfRun	   *run;
 
 	if (t == NULL)
 		stale_task_error(task_id, "No such task exists (any more).");
 	check_queue_access(caller, t->queue);
 	run = wf_lock_run_by_id(t->workflow_id, t->run_id, false);
-	(void) lock_task(task_id, false);
-	/* Re-read under the lock: the task may have moved meanwhile. */
-	t = peek_task(task_id);
+	/* Lock and re-read: the task may have moved meanwhile. */
+	t = read_task(task_id, TASK_LOCK);
 	if (t == NULL)
 		stale_task_error(task_id, "No such task exists (any more).");
 	if (strcmp(t->status, "running") != 0)
@@ -665,7 +657,7 @@ wf_heartbeat_activity(PG_FUNCTION_ARGS)
 	wf_check_payload(details, "heartbeat details");
 	SPI_connect();
 	wf_enter_internal(&save);
-	t = peek_task(task_id);
+	t = read_task(task_id, TASK_PEEK);
 	if (t == NULL || strcmp(t->status, "running") != 0)
 		stale_task_error(task_id, t ? "The task is not claimed; its lease may have expired."
 						 : "No such task exists (any more).");
@@ -794,7 +786,7 @@ wf_tick_tasks(TimestampTz now, int batch)
 		WfTask	   *t;
 
 		/* Skip what another session is working on; the next tick gets it. */
-		if (!lock_task(ids[i], true) || (t = peek_task(ids[i])) == NULL)
+		if ((t = read_task(ids[i], TASK_LOCK_SKIP)) == NULL)
 			continue;
 		if (run == NULL && wf_run_exists(wfids[i], runids[i]))
 			continue;

@@ -158,6 +158,16 @@ extern void wf_request_cancel(WfRun *run, const char *reason, const char *reques
 extern void wf_cancel_children(WfRun *run);
 extern void wf_mark_parent(WfRun *run);
 extern void wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
+typedef struct WfType
+{
+	char	   *name;
+	Oid			fn;				/* the workflow function, or InvalidOid */
+	Jsonb	   *steps;			/* a declarative saga, or NULL */
+	Jsonb	   *options;
+} WfType;
+
+extern WfType *wf_lookup_type(const char *type);
+extern void wf_forget_type(void);
 extern Jsonb *wf_type_options(const char *type);
 
 /* lifecycle.c: how runs end */

@@ -1,7 +1,7 @@
 -- Signals (buffered in order, waited for, timed out), queryable state,
 -- deterministic helpers and patching.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 CREATE FUNCTION approvals(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE a jsonb; b jsonb; late jsonb;
@@ -98,6 +98,14 @@ SELECT is(result, '{"patched": true}'::jsonb, 'the new run completes on the new 
   FROM workflow.workflows WHERE workflow_id = 'ev-new';
 SELECT is(result, '{"patched": false}'::jsonb, 'and the old run on the old one')
   FROM workflow.workflows WHERE workflow_id = 'ev-old';
+SELECT is(array_agg(event_type || ':' || COALESCE(data->>'activity', data->>'marker', '') ORDER BY event_id),
+		  ARRAY['WorkflowStarted:', 'MarkerRecorded:patch:use-new-step', 'ActivityScheduled:New',
+				'ActivityStarted:New', 'ActivityCompleted:New', 'ActivityScheduled:End',
+				'ActivityStarted:End', 'ActivityCompleted:End', 'WorkflowCompleted:'],
+		  'the new run''s history records the patch marker')
+  FROM workflow.history WHERE workflow_id = 'ev-new';
+SELECT is(count(*), 0::bigint, 'the old run''s history has no patch marker')
+  FROM workflow.history WHERE workflow_id = 'ev-old' AND event_type = 'MarkerRecorded';
 
 SELECT * FROM finish();
 ROLLBACK;

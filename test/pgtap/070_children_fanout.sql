@@ -1,7 +1,7 @@
 -- Parallel activities, child workflows, continue-as-new, time skipping,
 -- search attributes.
 BEGIN;
-SELECT plan(20);
+SELECT plan(24);
 
 CREATE FUNCTION drain(q text) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE t record; n int := 0;
@@ -32,6 +32,15 @@ SELECT is(status, 'completed', 'the fan-in completes') FROM workflow.workflows W
 SELECT is((SELECT array_agg((e->>'i')::int) FROM jsonb_array_elements(result) e),
 		  array(SELECT generate_series(1, 100)), 'wait_all returns the results in call order')
   FROM workflow.workflows WHERE workflow_id = 'fan-1';
+SELECT is(array_agg(DISTINCT event_type || ' x' || n ORDER BY event_type || ' x' || n),
+		  ARRAY['ActivityCompleted x100', 'ActivityScheduled x100', 'ActivityStarted x100',
+				'WorkflowCompleted x1', 'WorkflowStarted x1'],
+		  'its history: 100 activities scheduled in one task, each started and completed')
+  FROM (SELECT event_type, count(*) OVER (PARTITION BY event_type) n FROM workflow.history
+		 WHERE workflow_id = 'fan-1') e;
+SELECT is(array_agg(event_id ORDER BY event_id), array(SELECT generate_series(2, 101)::bigint),
+		  'the 100 ActivityScheduled events come first, in call order')
+  FROM workflow.history WHERE workflow_id = 'fan-1' AND event_type = 'ActivityScheduled';
 
 -- A failure surfaces at its wait ------------------------------------------
 CREATE FUNCTION fan_fail(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -113,6 +122,15 @@ SELECT is(count(*) FILTER (WHERE status = 'continued_as_new'), 9::bigint, 'nine 
 SELECT cmp_ok(max(n), '<=', 100::bigint, 'no run''s history holds more than 100 activities')
   FROM (SELECT count(*) n FROM workflow.history WHERE workflow_id = 'loop-1' AND event_type = 'ActivityScheduled'
 		 GROUP BY run_id) s;
+SELECT is((SELECT array_agg(event_type ORDER BY event_id DESC) FROM (SELECT event_type, event_id FROM workflow.history h
+			 WHERE h.workflow_id = 'loop-1' AND h.run_id = w.run_id ORDER BY event_id DESC LIMIT 2) x),
+		  ARRAY['WorkflowContinuedAsNew', 'ActivityCompleted'],
+		  'a continued run ends with WorkflowContinuedAsNew')
+  FROM workflow.workflows w WHERE workflow_id = 'loop-1' AND status = 'continued_as_new'
+ ORDER BY created_at LIMIT 1;
+SELECT is(count(*), 9::bigint, 'and each next run starts with WorkflowStarted naming the run it continues')
+  FROM workflow.history WHERE workflow_id = 'loop-1' AND event_type = 'WorkflowStarted'
+   AND data ? 'continued_from_run_id' AND event_id = 1;
 SELECT is(result, '{"done": 1000}'::jsonb, 'the current run is the last one and completes')
   FROM workflow.workflows WHERE workflow_id = 'loop-1' AND closed_at = (SELECT max(closed_at) FROM workflow.workflows
   WHERE workflow_id = 'loop-1');
