@@ -1,7 +1,7 @@
 -- Roles: code runs as the starter whoever advances it; workers need a
 -- queue grant; a role sees and steers only its own runs.
 BEGIN;
-SELECT plan(10);
+SELECT plan(12);
 
 CREATE ROLE wf_alice;
 CREATE ROLE wf_bob;
@@ -43,8 +43,24 @@ SELECT is(result->>'search_path', '"$user", public', 'with the pinned search_pat
 SELECT is(owner::text, 'wf_alice', 'the run is owned by its starter')
   FROM workflow.workflows WHERE workflow_id = 'wf-alice';
 
+-- A task of a queue the worker role was not granted is foreign to it.
 SET ROLE wf_alice;
-SELECT is(count(*), 1::bigint, 'the owner sees its run') FROM workflow.workflows;
+CREATE FUNCTION app.elsewhere(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN RETURN workflow.activity('Step', '{}', 'private'); END $$;
+SELECT workflow.register_workflow('elsewhere', 'app.elsewhere(jsonb)');
+SELECT workflow.start_workflow('elsewhere', '{}', 'wf-private');
+RESET ROLE;
+CREATE TEMP TABLE private_task AS SELECT task_id FROM workflow.claim_activities('private', 'admin');
+GRANT SELECT ON private_task TO wf_bob;
+SET ROLE wf_bob;
+SELECT throws_ok($$SELECT workflow.complete_activity((SELECT task_id FROM private_task), '{}')$$, '42501', NULL,
+				 'a worker cannot report on a task of a queue it was not granted');
+SELECT throws_ok($$SELECT workflow.heartbeat_activity((SELECT task_id FROM private_task))$$, '42501', NULL,
+				 'nor heartbeat it');
+RESET ROLE;
+
+SET ROLE wf_alice;
+SELECT is(count(*), 2::bigint, 'the owner sees its runs') FROM workflow.workflows;
 SELECT cmp_ok(count(*), '>', 0::bigint, 'and its history') FROM workflow.history;
 RESET ROLE;
 
