@@ -4,7 +4,8 @@ SELECT workflow_id AS "order", status, error->>'message' AS "error"
   FROM workflow.workflows ORDER BY workflow_id;
 SELECT workflow_id AS "order",
 	   event_id AS "#",
-	   to_char(created_at, 'HH24:MI:SS.MS') AS "at",
+	   -- an attempt's ActivityStarted is written when it ends; show when it started
+	   to_char(COALESCE((data->>'started_at')::timestamptz, created_at), 'HH24:MI:SS.MS') AS "at",
 	   event_type AS "event",
 	   concat_ws(' ', data->>'activity',
 				 CASE WHEN data ? 'attempt' THEN 'attempt ' || (data->>'attempt') END,
