@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -151,7 +152,10 @@ wf_append_event(WfRun *run, const char *event_type, Jsonb *data)
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
 	if (run->pending_types == NIL)
+	{
+		run->dirty_subid = GetCurrentSubTransactionId();
 		dirty_runs = lappend(dirty_runs, run);
+	}
 	run->pending_types = lappend(run->pending_types, pstrdup(event_type));
 	run->pending_data = lappend(run->pending_data,
 								DatumGetPointer(datumCopy(JsonbPGetDatum(data), false, -1)));
@@ -227,6 +231,25 @@ void
 wf_forget_events(void)
 {
 	dirty_runs = NIL;			/* freed with TopTransactionContext */
+}
+
+/*
+ * A subtransaction was rolled back: forget the runs that got buffered
+ * events inside it (an error between an append and its flush, caught by a
+ * savepoint); their memory is gone with it.
+ */
+void
+wf_forget_events_since(SubTransactionId subid)
+{
+	ListCell   *lc;
+
+	foreach(lc, dirty_runs)
+	{
+		WfRun	   *run = lfirst(lc);
+
+		if (run->dirty_subid >= subid)
+			dirty_runs = foreach_delete_current(dirty_runs, lc);
+	}
 }
 
 /* Write back the engine state of an open run. */

@@ -363,13 +363,22 @@ wf_xact_callback(XactEvent event, void *arg)
 	wf_forget_type();
 }
 
-/* Subtransaction end: forget what a rolled-back savepoint queued. */
+/*
+ * Subtransaction end: forget what a rolled-back savepoint queued, and the
+ * engine state an error left behind in it.
+ */
 static void
 wf_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
 	ListCell   *lc;
 
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		wf_forget_events_since(mySubid);
+		wf_replay_subxact_abort(mySubid);
+		wf_forget_type();
+	}
 	foreach(lc, pending_queues)
 	{
 		PendingQueue *p = lfirst(lc);

@@ -59,6 +59,7 @@ static ReplayContext *current_replay = NULL;
  * outermost one is done (workflow_id, run_id pairs).
  */
 static int	advance_depth = 0;
+static SubTransactionId advance_subid = InvalidSubTransactionId;
 static List *deferred_ids = NIL;
 static List *deferred_run_ids = NIL;
 
@@ -627,7 +628,8 @@ wf_advance(WfRun *run)
 				 errmsg("workflows cannot be started or steered from workflow code"),
 				 errhint("Use workflow.child_workflow() to run another workflow from workflow code.")));
 
-	advance_depth++;
+	if (advance_depth++ == 0)
+		advance_subid = GetCurrentSubTransactionId();
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.mcxt = AllocSetContextCreate(CurrentMemoryContext, "workflow replay",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -675,6 +677,19 @@ run_deferred(void)
 		if (run != NULL)
 			wf_advance(run);
 	}
+}
+
+/*
+ * A subtransaction was rolled back.  If the outermost workflow task was
+ * running in it (an error escaped the task, e.g. a cancelled statement),
+ * forget that task's state; the rollback of a workflow attempt's own
+ * subtransaction, inside the task, changes nothing here.
+ */
+void
+wf_replay_subxact_abort(SubTransactionId subid)
+{
+	if (advance_depth > 0 && subid <= advance_subid)
+		wf_replay_reset();
 }
 
 /* Forget the state of an aborted transaction. */

@@ -115,6 +115,7 @@ typedef struct WfRun
 	Jsonb	   *error;			/* the failure being compensated */
 	List	   *pending_types;	/* events not yet written (history.c) */
 	List	   *pending_data;
+	SubTransactionId dirty_subid;	/* where the first of them was appended */
 } WfRun;
 
 extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist);
@@ -125,6 +126,7 @@ extern int64 wf_append_event(WfRun *run, const char *event_type, Jsonb *data);
 extern void wf_flush_events(void);
 extern void wf_check_flushed(void);
 extern void wf_forget_events(void);
+extern void wf_forget_events_since(SubTransactionId subid);
 extern void wf_update_run(WfRun *run);
 extern void wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
 extern bool wf_run_is_open(WfRun *run);
@@ -135,6 +137,7 @@ extern void wf_advance(WfRun *run);
 extern void wf_defer_advance(WfRun *run);
 extern bool wf_in_workflow_code(void);
 extern void wf_replay_reset(void);
+extern void wf_replay_subxact_abort(SubTransactionId subid);
 
 /* runs.c: creating runs; children and parents */
 typedef struct WfRunSpec

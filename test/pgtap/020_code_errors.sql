@@ -1,7 +1,7 @@
 -- Errors in workflow code: non-determinism, bugs (task failures, retried),
 -- RAISE EXCEPTION (fails the run), swallowed suspension.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 CREATE FUNCTION complete_next(q text, result jsonb DEFAULT '{}') RETURNS text LANGUAGE plpgsql AS $$
 DECLARE t record;
@@ -104,6 +104,36 @@ SELECT is(status, 'running', 'WHEN OTHERS around a blocking call does not comple
 SELECT is(complete_next('q', '{"real": true}'), 'A', 'the activity was scheduled anyway');
 SELECT is(result, '{"real": true}'::jsonb, 'and its real result is returned on replay')
   FROM workflow.workflows WHERE workflow_id = 'wf-swallow';
+
+-- A statement cancelled in the middle of a workflow task, caught by a
+-- savepoint, leaves no half-written step behind --------------------------
+CREATE FUNCTION slow(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM workflow.activity('A', '{}', 'slowq');
+	PERFORM pg_sleep(2);
+	RETURN '{"slow": true}';
+END $$;
+SELECT workflow.register_workflow('slow', 'slow(jsonb)');
+SELECT workflow.start_workflow('slow', '{}', 'wf-slow');
+CREATE FUNCTION complete_cancelled(task bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM workflow.complete_activity(task, '{}');
+	RETURN 'not cancelled';
+EXCEPTION WHEN query_canceled THEN
+	RETURN SQLSTATE;
+END $$;
+CREATE TEMP TABLE slow_task AS SELECT task_id FROM workflow.claim_activities('slowq', 'w', 1);
+SET statement_timeout = '300ms';
+SELECT is(complete_cancelled((SELECT task_id FROM slow_task)), '57014',
+		  'a cancel during the workflow code reaches the caller');
+RESET statement_timeout;
+SELECT is(array_agg(event_type ORDER BY event_id), ARRAY['WorkflowStarted', 'ActivityScheduled'],
+		  'the completion was rolled back with the statement')
+  FROM workflow.history WHERE workflow_id = 'wf-slow';
+SELECT workflow.start_workflow('swallower', '{}', 'wf-after-cancel');
+SELECT is(array_agg(event_id ORDER BY event_id), '{1,2}'::bigint[],
+		  'the engine goes on cleanly in the same transaction')
+  FROM workflow.history WHERE workflow_id = 'wf-after-cancel';
 
 SELECT * FROM finish();
 ROLLBACK;
