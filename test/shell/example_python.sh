@@ -1,92 +1,26 @@
 #!/usr/bin/env bash
-# examples/python/worker.py (psycopg 3) runs a two-activity workflow to
-# the end: woken by NOTIFY (not by its poll), a retryable failure retried,
-# a permanent one failing the workflow, --once, a late report ignored
-# (WF010) and a clean exit on SIGTERM.
+# examples/python/worker.py (psycopg 3) passes the example scenario
+# (test/shell/lib/example.bash).
 source "$(dirname "$0")/lib/worker.bash"
 
 PY=/usr/bin/python3   # Debian's, which has python3-psycopg
 EXAMPLE=$REPO/examples/python
 export PYTHONDONTWRITEBYTECODE=1  # importing worker.py leaves no __pycache__/
 "$PY" -c 'import psycopg' || fail "$PY has no psycopg; run tools/deps.sh"
+EXAMPLE_NAME=python
+QUEUE=py_queue
+WORKER_NAME=worker.py
 
-# Start the example worker in the background, logging to WORKER_LOG.
-start_example() {
-	"$PY" "$EXAMPLE/worker.py" --queue py_queue "$@" >>"$WORKER_LOG" 2>&1 &
-	WORKER_PID=$!
+# The worker.  Callers run it in a background subshell and signal that
+# pid, so it replaces the subshell (exec).
+run_example() {
+	exec "$PY" "$EXAMPLE/worker.py" "$@"
 }
 
-# Wait until the worker's connection sits idle, i.e. it listens and waits.
-wait_idle() {
-	wait_for "SELECT count(*) = 1 FROM pg_stat_activity
-		WHERE application_name = 'workflow-example-python' AND state = 'idle'
-		AND query LIKE '%claim_activities%'" 20
-}
-
-setup_db example_python
-q "CREATE FUNCTION greet_wf(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$
-DECLARE
-	g jsonb;
-BEGIN
-	g := workflow.activity('Greet', input, 'py_queue',
-		'{\"retry\": {\"initial_interval\": \"200 milliseconds\"}}');
-	RETURN workflow.activity('Shout', g, 'py_queue');
-END
-\$\$" >/dev/null
-q "SELECT workflow.register_workflow('greet', 'greet_wf(jsonb)'::regprocedure)" >/dev/null
-
-# The worker starts first, on an empty queue, and may only poll every 60 s:
-# finishing within 30 s shows that NOTIFY woke it, also for the retry.
-# 8 tasks: 2 + 2 + 3 (Greet fails once) + 1 (Greet fails for good).
-SECONDS=0
-start_example --max-tasks 8 --poll 60 --batch 3
-wait_idle
-q "SELECT workflow.start_workflow('greet', '{\"name\": \"ann\"}', 'id-1')" >/dev/null
-q "SELECT workflow.start_workflow('greet', '{\"name\": \"bob\"}', 'id-2')" >/dev/null
-q "SELECT workflow.start_workflow('greet', '{\"name\": \"cy\", \"flaky\": true}', 'id-3')" >/dev/null
-q "SELECT workflow.start_workflow('greet', '{}', 'id-4')" >/dev/null
-wait_worker 30
-((WORKER_RC == 0)) || fail "worker.py exited with $WORKER_RC"
-echo "8 tasks in ${SECONDS}s"
-
-expect "SELECT string_agg(workflow_id || '=' || status, ',' ORDER BY workflow_id) FROM workflow.workflows" \
-	id-1=completed,id-2=completed,id-3=completed,id-4=failed
-expect "SELECT result->>'shout' FROM workflow.workflows WHERE workflow_id = 'id-1'" "HELLO, ANN!"
-expect "SELECT result->>'shout' FROM workflow.workflows WHERE workflow_id = 'id-3'" "HELLO, CY!"
-expect "SELECT string_agg(event_type, ',' ORDER BY event_id) FROM workflow.history
-		WHERE workflow_id = 'id-3' AND event_type IN ('ActivityFailed', 'ActivityCompleted')" \
-	ActivityFailed,ActivityCompleted,ActivityCompleted
-expect "SELECT count(*) FROM workflow.history WHERE workflow_id = 'id-3' AND event_type = 'ActivityFailed'
-		AND data::text LIKE '%greeting service unavailable%'" 1
-expect "SELECT count(*) FROM workflow.history WHERE workflow_id = 'id-4' AND event_type = 'ActivityFailed'
-		AND data::text LIKE '%input has no name%'" 1
-(($(log_count 'Greet attempt 2: completed') == 1)) || fail "expected one second attempt in the log"
-(($(log_count 'failed retryable=false: input has no name') == 1)) || fail "expected a permanent failure in the log"
-
-# --once: run what is ready (both steps, the second one is ready as soon as
-# the first is reported), then exit on the empty queue.
-q "SELECT workflow.start_workflow('greet', '{\"name\": \"dee\"}', 'id-5')" >/dev/null
-timeout 30 "$PY" "$EXAMPLE/worker.py" --queue py_queue --once >>"$WORKER_LOG" 2>&1 ||
-	fail "worker.py --once failed"
-expect "SELECT status || ' ' || (result->>'shout') FROM workflow.workflows WHERE workflow_id = 'id-5'" \
-	"completed HELLO, DEE!"
-
-# A late report: attempt 1 of Slow outlives its start_to_close_timeout, so
-# the engine times it out and retries it; the report of attempt 1 then gets
-# WF010, which the worker logs and drops, and attempt 2 completes.
-q "CREATE FUNCTION slow_wf(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$
-BEGIN
-	RETURN workflow.activity('Slow', input, 'py_queue', '{\"start_to_close_timeout\": \"1 second\",
-		\"retry\": {\"initial_interval\": \"200 milliseconds\"}}');
-END
-\$\$" >/dev/null
-q "SELECT workflow.register_workflow('slow', 'slow_wf(jsonb)'::regprocedure)" >/dev/null
-q "SELECT workflow.start_workflow('slow', '{}', 'id-6')" >/dev/null
-# The background worker may notice the expired lease only at its next
-# wake-up (up to workflow.max_naptime); tick() twice a second makes it prompt.
-start_ticker
-# The example's HANDLERS dict takes more handlers when it is imported.
-"$PY" -c '
+# The worker with one more handler, Slow, that outlives its lease on
+# attempt 1 (exec, as above).
+run_example_with_slow_handler() {
+	exec "$PY" -c '
 import sys, time
 sys.path.insert(0, sys.argv[1])
 import worker
@@ -96,23 +30,7 @@ def slow(inp, task):
     return {"attempt": task["attempt"]}
 worker.HANDLERS["Slow"] = slow
 sys.exit(worker.main(sys.argv[2:]))
-' "$EXAMPLE" --queue py_queue --max-tasks 2 >>"$WORKER_LOG" 2>&1 &
-WORKER_PID=$!
-wait_worker 30
-kill "$TICKER_PID"
-TICKER_PID=
-((WORKER_RC == 0)) || fail "worker.py exited with $WORKER_RC after a late report"
-(($(log_count 'Slow attempt 1: late report ignored') == 1)) || fail "expected a late report in the log"
-(($(log_count 'Slow attempt 2: completed') == 1)) || fail "expected attempt 2 to complete"
-expect "SELECT status || ' ' || (result->>'attempt') FROM workflow.workflows WHERE workflow_id = 'id-6'" \
-	"completed 2"
+' "$EXAMPLE" "$@"
+}
 
-# SIGTERM while waiting: a clean exit, at once.
-start_example
-wait_idle
-kill -TERM "$WORKER_PID"
-wait_worker 5
-((WORKER_RC == 0)) || fail "worker.py exited with $WORKER_RC on SIGTERM"
-
-PGDATABASE=postgres dropdb --force example_python
-echo "ok (${SECONDS}s)"
+source "$(dirname "$0")/lib/example.bash"
