@@ -53,27 +53,40 @@ is_cancellation(Jsonb *error)
 	return sqlstate && strcmp(sqlstate, "WF002") == 0;
 }
 
-/* Close a failed or cancelled run with its final event. */
+/*
+ * Close a failed or cancelled run with its final event.  A failed
+ * compensation makes it "failed" whatever the first error was; the run's
+ * error then holds both.
+ */
 static void
 close_failed(WfRun *run, Jsonb *error, Jsonb *compensation_error)
 {
-	bool		cancelled = is_cancellation(error);
+	bool		cancelled = is_cancellation(error) && compensation_error == NULL;
+	Jsonb	   *data;
 	WfJson		b;
 
 	wf_json_begin(&b);
 	wf_json_jsonb(&b, "error", error);
 	if (compensation_error)
 		wf_json_jsonb(&b, "compensation_error", compensation_error);
-	wf_append_event(run, cancelled && !compensation_error ? "WorkflowCancelled" : "WorkflowFailed",
+	data = wf_json_end(&b);
+	wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowFailed", data);
+	wf_close_run(run, cancelled ? "cancelled" : "failed", NULL,
+				 compensation_error ? data : error);
+}
+
+/* Every compensation succeeded: "compensated", or "cancelled" for a cancellation. */
+static void
+close_compensated(WfRun *run)
+{
+	bool		cancelled = is_cancellation(run->error);
+	WfJson		b;
+
+	wf_json_begin(&b);
+	wf_json_jsonb(&b, "error", run->error);
+	wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowCompensated",
 					wf_json_end(&b));
-	if (compensation_error)
-	{
-		wf_json_begin(&b);
-		wf_json_jsonb(&b, "error", error);
-		wf_json_jsonb(&b, "compensation_error", compensation_error);
-		error = wf_json_end(&b);
-	}
-	wf_close_run(run, cancelled && !compensation_error ? "cancelled" : "failed", NULL, error);
+	wf_close_run(run, cancelled ? "cancelled" : "compensated", NULL, run->error);
 }
 
 /*
@@ -143,18 +156,10 @@ next_compensation(WfRun *run, bool first)
 				" ORDER BY c.event_id DESC LIMIT 1",
 				2, types, values, NULL, 1) == 0)
 	{
-		if (!first)
-		{
-			bool		cancelled = is_cancellation(run->error);
-
-			wf_json_begin(&b);
-			wf_json_jsonb(&b, "error", run->error);
-			wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowCompensated",
-							wf_json_end(&b));
-			wf_close_run(run, cancelled ? "cancelled" : "compensated", NULL, run->error);
-				}
-		else
+		if (first)
 			close_failed(run, run->error, NULL);
+		else
+			close_compensated(run);
 		return;
 	}
 
