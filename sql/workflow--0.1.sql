@@ -162,6 +162,23 @@ CREATE TABLE workflow.timers (
 );
 CREATE INDEX timers_fire_idx ON workflow.timers (fire_at);
 
+/*
+ * Outcomes of child workflows that closed while their parent's row was
+ * locked by another session; the scheduler delivers them, parent first.
+ */
+CREATE TABLE workflow.child_notices (
+	workflow_id		text NOT NULL,
+	run_id			uuid NOT NULL,
+	child_workflow_id text NOT NULL,
+	child_type		text NOT NULL,
+	status			text NOT NULL,
+	result			jsonb,
+	error			jsonb,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (workflow_id, run_id, child_workflow_id)
+);
+CREATE INDEX child_notices_created_idx ON workflow.child_notices (created_at);
+
 /* Signals not yet consumed by workflow code, in arrival order. */
 CREATE TABLE workflow.signals (
 	workflow_id		text NOT NULL,

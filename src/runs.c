@@ -32,6 +32,8 @@ static SPIPlanPtr cancel_flag_plan;
 static SPIPlanPtr child_seq_plan;
 static SPIPlanPtr drop_signals_plan;
 static SPIPlanPtr mark_parent_plan;
+static SPIPlanPtr notice_plan;
+static SPIPlanPtr take_notices_plan;
 
 /* The seq of the parent's ChildWorkflowStarted for child_id, 0 if none. */
 static int
@@ -260,25 +262,25 @@ wf_mark_parent(WfRun *run)
 }
 
 /*
- * A child closed: record its outcome in the parent (if the parent still
- * runs) and let the parent's code go on.
+ * Record a closed child's outcome in its (locked) parent, if the parent
+ * still runs and waits for it, and let the parent's code go on.
  */
 static void
-notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
+deliver_child_outcome(WfRun *parent, const char *child_id, const char *child_type,
+					  const char *status, Jsonb *result, Jsonb *error)
 {
-	WfRun	   *parent = wf_lock_run_by_id(child->parent_workflow_id, child->parent_run_id, false);
 	WfJson		b;
 	int			seq;
 
-	if (parent == NULL || strcmp(parent->status, "running") != 0)
+	if (strcmp(parent->status, "running") != 0)
 		return;
-	seq = child_seq(parent, child->workflow_id);
+	seq = child_seq(parent, child_id);
 	if (seq == 0)
 		return;
 	wf_json_begin(&b);
 	wf_json_int(&b, "seq", seq);
-	wf_json_str(&b, "workflow_type", child->workflow_type);
-	wf_json_str(&b, "child_workflow_id", child->workflow_id);
+	wf_json_str(&b, "workflow_type", child_type);
+	wf_json_str(&b, "child_workflow_id", child_id);
 	wf_json_str(&b, "status", status);
 	if (strcmp(status, "completed") == 0)
 	{
@@ -287,12 +289,89 @@ notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
 	}
 	else
 	{
-		wf_json_str(&b, "error", psprintf("child workflow \"%s\" ended %s", child->workflow_id, status));
+		wf_json_str(&b, "error", psprintf("child workflow \"%s\" ended %s", child_id, status));
 		if (error)
 			wf_json_jsonb(&b, "details", error);
 		wf_append_event(parent, "ChildWorkflowFailed", wf_json_end(&b));
 	}
 	wf_defer_advance(parent);
+}
+
+/*
+ * A child closed: tell its parent.  The child's row is locked, and the
+ * usual order is parent before child (a cancelled parent locks its
+ * children), so the parent is not waited for: if another session holds
+ * it, the outcome is left as a notice that the scheduler delivers,
+ * parent first, right after this commit.
+ */
+static void
+notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
+{
+	WfRun	   *parent = wf_lock_run_by_id(child->parent_workflow_id, child->parent_run_id, true);
+	Oid			types[7] = {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', result ? ' ' : 'n', error ? ' ' : 'n'};
+
+	if (parent != NULL)
+	{
+		deliver_child_outcome(parent, child->workflow_id, child->workflow_type,
+							  status, result, error);
+		return;
+	}
+	if (!wf_run_exists(child->parent_workflow_id, child->parent_run_id))
+		return;
+	values[0] = CStringGetTextDatum(child->parent_workflow_id);
+	values[1] = child->parent_run_id;
+	values[2] = CStringGetTextDatum(child->workflow_id);
+	values[3] = CStringGetTextDatum(child->workflow_type);
+	values[4] = CStringGetTextDatum(status);
+	values[5] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	values[6] = error ? JsonbPGetDatum(error) : (Datum) 0;
+	wf_exec(&notice_plan,
+			"INSERT INTO workflow.child_notices (workflow_id, run_id, child_workflow_id,"
+			"   child_type, status, result, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			7, types, values, nulls, 0);
+	wf_note_due(wf_now());
+}
+
+/*
+ * Deliver the child notices of one locked parent (scheduler and tick());
+ * returns how many.  A closed parent just drops them.
+ */
+int
+wf_deliver_child_notices(WfRun *parent)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(parent->workflow_id), parent->run_id};
+	int			n,
+				i;
+	char	  **child_ids;
+	char	  **child_types;
+	char	  **statuses;
+	Jsonb	  **results;
+	Jsonb	  **errors;
+
+	n = wf_exec(&take_notices_plan,
+				"DELETE FROM workflow.child_notices WHERE workflow_id = $1 AND run_id = $2"
+				" RETURNING child_workflow_id, child_type, status, result, error",
+				2, types, values, NULL, 0);
+	child_ids = palloc(sizeof(char *) * (n + 1));
+	child_types = palloc(sizeof(char *) * (n + 1));
+	statuses = palloc(sizeof(char *) * (n + 1));
+	results = palloc(sizeof(Jsonb *) * (n + 1));
+	errors = palloc(sizeof(Jsonb *) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		child_ids[i] = wf_get_text(i, 1);
+		child_types[i] = wf_get_text(i, 2);
+		statuses[i] = wf_get_text(i, 3);
+		results[i] = wf_get_jsonb(i, 4);
+		errors[i] = wf_get_jsonb(i, 5);
+	}
+	for (i = 0; i < n; i++)
+		deliver_child_outcome(parent, child_ids[i], child_types[i], statuses[i],
+							  results[i], errors[i]);
+	return n;
 }
 
 /* Forget the signals buffered for a workflow that has ended. */

@@ -59,6 +59,8 @@ PGDLLEXPORT void wf_scheduler_main(Datum arg);
 
 /* How long DROP DATABASE waits for a scheduler to exit. */
 #define STOP_WAIT_MS 10000
+/* How soon the scheduler retries due work another session holds. */
+#define HELD_RETRY_MS 10
 /* How long the launcher leaves a database alone after such a command. */
 #define PAUSE_MS 15000
 
@@ -72,6 +74,7 @@ static BackgroundWorkerHandle *scheduler_handles[WF_MAX_DATABASES];
 
 static SPIPlanPtr task_retry_plan;
 static SPIPlanPtr deadline_plan;
+static SPIPlanPtr notices_plan;
 static SPIPlanPtr next_due_plan;
 
 /* Register the launcher (from _PG_init, when preloaded). */
@@ -285,12 +288,13 @@ lock_extension(void)
 }
 
 /*
- * Lock each open run that sql ($1 = now, $2 = batch) selects and apply act
- * to it; runs another session holds are left for the next tick.
+ * Lock each run that sql ($1 = now, $2 = batch) selects and apply act to
+ * it (only to open runs, if open_only); runs another session holds are
+ * left for the next tick.
  */
 static int
 tick_due_runs(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch,
-			  void (*act) (WfRun *run))
+			  bool open_only, void (*act) (WfRun *run))
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
@@ -306,12 +310,22 @@ tick_due_runs(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch,
 	{
 		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
 
-		if (run == NULL || !wf_run_is_open(run))
+		if (run == NULL || (open_only && !wf_run_is_open(run)))
 			continue;
 		act(run);
 		done++;
 	}
 	return done;
+}
+
+/*
+ * Deliver the outcomes of children that closed while their parent was busy
+ * (a closed parent just drops them).
+ */
+static void
+deliver_notices(WfRun *parent)
+{
+	(void) wf_deliver_child_notices(parent);
 }
 
 /* A run past its execution_timeout ends as timed_out. */
@@ -331,13 +345,18 @@ wf_tick_all(TimestampTz now, int batch)
 	done += tick_due_runs(&task_retry_plan,
 						  "SELECT workflow_id, run_id FROM workflow.workflows"
 						  " WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
-						  now, batch, wf_advance);
+						  now, batch, true, wf_advance);
+	done += tick_due_runs(&notices_plan,
+						  "SELECT DISTINCT n.workflow_id, n.run_id FROM workflow.child_notices n"
+						  " JOIN workflow.workflows w USING (workflow_id, run_id)"
+						  " WHERE n.created_at <= $1 LIMIT $2",
+						  now, batch, false, deliver_notices);
 	done += tick_due_runs(&deadline_plan,
 						  "SELECT workflow_id, run_id FROM workflow.workflows"
 						  " WHERE execution_deadline <= $1 AND closed_at IS NULL"
 						  "   AND execution_deadline IS NOT NULL"
 						  " ORDER BY execution_deadline LIMIT $2",
-						  now, batch, time_out_run);
+						  now, batch, true, time_out_run);
 	return done;
 }
 
@@ -356,7 +375,10 @@ next_due(void)
 			"   ORDER BY task_retry_at LIMIT 1),"
 			" (SELECT execution_deadline FROM workflow.workflows"
 			"   WHERE closed_at IS NULL AND execution_deadline IS NOT NULL"
-			"   ORDER BY execution_deadline LIMIT 1))",
+			"   ORDER BY execution_deadline LIMIT 1),"
+			" (SELECT n.created_at FROM workflow.child_notices n"
+			"   JOIN workflow.workflows w USING (workflow_id, run_id)"
+			"   ORDER BY n.created_at LIMIT 1))",
 			0, NULL, NULL, NULL, 1);
 	d = wf_get_datum(0, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
@@ -414,6 +436,9 @@ scheduler_iteration(void)
 
 		TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
 		sleep_ms = Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000);
+		/* Overdue but nothing done: another session holds it; retry soon. */
+		if (sleep_ms <= 0)
+			sleep_ms = HELD_RETRY_MS;
 	}
 	wf_set_next_wakeup(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms));
 	return sleep_ms;

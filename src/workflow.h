@@ -160,6 +160,7 @@ extern void wf_continue_as_new(WfRun *run, Jsonb *input);
 extern void wf_request_cancel(WfRun *run, const char *reason, const char *requested_by);
 extern void wf_cancel_children(WfRun *run);
 extern void wf_mark_parent(WfRun *run);
+extern int	wf_deliver_child_notices(WfRun *parent);
 extern void wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
 typedef struct WfType
 {
