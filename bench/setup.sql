@@ -2,14 +2,7 @@
 CREATE EXTENSION IF NOT EXISTS workflow;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 
--- The seed's order saga (the same declaration as examples/order/setup.sql).
-SELECT workflow.register_saga('order', '[
-	{"activity": "ReserveInventory", "queue": "inventory",     "compensation": "ReleaseInventory"},
-	{"activity": "ChargePayment",    "queue": "payments",      "compensation": "RefundPayment"},
-	{"activity": "CreateShipment",   "queue": "shipping",
-	 "options": {"retry": {"maximum_attempts": 3, "initial_interval": "1 second"}}},
-	{"activity": "SendConfirmation", "queue": "notifications"}
-]');
+-- The seed's order saga comes from examples/order/setup.sql, run before this.
 
 -- Timers: sleep until input.due (epoch seconds), then complete.
 -- workflow.now() is recorded once, so replays compute the same interval.

@@ -17,6 +17,7 @@
 #                 workflows in the history; backend and scheduler RSS
 #
 # Nothing here asserts a timing.  Results: bench/results/<date>-<host>.txt
+# (not tracked; copy the runs worth keeping to bench/published/)
 #
 # Environment (defaults in brackets):
 #   BENCH_WORKFLOWS        workflows started and drained (2, 3)   [20000]
@@ -116,6 +117,7 @@ tools/cluster.sh fresh
 eval "$(tools/cluster.sh env)"
 export PGDATABASE=bench
 "$PG_BINDIR/psql" -X -q -d postgres -c "CREATE DATABASE bench"
+"$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f examples/order/setup.sql >/dev/null
 "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f bench/setup.sql >/dev/null
 
 q() { "$PG_BINDIR/psql" -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
