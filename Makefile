@@ -1,7 +1,7 @@
 # workflow: durable workflows inside PostgreSQL (PGXS build)
 
 EXTENSION = workflow
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 MODULE_big = workflow
 OBJS = \
@@ -19,7 +19,7 @@ OBJS = \
 	src/notify.o \
 	src/scheduler.o
 
-DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Werror -Wmissing-prototypes
 SHLIB_LINK_INTERNAL = $(libpq)
 

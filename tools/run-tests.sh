@@ -20,6 +20,7 @@
 #   WF_TAP_DIR         wfpg-owned work dir for TAP tests
 #                      (default /tmp/workflow-tap)
 #   WF_KEEP_CLUSTER=1  leave the throwaway cluster running at the end
+#   WF_ONLY=REGEX      run only the test files whose path matches REGEX
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -93,7 +94,8 @@ list_tests() {
 		shopt -s nullglob
 		# shellcheck disable=SC2206 # the glob is intended
 		local files=($pattern)
-		((${#files[@]} == 0)) || printf '%s\n' "${files[@]}" | sort
+		((${#files[@]} == 0)) || printf '%s\n' "${files[@]}" | sort |
+			grep -E -- "${WF_ONLY:-.}" || true
 	)
 }
 

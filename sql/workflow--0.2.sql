@@ -1,0 +1,312 @@
+/* workflow--0.2.sql: durable, Temporal-style workflows inside PostgreSQL */
+
+\echo Use "CREATE EXTENSION workflow" to load this file. \quit
+
+/*
+ * The control file names schema "workflow"; CREATE EXTENSION creates it.
+ * Refuse a schema that someone else prepared beforehand (it could hold
+ * objects that shadow ours).
+ */
+DO $guard$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+			   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'workflow'::pg_catalog.regnamespace)
+	   OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+				  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'workflow'::pg_catalog.regnamespace)
+	THEN
+		RAISE EXCEPTION 'schema "workflow" already contains objects'
+			USING ERRCODE = '42P06',
+				  HINT = 'Drop or rename the existing schema "workflow", then run CREATE EXTENSION workflow again.';
+	END IF;
+END
+$guard$;
+
+/* ---------------------------------------------------------------------
+ * Registry
+ * --------------------------------------------------------------------- */
+
+CREATE TABLE workflow.workflow_types (
+	workflow_type	text PRIMARY KEY,
+	fn				pg_catalog.regprocedure,
+	steps			jsonb,
+	options			jsonb NOT NULL DEFAULT '{}',
+	owner			pg_catalog.regrole NOT NULL,
+	registered_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK ((fn IS NULL) OPERATOR(pg_catalog.<>) (steps IS NULL))
+);
+COMMENT ON TABLE workflow.workflow_types IS
+	'Registered workflow types: a function (register_workflow) or a declarative saga (register_saga).';
+
+/* ---------------------------------------------------------------------
+ * Runs, one row per run.  Engine columns follow the public ones.
+ * --------------------------------------------------------------------- */
+
+CREATE TABLE workflow.workflows (
+	workflow_id		text NOT NULL,
+	run_id			uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+	workflow_type	text NOT NULL,
+	status			text NOT NULL DEFAULT 'running',
+	input			jsonb NOT NULL,
+	result			jsonb,
+	error			jsonb,
+	queue			text NOT NULL,
+	owner			pg_catalog.regrole NOT NULL,
+	parent_workflow_id text,
+	parent_run_id	uuid,
+	search_attributes jsonb NOT NULL DEFAULT '{}',
+	options			jsonb NOT NULL DEFAULT '{}',
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	closed_at		timestamptz,
+	/* engine state */
+	last_event_id	bigint NOT NULL DEFAULT 0,
+	task_failures	integer NOT NULL DEFAULT 0,
+	task_retry_at	timestamptz,
+	execution_deadline timestamptz,
+	cancel_requested boolean NOT NULL DEFAULT false,
+	has_children	boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (workflow_id, run_id),
+	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'compensating', 'completed',
+		'failed', 'compensated', 'cancelled', 'terminated', 'timed_out', 'continued_as_new']))
+) WITH (fillfactor = 80);
+COMMENT ON TABLE workflow.workflows IS
+	'One row per workflow run: status, input, result, error. Read it; change it only through the workflow functions.';
+
+/* At most one open run per workflow_id. */
+CREATE UNIQUE INDEX workflows_open_idx ON workflow.workflows (workflow_id)
+	WHERE closed_at IS NULL;
+CREATE INDEX workflows_task_retry_idx ON workflow.workflows (task_retry_at)
+	WHERE task_retry_at IS NOT NULL;
+CREATE INDEX workflows_deadline_idx ON workflow.workflows (execution_deadline)
+	WHERE closed_at IS NULL AND execution_deadline IS NOT NULL;
+/* Only runs that have search attributes are in it: starts without any pay nothing. */
+CREATE INDEX workflows_search_idx ON workflow.workflows USING gin (search_attributes jsonb_path_ops)
+	WHERE search_attributes OPERATOR(pg_catalog.<>) '{}';
+CREATE INDEX workflows_parent_idx ON workflow.workflows (parent_workflow_id, parent_run_id)
+	WHERE parent_workflow_id IS NOT NULL;
+
+/* ---------------------------------------------------------------------
+ * History: append-only, event ids gapless per run.
+ * --------------------------------------------------------------------- */
+
+CREATE TABLE workflow.history (
+	workflow_id		text NOT NULL,
+	run_id			uuid NOT NULL,
+	event_id		bigint NOT NULL,
+	event_type		text NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	data			jsonb NOT NULL DEFAULT '{}',
+	PRIMARY KEY (workflow_id, run_id, event_id)
+);
+COMMENT ON TABLE workflow.history IS
+	'Every event of every run, in order; event_id is 1, 2, 3 ... without gaps per run.';
+
+/* ---------------------------------------------------------------------
+ * Live activity tasks.  A row lives from scheduling until the activity
+ * completes or fails for good; the history keeps the record.
+ * --------------------------------------------------------------------- */
+
+CREATE TABLE workflow.tasks (
+	task_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	workflow_id		text NOT NULL,
+	run_id			uuid NOT NULL,
+	seq				integer NOT NULL,
+	is_compensation	boolean NOT NULL DEFAULT false,
+	activity_id		text NOT NULL,
+	queue			text NOT NULL,
+	activity		text NOT NULL,
+	input			jsonb NOT NULL,
+	status			text NOT NULL DEFAULT 'ready',
+	attempt			integer NOT NULL DEFAULT 1,
+	initial_interval interval NOT NULL,
+	backoff_coefficient float8 NOT NULL,
+	maximum_interval interval NOT NULL,
+	maximum_attempts integer NOT NULL,
+	non_retryable_errors text[] NOT NULL,
+	start_to_close_timeout interval NOT NULL,
+	schedule_to_close_timeout interval,
+	schedule_to_start_timeout interval,
+	heartbeat_timeout interval,
+	scheduled_at	timestamptz NOT NULL,
+	ready_at		timestamptz NOT NULL,
+	due_at			timestamptz,
+	claimed_by		text,
+	claimed_at		timestamptz,
+	lease_expires_at timestamptz,
+	heartbeat_at	timestamptz,
+	heartbeat_details jsonb,
+	cancel_requested boolean NOT NULL DEFAULT false,
+	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['ready', 'running', 'backoff']))
+) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01,
+		autovacuum_vacuum_cost_delay = 0);
+
+/*
+ * The claim path: the ready tasks of a queue, longest ready first.  Only
+ * ready rows are in it, so claimed and finished tasks never slow a claim.
+ */
+CREATE INDEX tasks_ready_idx ON workflow.tasks (queue, ready_at, task_id) WHERE status = 'ready';
+/* The scheduler's path: leases, backoffs and deadlines that fall due. */
+CREATE INDEX tasks_due_idx ON workflow.tasks (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX tasks_run_idx ON workflow.tasks (workflow_id, run_id, seq);
+
+/* ---------------------------------------------------------------------
+ * Durable timers (workflow.sleep, wait_signal timeouts).
+ * --------------------------------------------------------------------- */
+
+CREATE TABLE workflow.timers (
+	workflow_id		text NOT NULL,
+	run_id			uuid NOT NULL,
+	seq				integer NOT NULL,
+	fire_at			timestamptz NOT NULL,
+	PRIMARY KEY (workflow_id, run_id, seq)
+);
+CREATE INDEX timers_fire_idx ON workflow.timers (fire_at);
+
+/*
+ * Outcomes of child workflows that closed while their parent's row was
+ * locked by another session; the scheduler delivers them, parent first.
+ */
+CREATE TABLE workflow.child_notices (
+	workflow_id		text NOT NULL,
+	run_id			uuid NOT NULL,
+	child_workflow_id text NOT NULL,
+	child_type		text NOT NULL,
+	status			text NOT NULL,
+	result			jsonb,
+	error			jsonb,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (workflow_id, run_id, child_workflow_id)
+);
+CREATE INDEX child_notices_created_idx ON workflow.child_notices (created_at);
+
+/* Signals not yet consumed by workflow code, in arrival order. */
+CREATE TABLE workflow.signals (
+	workflow_id		text NOT NULL,
+	signal_id		bigint GENERATED ALWAYS AS IDENTITY,
+	run_id			uuid NOT NULL,
+	signal			text NOT NULL,
+	payload			jsonb,
+	received_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (workflow_id, signal_id)
+);
+
+/* Queryable state published by workflow.set_state. */
+CREATE TABLE workflow.state (
+	workflow_id		text NOT NULL,
+	key				text NOT NULL,
+	value			jsonb,
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (workflow_id, key)
+);
+
+/* Which roles may work a queue ('*' = every queue). */
+CREATE TABLE workflow.queue_grants (
+	queue			text NOT NULL,
+	grantee			pg_catalog.regrole NOT NULL,
+	PRIMARY KEY (queue, grantee)
+);
+
+/* ---------------------------------------------------------------------
+ * Row-level security: a role sees the runs of the roles it is a member of.
+ * --------------------------------------------------------------------- */
+
+ALTER TABLE workflow.workflows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workflows_owner ON workflow.workflows FOR SELECT
+	USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+ALTER TABLE workflow.history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY history_owner ON workflow.history FOR SELECT
+	USING (EXISTS (SELECT 1 FROM workflow.workflows w
+				   WHERE w.workflow_id OPERATOR(pg_catalog.=) history.workflow_id
+					 AND w.run_id OPERATOR(pg_catalog.=) history.run_id));
+ALTER TABLE workflow.workflow_types ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workflow_types_all ON workflow.workflow_types FOR SELECT USING (true);
+
+REVOKE ALL ON ALL TABLES IN SCHEMA workflow FROM PUBLIC;
+GRANT USAGE ON SCHEMA workflow TO PUBLIC;
+GRANT SELECT ON workflow.workflows, workflow.history, workflow.workflow_types TO PUBLIC;
+
+/* ---------------------------------------------------------------------
+ * Functions.  All are C; each checks the caller's rights itself and does
+ * its internal writes as the extension owner.
+ * --------------------------------------------------------------------- */
+
+/* Defining and starting */
+CREATE FUNCTION workflow.register_workflow(workflow_type text, fn pg_catalog.regprocedure,
+										   options jsonb DEFAULT '{}')
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_register_workflow';
+CREATE FUNCTION workflow.register_saga(workflow_type text, steps jsonb, options jsonb DEFAULT '{}')
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_register_saga';
+CREATE FUNCTION workflow.start_workflow(workflow_type text, input jsonb DEFAULT '{}',
+										workflow_id text DEFAULT NULL, options jsonb DEFAULT '{}')
+	RETURNS text LANGUAGE c AS 'MODULE_PATHNAME', 'wf_start_workflow';
+CREATE FUNCTION workflow.signal_workflow(workflow_id text, signal text, payload jsonb DEFAULT NULL)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_signal_workflow';
+CREATE FUNCTION workflow.cancel_workflow(workflow_id text, reason text DEFAULT NULL)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_cancel_workflow';
+CREATE FUNCTION workflow.terminate_workflow(workflow_id text, reason text DEFAULT NULL)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_terminate_workflow';
+CREATE FUNCTION workflow.get_state(workflow_id text, key text)
+	RETURNS jsonb LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_get_state';
+
+/* Inside workflow code */
+CREATE FUNCTION workflow.activity(activity text, input jsonb DEFAULT '{}', queue text DEFAULT NULL,
+								  options jsonb DEFAULT '{}', compensation text DEFAULT NULL,
+								  compensation_input jsonb DEFAULT NULL)
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_activity';
+CREATE FUNCTION workflow.activity_async(activity text, input jsonb DEFAULT '{}', queue text DEFAULT NULL,
+										options jsonb DEFAULT '{}', compensation text DEFAULT NULL,
+										compensation_input jsonb DEFAULT NULL)
+	RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'wf_activity_async';
+CREATE FUNCTION workflow.wait(handle bigint)
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_wait';
+CREATE FUNCTION workflow.wait_all(handles bigint[])
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_wait_all';
+CREATE FUNCTION workflow.sleep(duration interval)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_sleep';
+CREATE FUNCTION workflow.wait_signal(signal text, timeout interval DEFAULT NULL)
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_wait_signal';
+CREATE FUNCTION workflow.child_workflow(workflow_type text, input jsonb DEFAULT '{}',
+										workflow_id text DEFAULT NULL, options jsonb DEFAULT '{}')
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_child_workflow';
+CREATE FUNCTION workflow.continue_as_new(input jsonb)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_continue_as_new_fn';
+CREATE FUNCTION workflow.now()
+	RETURNS timestamptz LANGUAGE c AS 'MODULE_PATHNAME', 'wf_now_fn';
+CREATE FUNCTION workflow.random()
+	RETURNS double precision LANGUAGE c AS 'MODULE_PATHNAME', 'wf_random';
+CREATE FUNCTION workflow.uuid()
+	RETURNS uuid LANGUAGE c AS 'MODULE_PATHNAME', 'wf_uuid';
+CREATE FUNCTION workflow.patched(change_id text)
+	RETURNS boolean LANGUAGE c AS 'MODULE_PATHNAME', 'wf_patched';
+CREATE FUNCTION workflow.set_state(key text, value jsonb)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_set_state';
+
+/* Activity workers */
+CREATE FUNCTION workflow.claim_activities(queue text, worker_id text DEFAULT NULL, max_tasks integer DEFAULT 1)
+	RETURNS TABLE (task_id bigint, activity_id text, workflow_id text, run_id uuid, queue text,
+				   activity text, input jsonb, attempt integer, lease_expires_at timestamptz,
+				   heartbeat_timeout interval, start_to_close_timeout interval)
+	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_claim_activities';
+CREATE FUNCTION workflow.complete_activity(task_id bigint, result jsonb DEFAULT NULL)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_activity';
+CREATE FUNCTION workflow.complete_and_claim(task_id bigint, result jsonb, queue text,
+										   worker_id text DEFAULT NULL, max_tasks integer DEFAULT 1)
+	RETURNS TABLE (task_id bigint, activity_id text, workflow_id text, run_id uuid, queue text,
+				   activity text, input jsonb, attempt integer, lease_expires_at timestamptz,
+				   heartbeat_timeout interval, start_to_close_timeout interval)
+	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_and_claim';
+CREATE FUNCTION workflow.fail_activity(task_id bigint, error text, retryable boolean DEFAULT true,
+									   details jsonb DEFAULT NULL)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_fail_activity';
+CREATE FUNCTION workflow.heartbeat_activity(task_id bigint, details jsonb DEFAULT NULL)
+	RETURNS boolean LANGUAGE c AS 'MODULE_PATHNAME', 'wf_heartbeat_activity';
+CREATE FUNCTION workflow.grant_queue(queue text, grantee regrole)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_grant_queue';
+CREATE FUNCTION workflow.revoke_queue(queue text, grantee regrole)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_revoke_queue';
+
+/* Engine */
+CREATE FUNCTION workflow.tick(at timestamptz DEFAULT NULL)
+	RETURNS integer LANGUAGE c AS 'MODULE_PATHNAME', 'wf_tick';
+CREATE FUNCTION workflow.skip_time(horizon interval DEFAULT '1 year')
+	RETURNS integer LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wf_skip_time';
