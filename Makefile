@@ -8,6 +8,7 @@ OBJS = \
 	src/workflow.o \
 	src/util.o \
 	src/history.o \
+	src/sandbox.o \
 	src/replay.o \
 	src/commands.o \
 	src/saga.o \

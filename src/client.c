@@ -54,9 +54,9 @@ static WfType *last_type = NULL;
 static SPIPlanPtr get_state_plan;
 static SPIPlanPtr buffer_signal_plan;
 
-/* A name (workflow type, workflow id): non-empty, bounded. */
-static void
-check_name(const char *value, const char *what)
+/* A name (workflow type, workflow id, signal, state key): non-empty, bounded. */
+void
+wf_check_name(const char *value, const char *what)
 {
 	if (value[0] == '\0' || strlen(value) > MAX_ID_LEN)
 		ereport(ERROR,
@@ -65,9 +65,9 @@ check_name(const char *value, const char *what)
 				 errhint("Use a short, stable name such as \"order-1234\".")));
 }
 
-/* Options shared by workflow types and starts. */
-static void
-check_run_options(Jsonb *options, const char *what, const char *const *allowed)
+/* Options shared by workflow types, starts and child workflows. */
+void
+wf_check_run_options(Jsonb *options, const char *what, const char *const *allowed)
 {
 	char	   *queue;
 	char	   *timeout;
@@ -181,14 +181,15 @@ wf_register_workflow(PG_FUNCTION_ARGS)
 	Jsonb	   *options = wf_jsonb_arg(fcinfo, 2, "{}");
 	WfInternal	save;
 
+	wf_refuse_in_workflow_code("workflow.register_workflow()");
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("fn must not be null"),
 				 errhint("Pass the function as 'name(jsonb)'::regprocedure.")));
 	fn = PG_GETARG_OID(1);
-	check_name(type, "workflow_type");
-	check_run_options(options, "workflow options", type_option_keys);
+	wf_check_name(type, "workflow_type");
+	wf_check_run_options(options, "workflow options", type_option_keys);
 	SPI_connect();
 	wf_enter_internal(&save);
 	check_workflow_function(fn, save.saved_userid);
@@ -256,9 +257,10 @@ wf_register_saga(PG_FUNCTION_ARGS)
 	Jsonb	   *options = wf_jsonb_arg(fcinfo, 2, "{}");
 	WfInternal	save;
 
-	check_name(type, "workflow_type");
+	wf_refuse_in_workflow_code("workflow.register_saga()");
+	wf_check_name(type, "workflow_type");
 	check_saga_steps(steps);
-	check_run_options(options, "workflow options", type_option_keys);
+	wf_check_run_options(options, "workflow options", type_option_keys);
 	SPI_connect();
 	wf_enter_internal(&save);
 	check_replace_allowed(type, save.saved_userid);
@@ -341,13 +343,14 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 	WfRun	   *run;
 	WfRunSpec	spec;
 
-	check_run_options(options, "start options", start_option_keys);
+	wf_refuse_in_workflow_code("workflow.start_workflow()");
+	wf_check_run_options(options, "start options", start_option_keys);
 	wf_check_payload(input, "workflow input");
 	if (PG_ARGISNULL(2))
 		workflow_id = wf_uuid_out(DirectFunctionCall1(gen_random_uuid, (Datum) 0));
 	else
 		workflow_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	check_name(workflow_id, "workflow_id");
+	wf_check_name(workflow_id, "workflow_id");
 	if_exists = wf_jsonb_get_text(options, "if_exists");
 
 	SPI_connect();
@@ -408,6 +411,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
+	wf_refuse_in_workflow_code("workflow.cancel_workflow()");
 	SPI_connect();
 	wf_enter_internal(&save);
 	run = wf_lock_run(workflow_id, true);
@@ -432,6 +436,7 @@ wf_terminate_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
+	wf_refuse_in_workflow_code("workflow.terminate_workflow()");
 	SPI_connect();
 	wf_enter_internal(&save);
 	run = wf_lock_run(workflow_id, true);
@@ -454,6 +459,7 @@ wf_get_state(PG_FUNCTION_ARGS)
 	Jsonb	   *value = NULL;
 	int			n;
 
+	wf_refuse_in_workflow_code("workflow.get_state()");
 	SPI_connect();
 	wf_enter_internal(&save);
 	values[0] = CStringGetTextDatum(workflow_id);
@@ -507,7 +513,8 @@ wf_signal_workflow(PG_FUNCTION_ARGS)
 	WfJson		b;
 	bool		isnull;
 
-	check_name(signal, "signal name");
+	wf_refuse_in_workflow_code("workflow.signal_workflow()");
+	wf_check_name(signal, "signal name");
 	wf_check_payload(payload, "signal payload");
 	SPI_connect();
 	wf_enter_internal(&save);

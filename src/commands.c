@@ -60,6 +60,9 @@ wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input, const ch
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("activity name must not be empty"),
 				 errhint("Name the activity your worker handles, e.g. 'ChargePayment'.")));
+	wf_check_name(activity, "activity name");
+	if (compensation)
+		wf_check_name(compensation, "compensation activity name");
 	if (queue == NULL)
 		queue = ctx->run->queue;
 	wf_check_queue_name(queue);
@@ -373,9 +376,12 @@ wf_patched(PG_FUNCTION_ARGS)
 {
 	ReplayContext *ctx = wf_replay_require("workflow.patched()");
 	char	   *change = wf_text_arg(fcinfo, 0, "change_id");
-	char	   *marker = psprintf(PATCH_PREFIX "%s", change);
+	char	   *marker;
 	int			next = ctx->seq + 1;
 	MemoryContext old;
+
+	wf_check_name(change, "change_id");
+	marker = psprintf(PATCH_PREFIX "%s", change);
 
 	/* The first answer for a change id holds for the rest of the run. */
 	if (list_member(ctx->patches_seen, makeString(marker)))
@@ -409,6 +415,7 @@ wf_set_state(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	WfStateUpdate *u;
 
+	wf_check_name(key, "state key");
 	wf_check_payload(value, "state value");
 	old = MemoryContextSwitchTo(ctx->mcxt);
 	u = palloc0(sizeof(WfStateUpdate));
@@ -485,6 +492,7 @@ wf_wait_signal(PG_FUNCTION_ARGS)
 	int64		signal_id;
 	Jsonb	   *payload;
 
+	wf_check_name(signal, "signal name");
 	if (timeout)
 		wf_check_interval(timeout, "signal timeout");
 	h = wf_replay_next(ctx, WF_CMD_SIGNAL, signal);
@@ -569,20 +577,25 @@ wf_child_workflow(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	Jsonb	   *result;
 
+	wf_check_name(type, "workflow_type");
 	wf_check_payload(input, "child workflow input");
-	wf_check_options_object(options, "child workflow options", child_option_keys);
+	wf_check_run_options(options, "child workflow options", child_option_keys);
 	h = wf_replay_next(ctx, WF_CMD_CHILD, type);
 	if (h == NULL)
 	{
+		/* The default id is derived from the parent's, so replays agree. */
+		char	   *child_id = PG_ARGISNULL(2) ?
+			psprintf("%s/child-%d", ctx->run->workflow_id, ctx->seq) :
+			text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+		wf_check_name(child_id, "child workflow_id");
 		check_type_registered(type);
 		wf_replay_deliver_cancel(ctx, WF_CMD_CHILD, type);
 		c = wf_replay_record(ctx, WF_CMD_CHILD, type);
 		old = MemoryContextSwitchTo(ctx->mcxt);
 		c->input = DatumGetJsonbPCopy(JsonbPGetDatum(input));
 		c->options = DatumGetJsonbPCopy(JsonbPGetDatum(options));
-		/* The default id is derived from the parent's, so replays agree. */
-		c->child_id = PG_ARGISNULL(2) ? psprintf("%s/child-%d", ctx->run->workflow_id, c->seq)
-			: text_to_cstring(PG_GETARG_TEXT_PP(2));
+		c->child_id = pstrdup(child_id);
 		MemoryContextSwitchTo(old);
 	}
 	result = wf_cmd_await(ctx, h, "waiting for a child workflow");

@@ -10,4 +10,25 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/*
+ * Walking this backend's PROCLOCKs of lock partition i: a SHM_QUEUE up to
+ * PostgreSQL 15, a dlist from 16 on.  Declare the iterator with
+ * WF_PROCLOCK_ITER_DECL; hold the partition lock.
+ */
+#if PG_VERSION_NUM >= 160000
+#define WF_PROCLOCK_ITER_DECL dlist_iter wf_proclock_iter
+#define WF_FOREACH_MY_PROCLOCK(i, proclock) \
+	dlist_foreach(wf_proclock_iter, &MyProc->myProcLocks[(i)]) \
+		if (((proclock) = dlist_container(PROCLOCK, procLink, wf_proclock_iter.cur)) != NULL)
+#else
+#define WF_PROCLOCK_ITER_DECL SHM_QUEUE *wf_proclock_head
+#define WF_FOREACH_MY_PROCLOCK(i, proclock) \
+	for (wf_proclock_head = &MyProc->myProcLocks[(i)], \
+		 (proclock) = (PROCLOCK *) SHMQueueNext(wf_proclock_head, wf_proclock_head, \
+												offsetof(PROCLOCK, procLink)); \
+		 (proclock) != NULL; \
+		 (proclock) = (PROCLOCK *) SHMQueueNext(wf_proclock_head, &(proclock)->procLink, \
+												offsetof(PROCLOCK, procLink)))
+#endif
+
 #endif							/* WF_COMPAT_H */

@@ -33,9 +33,6 @@ static SPIPlanPtr append_plan;
 static SPIPlanPtr update_plan;
 static SPIPlanPtr close_plan;
 
-/* Runs with buffered events (in TopTransactionContext). */
-static List *dirty_runs = NIL;
-
 /* Build a WfRun from row 0 of the last SPI result. */
 static WfRun *
 run_from_spi(void)
@@ -140,51 +137,131 @@ wf_run_is_open(WfRun *run)
 }
 
 /*
- * Append one event to the run's history.  The run must be locked by this
- * transaction.  Events are buffered in the run and written by
+ * The event buffer.  Events are buffered per run and written by
  * wf_flush_events, all at once with the new last_event_id, so that a step
  * that records several events (ActivityStarted, ActivityCompleted, the
  * next ActivityScheduled) costs one UPDATE and one INSERT.
+ *
+ * The buffer owns everything it needs, in TopTransactionContext, and is
+ * keyed by the run's ids: whatever happens to the WfRun that appended (it
+ * may live in a context that is gone by the time of the flush), the flush
+ * never looks at it.  Each event remembers the subtransaction it was
+ * appended in, so a rolled-back subtransaction takes back exactly its own
+ * events (always a suffix of a run's buffer: subtransaction ids grow).
+ */
+typedef struct BufferedEvent
+{
+	char	   *event_type;
+	Jsonb	   *data;
+	SubTransactionId subid;
+} BufferedEvent;
+
+typedef struct RunBuffer
+{
+	char	   *workflow_id;
+	Datum		run_id;
+	int64		stored_event_id;	/* last_event_id of the stored row */
+	List	   *events;			/* of BufferedEvent */
+} RunBuffer;
+
+/* Runs with buffered events (in TopTransactionContext). */
+static List *run_buffers = NIL;
+
+/* The buffer of a run; NULL if it has none and !create. */
+static RunBuffer *
+run_buffer(const char *workflow_id, Datum run_id, bool create, int64 stored_event_id)
+{
+	ListCell   *lc;
+	RunBuffer  *rb;
+	MemoryContext old;
+
+	foreach(lc, run_buffers)
+	{
+		rb = lfirst(lc);
+		if (strcmp(rb->workflow_id, workflow_id) == 0 &&
+			memcmp(DatumGetPointer(rb->run_id), DatumGetPointer(run_id), UUID_LEN) == 0)
+			return rb;
+	}
+	if (!create)
+		return NULL;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	rb = palloc0(sizeof(RunBuffer));
+	rb->workflow_id = pstrdup(workflow_id);
+	rb->run_id = datumCopy(run_id, false, UUID_LEN);
+	rb->stored_event_id = stored_event_id;
+	run_buffers = lappend(run_buffers, rb);
+	MemoryContextSwitchTo(old);
+	return rb;
+}
+
+/*
+ * Append one event to the run's history.  The run must be locked by this
+ * transaction.  Returns the event's id.
  */
 int64
 wf_append_event(WfRun *run, const char *event_type, Jsonb *data)
 {
+	RunBuffer  *rb = run_buffer(run->workflow_id, run->run_id, true,
+								run->last_event_id);
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	BufferedEvent *e = palloc(sizeof(BufferedEvent));
 
-	if (run->pending_types == NIL)
-	{
-		run->dirty_subid = GetCurrentSubTransactionId();
-		dirty_runs = lappend(dirty_runs, run);
-	}
-	run->pending_types = lappend(run->pending_types, pstrdup(event_type));
-	run->pending_data = lappend(run->pending_data,
-								DatumGetPointer(datumCopy(JsonbPGetDatum(data), false, -1)));
+	e->event_type = pstrdup(event_type);
+	e->data = DatumGetJsonbPCopy(JsonbPGetDatum(data));
+	e->subid = GetCurrentSubTransactionId();
+	rb->events = lappend(rb->events, e);
 	MemoryContextSwitchTo(old);
-	return ++run->last_event_id;
+	run->last_event_id = rb->stored_event_id + list_length(rb->events);
+	return run->last_event_id;
+}
+
+/*
+ * The run's events appended in this transaction and not written yet, in
+ * order (lists of event type strings and jsonb data); returns how many.
+ */
+int
+wf_buffered_events(WfRun *run, List **types, List **data)
+{
+	RunBuffer  *rb = run_buffer(run->workflow_id, run->run_id, false, 0);
+	ListCell   *lc;
+
+	*types = NIL;
+	*data = NIL;
+	if (rb == NULL)
+		return 0;
+	foreach(lc, rb->events)
+	{
+		BufferedEvent *e = lfirst(lc);
+
+		*types = lappend(*types, e->event_type);
+		*data = lappend(*data, e->data);
+	}
+	return list_length(rb->events);
 }
 
 /* Write the buffered events of one run. */
 static void
-flush_run(WfRun *run)
+flush_run(RunBuffer *rb)
 {
 	Oid			types[5] = {TEXTOID, UUIDOID, INT8OID, TEXTARRAYOID, JSONBARRAYOID};
 	Datum		values[5];
-	int			n = list_length(run->pending_types);
+	int			n = list_length(rb->events);
 	Datum	   *type_datums = palloc(sizeof(Datum) * n);
 	Datum	   *data_datums = palloc(sizeof(Datum) * n);
 	int			i = 0;
-	ListCell   *lt,
-			   *ld;
+	ListCell   *lc;
 
-	forboth(lt, run->pending_types, ld, run->pending_data)
+	foreach(lc, rb->events)
 	{
-		type_datums[i] = CStringGetTextDatum((char *) lfirst(lt));
-		data_datums[i] = PointerGetDatum(lfirst(ld));
+		BufferedEvent *e = lfirst(lc);
+
+		type_datums[i] = CStringGetTextDatum(e->event_type);
+		data_datums[i] = JsonbPGetDatum(e->data);
 		i++;
 	}
-	values[0] = CStringGetTextDatum(run->workflow_id);
-	values[1] = run->run_id;
-	values[2] = Int64GetDatum(run->last_event_id);
+	values[0] = CStringGetTextDatum(rb->workflow_id);
+	values[1] = rb->run_id;
+	values[2] = Int64GetDatum(rb->stored_event_id + n);
 	values[3] = PointerGetDatum(construct_array(type_datums, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[4] = PointerGetDatum(construct_array(data_datums, n, JSONBOID, -1, false, TYPALIGN_INT));
 	wf_exec(&append_plan,
@@ -194,8 +271,6 @@ flush_run(WfRun *run)
 			" SELECT $1, $2, $3 - cardinality($4) + e.n, e.t, e.d"
 			" FROM unnest($4, $5) WITH ORDINALITY AS e(t, d, n)",
 			5, types, values, NULL, 0);
-	run->pending_types = NIL;
-	run->pending_data = NIL;
 }
 
 /*
@@ -206,15 +281,16 @@ flush_run(WfRun *run)
 void
 wf_flush_events(void)
 {
-	/* Never inside workflow code: its subtransaction may roll back. */
+	/* Never inside workflow code: its subtransaction rolls back. */
 	if (wf_in_workflow_code())
 		return;
-	while (dirty_runs != NIL)
+	while (run_buffers != NIL)
 	{
-		WfRun	   *run = linitial(dirty_runs);
+		RunBuffer  *rb = linitial(run_buffers);
 
-		dirty_runs = list_delete_first(dirty_runs);
-		flush_run(run);
+		run_buffers = list_delete_first(run_buffers);
+		if (rb->events != NIL)
+			flush_run(rb);
 	}
 }
 
@@ -222,7 +298,7 @@ wf_flush_events(void)
 void
 wf_check_flushed(void)
 {
-	if (dirty_runs != NIL)
+	if (run_buffers != NIL)
 		elog(ERROR, "workflow: history events were left unwritten");
 }
 
@@ -230,25 +306,33 @@ wf_check_flushed(void)
 void
 wf_forget_events(void)
 {
-	dirty_runs = NIL;			/* freed with TopTransactionContext */
+	run_buffers = NIL;			/* freed with TopTransactionContext */
 }
 
 /*
- * A subtransaction was rolled back: forget the runs that got buffered
- * events inside it (an error between an append and its flush, caught by a
- * savepoint); their memory is gone with it.
+ * A subtransaction was rolled back: take back the events appended inside
+ * it (and inside its children), the tail of each run's buffer.
  */
 void
 wf_forget_events_since(SubTransactionId subid)
 {
 	ListCell   *lc;
 
-	foreach(lc, dirty_runs)
+	foreach(lc, run_buffers)
 	{
-		WfRun	   *run = lfirst(lc);
+		RunBuffer  *rb = lfirst(lc);
+		int			keep = 0;
+		ListCell   *le;
 
-		if (run->dirty_subid >= subid)
-			dirty_runs = foreach_delete_current(dirty_runs, lc);
+		foreach(le, rb->events)
+		{
+			if (((BufferedEvent *) lfirst(le))->subid >= subid)
+				break;
+			keep++;
+		}
+		rb->events = list_truncate(rb->events, keep);
+		if (rb->events == NIL)
+			run_buffers = foreach_delete_current(run_buffers, lc);
 	}
 }
 

@@ -126,6 +126,7 @@ next_compensation(WfRun *run, bool first)
 	char	   *activity;
 	char	   *queue;
 	Jsonb	   *input;
+	Jsonb	   *options;
 	char	   *activity_id;
 	int64		task_id;
 	WfJson		b;
@@ -142,7 +143,17 @@ next_compensation(WfRun *run, bool first)
 				"           AND jsonb_typeof(c.data->'result') = 'object'"
 				"          THEN (s.data->'input') || (c.data->'result')"
 				"          ELSE jsonb_build_object('input', s.data->'input', 'result', c.data->'result')"
-				"     END)"
+				"     END),"
+				/*
+				 * Options: the activity's (timeouts, backoff), retried without
+				 * limit, then what compensation_options says.
+				 */
+				"   (COALESCE(s.data->'options', '{}') - 'schedule_to_close_timeout'"
+				"      - 'compensation_options' - 'compensation_queue' - 'retry')"
+				"   || (COALESCE(s.data->'options'->'compensation_options', '{}') - 'retry')"
+				"   || jsonb_build_object('retry', COALESCE(s.data->'options'->'retry', '{}')"
+				"        || '{\"maximum_attempts\": 0}'"
+				"        || COALESCE(s.data->'options'->'compensation_options'->'retry', '{}'))"
 				" FROM workflow.history c"
 				" JOIN workflow.history s ON s.workflow_id = c.workflow_id AND s.run_id = c.run_id"
 				"   AND s.event_type = 'ActivityScheduled' AND s.data->'seq' = c.data->'seq'"
@@ -167,10 +178,9 @@ next_compensation(WfRun *run, bool first)
 	activity = wf_get_text(0, 2);
 	queue = wf_get_text(0, 3);
 	input = wf_get_jsonb(0, 4);
+	options = wf_get_jsonb(0, 5);
 
-	task_id = wf_schedule_task(run, seq, true, activity, queue, input,
-							   wf_jsonb_from_cstring("{\"retry\": {\"maximum_attempts\": 0}}"),
-							   &activity_id);
+	task_id = wf_schedule_task(run, seq, true, activity, queue, input, options, &activity_id);
 	wf_json_begin(&b);
 	wf_json_int(&b, "seq", seq);
 	wf_json_str(&b, "activity", activity);

@@ -32,7 +32,6 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
@@ -254,13 +253,15 @@ load_history(ReplayContext *ctx)
 	int			n,
 				i;
 	MemoryContext old;
+	List	   *pending_types;
+	List	   *pending_data;
 	ListCell   *lt,
 			   *ld;
 
 	values[0] = CStringGetTextDatum(ctx->run->workflow_id);
 	values[1] = ctx->run->run_id;
 	/* A run whose every event is still unwritten (a start) has none stored. */
-	if (list_length(ctx->run->pending_types) == ctx->run->last_event_id)
+	if (wf_buffered_events(ctx->run, &pending_types, &pending_data) == ctx->run->last_event_id)
 		n = 0;
 	else
 		n = wf_exec(&load_history_plan,
@@ -272,7 +273,7 @@ load_history(ReplayContext *ctx)
 	old = MemoryContextSwitchTo(ctx->mcxt);
 	for (i = 0; i < n; i++)
 		load_event(ctx, wf_get_text(i, 1), wf_get_jsonb(i, 2));
-	forboth(lt, ctx->run->pending_types, ld, ctx->run->pending_data)
+	forboth(lt, pending_types, ld, pending_data)
 		load_event(ctx, lfirst(lt), (Jsonb *) lfirst(ld));
 	MemoryContextSwitchTo(old);
 }
@@ -410,41 +411,28 @@ error_to_jsonb(ErrorData *edata)
 }
 
 /*
- * Call the workflow function once, inside a subtransaction, as the run's
- * owner.  Sets *result or *edata; the outcome is decided by the caller.
+ * Call the workflow function once, inside a subtransaction, in the
+ * sandbox (as the run's owner, settings undone afterwards, bounded by
+ * workflow.task_timeout).  Sets *result or *edata; the outcome is decided
+ * by the caller.
  */
 static void
 run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec;
+	WfSandbox	sb;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	current_replay = ctx;
+	wf_sandbox_enter(&sb, ctx->run->owner);
 
 	PG_TRY();
 	{
 		LOCAL_FCINFO(fcinfo, 1);
 		FmgrInfo	flinfo;
 		Datum		d;
-		int			nest;
-
-		SetUserIdAndSecContext(ctx->run->owner,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		nest = NewGUCNestLevel();
-		(void) set_config_option("search_path", wf_code_search_path,
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		/* The engine's own planner setting is not the code's. */
-		(void) set_config_option("enable_seqscan",
-								 GetConfigOptionResetString("enable_seqscan"),
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
 
 		if (ctx->saga_steps)
 		{
@@ -467,10 +455,12 @@ run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
 			MemoryContextSwitchTo(old);
 		}
 
-		AtEOXact_GUC(true, nest);
-		SetUserIdAndSecContext(save_userid, save_sec);
+		wf_sandbox_leave(&sb);
 		current_replay = NULL;
-		if (ctx->blocked || ctx->nondeterminism)
+		/* Code that caught the cancellation still ran too long. */
+		ctx->timed_out = wf_sandbox_timed_out() && !ctx->blocked;
+		ctx->took_locks = wf_sandbox_took_locks(&sb, false);
+		if (ctx->blocked || ctx->nondeterminism || ctx->timed_out || ctx->took_locks)
 			RollbackAndReleaseCurrentSubTransaction();
 		else
 			ReleaseCurrentSubTransaction();
@@ -479,6 +469,7 @@ run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
 	}
 	PG_CATCH();
 	{
+		wf_sandbox_disarm();
 		current_replay = NULL;
 		MemoryContextSwitchTo(ctx->mcxt);
 		*edata = CopyErrorData();
@@ -486,14 +477,18 @@ run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		SetUserIdAndSecContext(save_userid, save_sec);
+		SetUserIdAndSecContext(sb.saved_userid, sb.saved_sec_context);
 	}
 	PG_END_TRY();
 
+	/* Rolled back: what is still held is a session-level lock; let go. */
+	ctx->took_locks |= wf_sandbox_took_locks(&sb, true);
+	if (*edata)
+		ctx->timed_out = wf_sandbox_timed_out() && !ctx->blocked;
 	/* The caller's own cancellation (Ctrl-C, statement_timeout) is not ours. */
-	if (*edata && !ctx->blocked &&
-		((*edata)->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		 (*edata)->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
+	if (*edata && !ctx->blocked && !ctx->timed_out &&
+			 ((*edata)->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			  (*edata)->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
 		ReThrowError(*edata);
 }
 
@@ -501,7 +496,7 @@ run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
 static WfOutcome
 classify(ReplayContext *ctx, ErrorData *edata)
 {
-	if (ctx->nondeterminism)
+	if (ctx->nondeterminism || ctx->timed_out || ctx->took_locks)
 		return WF_OUT_TASK_FAILED;
 	if (ctx->blocked)
 		return WF_OUT_SUSPENDED;
@@ -702,11 +697,115 @@ wf_replay_reset(void)
 	deferred_run_ids = NIL;
 }
 
+/*
+ * Write the commands of an attempt that ended the code (completed,
+ * continued, failed) rather than suspending it: what the code recorded
+ * without waiting (markers, consumed signals) still happened.
+ */
+static void
+apply_records(ReplayContext *ctx)
+{
+	ListCell   *lc;
+
+	foreach(lc, ctx->new_cmds)
+	{
+		WfNewCmd   *c = lfirst(lc);
+
+		if (c->kind == WF_CMD_MARKER || (c->kind == WF_CMD_SIGNAL && c->signal_id != 0))
+			wf_apply_command(ctx->run, c);
+	}
+}
+
+/* Write what one attempt decided. */
+static void
+apply_outcome(ReplayContext *ctx, WfOutcome outcome, Jsonb *result, ErrorData *edata)
+{
+	WfRun	   *run = ctx->run;
+
+	wf_apply_state(run, ctx->state_updates);
+	switch (outcome)
+	{
+		case WF_OUT_COMPLETED:
+			apply_records(ctx);
+			wf_complete_run(run, result);
+			break;
+		case WF_OUT_CONTINUED:
+			apply_records(ctx);
+			wf_continue_as_new(run, ctx->continue_input);
+			break;
+		case WF_OUT_SUSPENDED:
+			apply_commands(ctx);
+			if (run->task_failures > 0 || run->task_retry_at != 0)
+			{
+				run->task_failures = 0;
+				run->task_retry_at = 0;
+				wf_update_run(run);
+			}
+			break;
+		case WF_OUT_FAILED:
+			apply_records(ctx);
+			wf_fail_run(run, error_to_jsonb(edata));
+			break;
+		case WF_OUT_CANCELLED:
+			apply_commands(ctx);
+			wf_fail_run(run, error_to_jsonb(edata));
+			break;
+		case WF_OUT_TASK_FAILED:
+			elog(ERROR, "a failed workflow task has nothing to apply");
+	}
+}
+
+/*
+ * apply_outcome in a subtransaction of its own: whatever fails while
+ * writing the attempt's decisions (a command the engine cannot carry out)
+ * is a failed workflow task of this run, recorded and retried, never the
+ * error of the session that advanced it.
+ */
+static void
+apply_outcome_guarded(ReplayContext *ctx, WfOutcome outcome, Jsonb *result, ErrorData *edata)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	WfRun		saved = *ctx->run;
+	int			ndeferred = list_length(deferred_ids);
+	ErrorData  *failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		apply_outcome(ctx, outcome, result, edata);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(ctx->mcxt);
+		failure = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+
+	if (failure == NULL)
+		return;
+	if (failure->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		failure->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(failure);
+	/* What the rolled-back writes did to the run and the deferred list. */
+	*ctx->run = saved;
+	deferred_ids = list_truncate(deferred_ids, ndeferred);
+	deferred_run_ids = list_truncate(deferred_run_ids, ndeferred);
+	record_task_failure(ctx, error_to_jsonb(failure));
+}
+
 /* The body of wf_advance: one workflow task for a locked, running run. */
 static void
 advance_task(ReplayContext *ctx)
 {
-	WfRun	   *run = ctx->run;
 	Oid			fn;
 	Jsonb	   *result = NULL;
 	ErrorData  *edata = NULL;
@@ -720,36 +819,16 @@ advance_task(ReplayContext *ctx)
 
 	outcome = classify(ctx, edata);
 	if (outcome != WF_OUT_TASK_FAILED)
-		wf_apply_state(run, ctx->state_updates);
-	switch (outcome)
-	{
-		case WF_OUT_COMPLETED:
-			wf_complete_run(run, result);
-			break;
-		case WF_OUT_CONTINUED:
-			wf_continue_as_new(run, ctx->continue_input);
-			break;
-		case WF_OUT_SUSPENDED:
-			apply_commands(ctx);
-			if (run->task_failures > 0 || run->task_retry_at != 0)
-			{
-				run->task_failures = 0;
-				run->task_retry_at = 0;
-				wf_update_run(run);
-			}
-			break;
-		case WF_OUT_FAILED:
-			wf_fail_run(run, error_to_jsonb(edata));
-			break;
-		case WF_OUT_CANCELLED:
-			apply_commands(ctx);
-			wf_fail_run(run, error_to_jsonb(edata));
-			break;
-		case WF_OUT_TASK_FAILED:
-			if (ctx->nondeterminism)
-				record_task_failure_msg(ctx, "WF003", ctx->nondeterminism);
-			else
-				record_task_failure(ctx, error_to_jsonb(edata));
-			break;
-	}
+		apply_outcome_guarded(ctx, outcome, result, edata);
+	else if (ctx->nondeterminism)
+		record_task_failure_msg(ctx, "WF003", ctx->nondeterminism);
+	else if (ctx->took_locks)
+		record_task_failure_msg(ctx, "WF005",
+								"workflow code cannot take advisory locks: take them in an activity");
+	else if (ctx->timed_out)
+		record_task_failure_msg(ctx, "57014",
+								psprintf("workflow task timed out after %d ms (workflow.task_timeout)",
+										 wf_task_timeout_ms));
+	else
+		record_task_failure(ctx, error_to_jsonb(edata));
 }

@@ -79,6 +79,8 @@ typedef struct ReplayContext
 	bool		blocked;		/* a call could not be satisfied: suspend */
 	char	   *nondeterminism; /* set when code diverged from history */
 	bool		cancel_delivered;
+	bool		timed_out;		/* ran past workflow.task_timeout */
+	bool		took_locks;		/* took advisory locks */
 	Jsonb	   *continue_input; /* set by continue_as_new() */
 } ReplayContext;
 

@@ -537,6 +537,7 @@ wf_tick(PG_FUNCTION_ARGS)
 	int			n;
 	bool		overflow;
 
+	wf_refuse_in_workflow_code("workflow.tick()");
 	SPI_connect();
 	wf_enter_internal(&save);
 	check_tick_allowed(&save, "workflow.tick()");
@@ -572,6 +573,7 @@ wf_skip_time(PG_FUNCTION_ARGS)
 	int			total = 0;
 	bool		overflow;
 
+	wf_refuse_in_workflow_code("workflow.skip_time()");
 	wf_check_interval(horizon, "horizon");
 	limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													TimestampTzGetDatum(clock),
@@ -684,6 +686,7 @@ wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 {
 	Node	   *stmt = pstmt->utilityStmt;
 
+	wf_sandbox_check_utility(stmt);
 	stop_scheduler_of(database_needing_exclusive_access(stmt));
 	if (is_create_workflow_extension(stmt))
 		wf_wake_launcher_at_commit();

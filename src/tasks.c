@@ -55,7 +55,8 @@ typedef struct WfTask
 
 static const char *const activity_option_keys[] = {
 	"retry", "start_to_close_timeout", "schedule_to_close_timeout",
-	"schedule_to_start_timeout", "heartbeat_timeout", "compensation_queue", NULL
+	"schedule_to_start_timeout", "heartbeat_timeout", "compensation_queue",
+	"compensation_options", NULL
 };
 static const char *const retry_option_keys[] = {
 	"initial_interval", "backoff_coefficient", "maximum_interval",
@@ -129,6 +130,7 @@ check_activity_options(Jsonb *options)
 	queue = wf_jsonb_get_text(options, "compensation_queue");
 	if (queue)
 		wf_check_queue_name(queue);
+	check_activity_options(wf_jsonb_get_jsonb(options, "compensation_options"));
 
 	retry = wf_jsonb_get_jsonb(options, "retry");
 	if (retry == NULL)
@@ -322,6 +324,7 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 	int32		max_tasks = PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2);
 	WfInternal	save;
 
+	wf_refuse_in_workflow_code("workflow.claim_activities()");
 	check_claim_args(queue, max_tasks);
 	claim_commits_asynchronously();
 	InitMaterializedSRF(fcinfo, 0);
@@ -493,6 +496,7 @@ wf_complete_activity(PG_FUNCTION_ARGS)
 	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
 	WfInternal	save;
 
+	wf_refuse_in_workflow_code("workflow.complete_activity()");
 	wf_check_payload(result, "activity result");
 	SPI_connect();
 	wf_enter_internal(&save);
@@ -518,6 +522,7 @@ wf_complete_and_claim(PG_FUNCTION_ARGS)
 	int32		max_tasks = PG_ARGISNULL(4) ? 1 : PG_GETARG_INT32(4);
 	WfInternal	save;
 
+	wf_refuse_in_workflow_code("workflow.complete_and_claim()");
 	wf_check_payload(result, "activity result");
 	check_claim_args(queue, max_tasks);
 	InitMaterializedSRF(fcinfo, 0);
@@ -621,6 +626,7 @@ wf_fail_activity(PG_FUNCTION_ARGS)
 	WfRun	   *run = NULL;
 	WfTask	   *t;
 
+	wf_refuse_in_workflow_code("workflow.fail_activity()");
 	wf_check_payload(details, "failure details");
 	if (strlen(error) > WF_MAX_PAYLOAD)
 		ereport(ERROR,
@@ -654,6 +660,7 @@ wf_heartbeat_activity(PG_FUNCTION_ARGS)
 	bool		cancel;
 	bool		isnull;
 
+	wf_refuse_in_workflow_code("workflow.heartbeat_activity()");
 	wf_check_payload(details, "heartbeat details");
 	SPI_connect();
 	wf_enter_internal(&save);
@@ -840,6 +847,7 @@ wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 Datum
 wf_grant_queue(PG_FUNCTION_ARGS)
 {
+	wf_refuse_in_workflow_code("workflow.grant_queue()");
 	return wf_change_queue_grant(fcinfo, true);
 }
 
@@ -847,6 +855,7 @@ wf_grant_queue(PG_FUNCTION_ARGS)
 Datum
 wf_revoke_queue(PG_FUNCTION_ARGS)
 {
+	wf_refuse_in_workflow_code("workflow.revoke_queue()");
 	return wf_change_queue_grant(fcinfo, false);
 }
 

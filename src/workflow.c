@@ -23,6 +23,7 @@ int			wf_batch_size = 100;
 int			wf_max_naptime_ms = 10000;
 int			wf_launcher_naptime_ms = 10000;
 int			wf_default_timeout_ms = 300000;
+int			wf_task_timeout_ms = 10000;
 char	   *wf_code_search_path = NULL;
 char	   *wf_default_queue = NULL;
 
@@ -83,6 +84,12 @@ define_settings(void)
 							"Activity start_to_close_timeout when none is given.",
 							NULL, &wf_default_timeout_ms, 300000, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.task_timeout",
+							"Longest a workflow task (one run of workflow code) may take.",
+							"Past it the attempt is cancelled and recorded as a failed workflow task, "
+							"retried with backoff. 0 turns the limit off.",
+							&wf_task_timeout_ms, 10000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("workflow.search_path",
 							   "search_path workflow code runs with, wherever it runs.",
 							   NULL, &wf_code_search_path, "\"$user\", public",

@@ -12,6 +12,7 @@
 #include "nodes/pg_list.h"
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "utils/jsonb.h"
 #include "utils/datum.h"
@@ -46,7 +47,7 @@ extern int	wf_launcher_naptime_ms;
 extern int	wf_default_timeout_ms;
 extern char *wf_code_search_path;
 extern char *wf_default_queue;
-extern char *wf_databases;
+extern int	wf_task_timeout_ms;
 
 /* util.c: privileges, SPI, jsonb and option helpers */
 typedef struct WfInternal
@@ -113,9 +114,6 @@ typedef struct WfRun
 	char	   *parent_workflow_id;
 	Datum		parent_run_id;	/* uuid, valid if parent_workflow_id */
 	Jsonb	   *error;			/* the failure being compensated */
-	List	   *pending_types;	/* events not yet written (history.c) */
-	List	   *pending_data;
-	SubTransactionId dirty_subid;	/* where the first of them was appended */
 } WfRun;
 
 extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist);
@@ -123,6 +121,7 @@ extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip
 extern bool wf_run_exists(const char *workflow_id, Datum run_id);
 extern void wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids);
 extern int64 wf_append_event(WfRun *run, const char *event_type, Jsonb *data);
+extern int	wf_buffered_events(WfRun *run, List **types, List **data);
 extern void wf_flush_events(void);
 extern void wf_check_flushed(void);
 extern void wf_forget_events(void);
@@ -131,6 +130,30 @@ extern void wf_update_run(WfRun *run);
 extern void wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
 extern bool wf_run_is_open(WfRun *run);
 extern char *wf_uuid_out(Datum uuid);
+
+/* sandbox.c: what workflow code may do to the session that runs it */
+typedef struct WfHeldLock
+{
+	LOCKTAG		tag;
+	LOCKMASK	mask;
+} WfHeldLock;
+
+typedef struct WfSandbox
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			guc_nestlevel;
+	WfHeldLock *locks;			/* advisory locks held before the attempt */
+	int			nlocks;
+} WfSandbox;
+
+extern void wf_sandbox_enter(WfSandbox *sb, Oid owner);
+extern bool wf_sandbox_took_locks(WfSandbox *sb, bool release);
+extern void wf_sandbox_leave(WfSandbox *sb);
+extern void wf_sandbox_disarm(void);
+extern bool wf_sandbox_timed_out(void);
+extern void wf_refuse_in_workflow_code(const char *function);
+extern void wf_sandbox_check_utility(Node *stmt);
 
 /* replay.c: the replay engine */
 extern void wf_advance(WfRun *run);
@@ -162,6 +185,8 @@ extern void wf_cancel_children(WfRun *run);
 extern void wf_mark_parent(WfRun *run);
 extern int	wf_deliver_child_notices(WfRun *parent);
 extern void wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
+extern void wf_check_name(const char *value, const char *what);
+extern void wf_check_run_options(Jsonb *options, const char *what, const char *const *allowed);
 typedef struct WfType
 {
 	char	   *name;
