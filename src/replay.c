@@ -755,56 +755,9 @@ apply_outcome(ReplayContext *ctx, WfOutcome outcome, Jsonb *result, ErrorData *e
 	}
 }
 
-/*
- * apply_outcome in a subtransaction of its own: whatever fails while
- * writing the attempt's decisions (a command the engine cannot carry out)
- * is a failed workflow task of this run, recorded and retried, never the
- * error of the session that advanced it.
- */
+/* One workflow task for a locked, running run: replay it, write what it decided. */
 static void
-apply_outcome_guarded(ReplayContext *ctx, WfOutcome outcome, Jsonb *result, ErrorData *edata)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	WfRun		saved = *ctx->run;
-	int			ndeferred = list_length(deferred_ids);
-	ErrorData  *failure = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		apply_outcome(ctx, outcome, result, edata);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(ctx->mcxt);
-		failure = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
-
-	if (failure == NULL)
-		return;
-	if (failure->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		failure->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-		ReThrowError(failure);
-	/* What the rolled-back writes did to the run and the deferred list. */
-	*ctx->run = saved;
-	deferred_ids = list_truncate(deferred_ids, ndeferred);
-	deferred_run_ids = list_truncate(deferred_run_ids, ndeferred);
-	record_task_failure(ctx, error_to_jsonb(failure));
-}
-
-/* The body of wf_advance: one workflow task for a locked, running run. */
-static void
-advance_task(ReplayContext *ctx)
+advance_body(ReplayContext *ctx)
 {
 	Oid			fn;
 	Jsonb	   *result = NULL;
@@ -819,7 +772,7 @@ advance_task(ReplayContext *ctx)
 
 	outcome = classify(ctx, edata);
 	if (outcome != WF_OUT_TASK_FAILED)
-		apply_outcome_guarded(ctx, outcome, result, edata);
+		apply_outcome(ctx, outcome, result, edata);
 	else if (ctx->nondeterminism)
 		record_task_failure_msg(ctx, "WF003", ctx->nondeterminism);
 	else if (ctx->took_locks)
@@ -831,4 +784,52 @@ advance_task(ReplayContext *ctx)
 										 wf_task_timeout_ms));
 	else
 		record_task_failure(ctx, error_to_jsonb(edata));
+}
+
+/*
+ * advance_body in a subtransaction of its own: whatever fails in the
+ * engine while it advances the run (reading its history, writing a
+ * command it cannot carry out) is a failed workflow task of this run,
+ * recorded and retried, never the error of the session that advanced it.
+ */
+static void
+advance_task(ReplayContext *ctx)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	WfRun		saved = *ctx->run;
+	int			ndeferred = list_length(deferred_ids);
+	ErrorData  *failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		advance_body(ctx);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		current_replay = NULL;
+		MemoryContextSwitchTo(ctx->mcxt);
+		failure = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+
+	if (failure == NULL)
+		return;
+	if (failure->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		failure->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(failure);
+	/* Undo what the rolled-back writes did to the run and the deferred list. */
+	*ctx->run = saved;
+	deferred_ids = list_truncate(deferred_ids, ndeferred);
+	deferred_run_ids = list_truncate(deferred_run_ids, ndeferred);
+	record_task_failure(ctx, error_to_jsonb(failure));
 }
