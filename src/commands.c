@@ -178,7 +178,7 @@ Datum
 wf_wait(PG_FUNCTION_ARGS)
 {
 	ReplayContext *ctx = wf_replay_require("workflow.wait()");
-	int64		handle = PG_GETARG_INT64(0);
+	int64		handle = wf_int64_arg(fcinfo, 0, "handle");
 	Jsonb	   *result = wf_cmd_await(ctx, handle_command(ctx, handle),
 									   "waiting for an activity");
 
@@ -192,7 +192,7 @@ Datum
 wf_wait_all(PG_FUNCTION_ARGS)
 {
 	ReplayContext *ctx = wf_replay_require("workflow.wait_all()");
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *arr;
 	Datum	   *handles;
 	bool	   *nulls;
 	int			n,
@@ -200,6 +200,12 @@ wf_wait_all(PG_FUNCTION_ARGS)
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("handles must not be null"),
+				 errhint("Pass an array of values returned by workflow.activity_async().")));
+	arr = PG_GETARG_ARRAYTYPE_P(0);
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &handles, &nulls, &n);
 	for (i = 0; i < n; i++)
 	{

@@ -324,6 +324,18 @@ wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
+/* A bigint argument that must not be NULL. */
+int64
+wf_int64_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname),
+				 errhint("Pass a value for %s.", argname)));
+	return PG_GETARG_INT64(argno);
+}
+
 /* A jsonb argument; SQL NULL becomes default_json (or NULL if none). */
 Jsonb *
 wf_jsonb_arg(FunctionCallInfo fcinfo, int argno, const char *default_json)

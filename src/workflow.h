@@ -76,6 +76,7 @@ extern Jsonb *wf_jsonb_get_jsonb(Jsonb *obj, const char *key);
 extern Interval *wf_parse_interval(const char *text, const char *what);
 extern void wf_check_interval(Interval *iv, const char *what);
 extern char *wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
+extern int64 wf_int64_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern Jsonb *wf_jsonb_arg(FunctionCallInfo fcinfo, int argno, const char *default_json);
 extern Jsonb *wf_jsonb_from_cstring(const char *json);
 extern bool wf_jsonb_is_null(Jsonb *value);
