@@ -10,4 +10,9 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* Infinite intervals exist from PostgreSQL 17 on. */
+#ifndef INTERVAL_NOT_FINITE
+#define INTERVAL_NOT_FINITE(i) false
+#endif
+
 #endif							/* WF_COMPAT_H */

@@ -16,6 +16,7 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
+#include "compat.h"
 #include "workflow.h"
 
 /* Set by tick(at): the time the engine acts as if it were. */
@@ -275,18 +276,62 @@ wf_check_options_object(Jsonb *options, const char *what, const char *const *all
 	}
 }
 
-/* Refuse negative intervals. */
-void
-wf_check_interval(Interval *iv, const char *what)
+/*
+ * An interval the engine adds to timestamps (a timeout, a backoff, a sleep,
+ * a horizon): finite, not negative by its total (so '1 day -1 hour' is 23
+ * hours), and at most WF_MAX_INTERVAL_YEARS in total and in each field, so
+ * that now + interval can never leave the timestamp range.  With positive,
+ * zero is refused too.
+ */
+static void
+check_interval(Interval *iv, const char *what, bool positive)
 {
-	if (iv->time < 0 || iv->day < 0 || iv->month < 0)
+	Interval	zero = {0};
+	Interval	bound = {0};
+	int			sign;
+
+	bound.month = WF_MAX_INTERVAL_YEARS * MONTHS_PER_YEAR;
+	if (INTERVAL_NOT_FINITE(iv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be finite", what),
+				 errhint("Use an interval such as '30 seconds'.")));
+	sign = DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+											 IntervalPGetDatum(&zero)));
+	if (sign < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", what),
 				 errhint("Use an interval such as '30 seconds'.")));
+	if (sign == 0 && positive)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be greater than zero", what),
+				 errhint("Use an interval such as '30 seconds'.")));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(&bound))) > 0 ||
+		abs(iv->month) > WF_MAX_INTERVAL_YEARS * MONTHS_PER_YEAR ||
+		abs(iv->day) > WF_MAX_INTERVAL_YEARS * DAYS_PER_YEAR ||
+		(iv->time < 0 ? -iv->time : iv->time) >
+		(int64) (WF_MAX_INTERVAL_YEARS * DAYS_PER_YEAR) * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %d years", what, WF_MAX_INTERVAL_YEARS),
+				 errdetail("Longer intervals could take timestamps out of range."),
+				 errhint("Use an interval such as '30 days'.")));
 }
 
-/* Parse an interval string from options, with an error that names it. */
+/* Refuse intervals that are negative, infinite or too long (see above). */
+void
+wf_check_interval(Interval *iv, const char *what)
+{
+	check_interval(iv, what, false);
+}
+
+/*
+ * Parse an interval string from options, with an error that names it; it
+ * must be greater than zero and bounded.
+ */
 Interval *
 wf_parse_interval(const char *text, const char *what)
 {
@@ -308,7 +353,7 @@ wf_parse_interval(const char *text, const char *what)
 				 errhint("Use an interval string such as \"30 seconds\" or \"5 minutes\".")));
 	}
 	PG_END_TRY();
-	wf_check_interval(iv, what);
+	check_interval(iv, what, true);
 	return iv;
 }
 

@@ -37,6 +37,12 @@
 /* Largest jsonb payload (input, result, details) we accept, in bytes. */
 #define WF_MAX_PAYLOAD	(1024 * 1024)
 
+/* Longest interval (timeout, backoff, sleep, horizon) we accept, in years. */
+#define WF_MAX_INTERVAL_YEARS 100
+/* Bounds of the retry policy's backoff_coefficient and maximum_attempts. */
+#define WF_MAX_BACKOFF_COEFFICIENT 100
+#define WF_MAX_ATTEMPTS 1000000
+
 /* GUCs (workflow.c) */
 extern int	wf_task_retry_initial_ms;
 extern int	wf_task_retry_max_ms;
