@@ -159,28 +159,45 @@ wf_check_payload(Jsonb *value, const char *what)
 
 /*
  * Queue names become LISTEN channels: non-empty, shorter than NAMEDATALEN,
- * printable, no double quotes.
+ * printable, no double quotes.  Returns false with what is wrong and what
+ * to do (for errors and for the workflow.default_queue check hook).
  */
-void
-wf_check_queue_name(const char *queue)
+bool
+wf_queue_name_ok(const char *queue, const char **detail, const char **hint)
 {
 	const char *p;
 
 	if (queue[0] == '\0' || strlen(queue) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid queue name \"%s\"", queue),
-				 errdetail("A queue name is between 1 and %d bytes long.", NAMEDATALEN - 1),
-				 errhint("Use a short name such as \"payments\".")));
+	{
+		*detail = psprintf("A queue name is between 1 and %d bytes long.", NAMEDATALEN - 1);
+		*hint = "Use a short name such as \"payments\".";
+		return false;
+	}
 	for (p = queue; *p; p++)
 	{
 		if ((unsigned char) *p < 0x20 || *p == '"' || *p == 0x7f)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("invalid queue name \"%s\"", queue),
-					 errdetail("Queue names may not contain double quotes or control characters."),
-					 errhint("Use letters, digits, '_', '-' or '.'.")));
+		{
+			*detail = "Queue names may not contain double quotes or control characters.";
+			*hint = "Use letters, digits, '_', '-' or '.'.";
+			return false;
+		}
 	}
+	return true;
+}
+
+/* Refuse a queue name that wf_queue_name_ok refuses. */
+void
+wf_check_queue_name(const char *queue)
+{
+	const char *detail;
+	const char *hint;
+
+	if (!wf_queue_name_ok(queue, &detail, &hint))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid queue name \"%s\"", queue),
+				 errdetail("%s", detail),
+				 errhint("%s", hint)));
 }
 
 /* Look up key in a jsonb object; false if absent or obj is not an object. */

@@ -53,6 +53,14 @@ extern int	wf_default_timeout_ms;
 extern char *wf_code_search_path;
 extern char *wf_default_queue;
 extern char *wf_databases;
+extern int	wf_task_timeout_ms;
+extern int	wf_max_workers;
+extern int	wf_max_databases;
+
+/* Most schedulers per database (workflow.max_workers). */
+#define WF_MAX_WORKERS 8
+/* Longest workflow.search_path, in bytes. */
+#define WF_MAX_SEARCH_PATH 1024
 
 /* util.c: privileges, SPI, jsonb and option helpers */
 typedef struct WfInternal
@@ -72,6 +80,7 @@ extern Datum wf_get_datum(int row, int col, bool *isnull);
 extern char *wf_get_text(int row, int col);
 extern Jsonb *wf_get_jsonb(int row, int col);
 extern void wf_check_payload(Jsonb *value, const char *what);
+extern bool wf_queue_name_ok(const char *queue, const char **detail, const char **hint);
 extern void wf_check_queue_name(const char *queue);
 extern void wf_check_options_object(Jsonb *options, const char *what,
 									const char *const *allowed);
