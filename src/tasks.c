@@ -19,8 +19,6 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
-#include "access/xact.h"
 
 #include "workflow.h"
 
@@ -322,19 +320,6 @@ claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *
 	wf_claimed_from_queue(queue, n);
 }
 
-/*
- * A transaction that only claims need not wait for its commit to reach
- * disk: if the server crashes before, the claim is forgotten and the task
- * claimed again, which at-least-once delivery allows anyway.
- */
-static void
-claim_commits_asynchronously(void)
-{
-	if (GetTopTransactionIdIfAny() == InvalidTransactionId)
-		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_LOCAL, true, 0, false);
-}
-
 /* workflow.claim_activities(queue, worker_id, max_tasks) */
 Datum
 wf_claim_activities(PG_FUNCTION_ARGS)
@@ -344,14 +329,17 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 	int32		max_tasks = PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2);
 	WfInternal	save;
 
+	bool		only_claims;
+
 	check_claim_args(queue, max_tasks);
-	claim_commits_asynchronously();
+	only_claims = wf_claim_starts_clean();
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	wf_enter_internal(&save);
 	claim_tasks(fcinfo, save.saved_userid, queue, worker, max_tasks);
 	wf_leave_internal(&save);
 	SPI_finish();
+	wf_claim_done(only_claims);
 	return (Datum) 0;
 }
 

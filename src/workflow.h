@@ -240,6 +240,8 @@ extern void wf_notify_queue(const char *queue);
 extern void wf_notify_init(void);
 extern int	wf_send_pending_notifies(bool *overflow);
 extern void wf_claimed_from_queue(const char *queue, int n);
+extern bool wf_claim_starts_clean(void);
+extern void wf_claim_done(bool clean);
 extern bool wf_scheduler_needs_pass(TimestampTz now);
 extern TimestampTz wf_scheduler_planned_wakeup(void);
 extern void wf_wake_scheduler(void);
