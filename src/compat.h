@@ -31,4 +31,9 @@
 												offsetof(PROCLOCK, procLink)))
 #endif
 
+/* Infinite intervals exist from PostgreSQL 17 on. */
+#ifndef INTERVAL_NOT_FINITE
+#define INTERVAL_NOT_FINITE(i) false
+#endif
+
 #endif							/* WF_COMPAT_H */

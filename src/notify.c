@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/async.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -26,6 +27,7 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "workflow.h"
@@ -63,6 +65,19 @@ static List *pending_queues = NIL;	/* in TopTransactionContext */
 static bool wake_at_commit = false;
 static TimestampTz earliest_due = 0;	/* nearest due time this transaction made */
 static bool wake_launcher_at_commit = false;
+
+/*
+ * A transaction that only claims need not wait for its commit to reach
+ * disk: if the server crashes before, the claim is forgotten and the task
+ * claimed again, which at-least-once delivery allows anyway.  Whether it
+ * only claimed is decided at commit: claims_only says the transaction
+ * wrote nothing before its claims, and claims_wal_end is where its WAL
+ * ended after the last of them; any write after that (or between claims)
+ * moves XactLastRecEnd, since every change that must survive a crash is
+ * WAL-logged by this backend.
+ */
+static bool claims_only = false;
+static XLogRecPtr claims_wal_end = InvalidXLogRecPtr;
 
 /* Shared memory needed. */
 Size
@@ -332,6 +347,23 @@ launcher_recheck_at_commit(void)
 	wf_wake_launcher();
 }
 
+/* Before a claim: has this transaction written nothing but claims so far? */
+bool
+wf_claim_starts_clean(void)
+{
+	if (GetTopTransactionIdIfAny() == InvalidTransactionId)
+		return true;
+	return claims_only && XactLastRecEnd == claims_wal_end;
+}
+
+/* After a claim (clean: wf_claim_starts_clean said so before it). */
+void
+wf_claim_done(bool clean)
+{
+	claims_only = clean;
+	claims_wal_end = XactLastRecEnd;
+}
+
 /* Transaction end: publish on commit, forget on abort. */
 static void
 wf_xact_callback(XactEvent event, void *arg)
@@ -340,6 +372,9 @@ wf_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 			wf_check_flushed();
+			if (claims_only && XactLastRecEnd == claims_wal_end)
+				(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_LOCAL, true, 0, false);
 			return;
 		case XACT_EVENT_COMMIT:
 			if (wf_shared != NULL && (wake_at_commit || pending_queues != NIL || earliest_due != 0))
@@ -357,6 +392,7 @@ wf_xact_callback(XactEvent event, void *arg)
 	wake_at_commit = false;
 	earliest_due = 0;
 	wake_launcher_at_commit = false;
+	claims_only = false;
 	wf_set_now(0);
 	wf_replay_reset();
 	wf_forget_events();

@@ -617,6 +617,13 @@ wf_advance(WfRun *run)
 
 	if (strcmp(run->status, "running") != 0)
 		return;
+	/* A role dropped in another database leaves its runs here ownerless. */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(run->owner)))
+	{
+		wf_terminate_run(run, "WorkflowTerminated", "terminated",
+						 psprintf("the owner of the run (role %u) no longer exists", run->owner));
+		return;
+	}
 	if (current_replay != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -675,9 +675,135 @@ is_create_workflow_extension(Node *stmt)
 		strcmp(((CreateExtensionStmt *) stmt)->extname, "workflow") == 0;
 }
 
+/* The role OIDs a list of RoleSpecs names (those that exist). */
+static List *
+role_oids(List *specs)
+{
+	List	   *oids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, specs)
+	{
+		RoleSpec   *spec = lfirst(lc);
+		Oid			oid;
+
+		if (spec->roletype != ROLESPEC_CSTRING)
+			continue;
+		oid = get_role_oid(spec->rolename, true);
+		if (OidIsValid(oid))
+			oids = lappend_oid(oids, oid);
+	}
+	return oids;
+}
+
+/*
+ * DROP ROLE refuses while the role owns open runs in this database (runs
+ * in other databases, which this backend cannot see, are terminated by the
+ * engine when it next advances them: see wf_advance).  Once the drop may
+ * go on, the role's queue grants here go with it, so that a later role
+ * with the same OID inherits nothing.
+ */
+static void
+check_drop_role(DropRoleStmt *stmt)
+{
+	static SPIPlanPtr open_plan;
+	static SPIPlanPtr grants_plan;
+	List	   *oids = role_oids(stmt->roles);
+	ListCell   *lc;
+	WfInternal	save;
+
+	if (oids == NIL || !OidIsValid(get_extension_oid("workflow", true)))
+		return;
+	SPI_connect();
+	wf_enter_internal(&save);
+	foreach(lc, oids)
+	{
+		Oid			role = lfirst_oid(lc);
+		Datum		values[1] = {ObjectIdGetDatum(role)};
+		bool		isnull;
+		int64		n;
+
+		wf_exec(&open_plan,
+				"SELECT count(*) FROM workflow.workflows WHERE owner = $1 AND closed_at IS NULL",
+				1, (Oid[]) {OIDOID}, values, NULL, 1);
+		n = DatumGetInt64(wf_get_datum(0, 1, &isnull));
+		if (n > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because it owns open workflow runs",
+							GetUserNameFromId(role, false)),
+					 errdetail("It owns " INT64_FORMAT " running workflow runs in database \"%s\".",
+							   n, get_database_name(MyDatabaseId)),
+					 errhint("Use REASSIGN OWNED to give them to another role, DROP OWNED to terminate them, "
+							 "or wait for them to end.")));
+		wf_exec(&grants_plan, "DELETE FROM workflow.queue_grants WHERE grantee = $1",
+				1, (Oid[]) {OIDOID}, values, NULL, 0);
+	}
+	wf_leave_internal(&save);
+	SPI_finish();
+}
+
+/*
+ * After REASSIGN OWNED (to is valid) or DROP OWNED (it is not) of roles in
+ * this database: their workflow runs and types move to the new owner, or
+ * their open runs are terminated, as the other objects they own are
+ * reassigned or dropped.
+ */
+static void
+after_owned_change(List *specs, RoleSpec *to)
+{
+	static SPIPlanPtr reassign_runs_plan;
+	static SPIPlanPtr reassign_types_plan;
+	static SPIPlanPtr open_runs_plan;
+	List	   *oids = role_oids(specs);
+	ListCell   *lc;
+	WfInternal	save;
+	Oid			newowner = to ? get_rolespec_oid(to, false) : InvalidOid;
+
+	if (oids == NIL || !OidIsValid(get_extension_oid("workflow", true)))
+		return;
+	SPI_connect();
+	wf_enter_internal(&save);
+	foreach(lc, oids)
+	{
+		Datum		values[2] = {ObjectIdGetDatum(lfirst_oid(lc)), ObjectIdGetDatum(newowner)};
+		char	  **wfids;
+		Datum	   *runids;
+		int			n,
+					i;
+
+		if (OidIsValid(newowner))
+		{
+			wf_exec(&reassign_runs_plan,
+					"UPDATE workflow.workflows SET owner = $2 WHERE owner = $1",
+					2, (Oid[]) {OIDOID, OIDOID}, values, NULL, 0);
+			wf_exec(&reassign_types_plan,
+					"UPDATE workflow.workflow_types SET owner = $2 WHERE owner = $1",
+					2, (Oid[]) {OIDOID, OIDOID}, values, NULL, 0);
+			continue;
+		}
+		n = wf_exec(&open_runs_plan,
+					"SELECT workflow_id, run_id FROM workflow.workflows"
+					" WHERE owner = $1 AND closed_at IS NULL",
+					1, (Oid[]) {OIDOID}, values, NULL, 0);
+		wf_copy_run_ids(n, 1, &wfids, &runids);
+		for (i = 0; i < n; i++)
+		{
+			WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], false);
+
+			if (run != NULL && wf_run_is_open(run))
+				wf_terminate_run(run, "WorkflowTerminated", "terminated",
+								 psprintf("DROP OWNED BY %s", GetUserNameFromId(run->owner, false)));
+		}
+	}
+	wf_leave_internal(&save);
+	SPI_finish();
+}
+
 /*
  * Stop a database's scheduler before commands that need the database
- * free; wake the launcher after CREATE EXTENSION workflow commits.
+ * free; wake the launcher after CREATE EXTENSION workflow commits; keep
+ * workflow runs consistent with DROP ROLE, DROP OWNED and REASSIGN OWNED.
  */
 static void
 wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -692,6 +818,8 @@ wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		wf_wake_launcher_at_commit();
 	else if (IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION)
 		wf_wake_scheduler();
+	else if (IsA(stmt, DropRoleStmt))
+		check_drop_role((DropRoleStmt *) stmt);
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
@@ -699,6 +827,12 @@ wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	if (IsA(stmt, ReassignOwnedStmt))
+		after_owned_change(((ReassignOwnedStmt *) stmt)->roles,
+						   ((ReassignOwnedStmt *) stmt)->newrole);
+	else if (IsA(stmt, DropOwnedStmt))
+		after_owned_change(((DropOwnedStmt *) stmt)->roles, NULL);
 }
 
 /* Install the utility hook. */

@@ -19,8 +19,6 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
-#include "access/xact.h"
 
 #include "workflow.h"
 
@@ -52,6 +50,18 @@ typedef struct WfTask
 #define TASK_COLUMNS \
 	"task_id, workflow_id, run_id, seq, is_compensation, activity, queue, status," \
 	" attempt, claimed_by, claimed_at, cancel_requested"
+
+/*
+ * The delay before the next attempt: initial_interval * coefficient ^
+ * (attempt - 1), capped by maximum_interval.  The exponent stops growing
+ * once the cap is reached, so that the product never overflows however
+ * many attempts an unlimited policy makes.
+ */
+#define BACKOFF_DELAY \
+	"LEAST(maximum_interval, initial_interval * power(backoff_coefficient," \
+	"   LEAST(attempt - 1, CASE WHEN backoff_coefficient > 1 THEN ceil(ln(GREATEST(" \
+	"     extract(epoch FROM maximum_interval) / NULLIF(extract(epoch FROM initial_interval), 0)," \
+	"     1)) / ln(backoff_coefficient)) ELSE 0 END)))"
 
 static const char *const activity_option_keys[] = {
 	"retry", "start_to_close_timeout", "schedule_to_close_timeout",
@@ -89,12 +99,15 @@ check_interval_option(Jsonb *obj, const char *key)
 		(void) wf_parse_interval(text, key);
 }
 
-/* Check a numeric option against a lower bound. */
+/*
+ * Check a numeric option against its bounds, comparing as numeric (a value
+ * like 1e400 has no float8 form).
+ */
 static void
-check_number_option(Jsonb *obj, const char *key, double min, bool integer)
+check_number_option(Jsonb *obj, const char *key, int64 min, int64 max, bool integer)
 {
 	JsonbValue	v;
-	double		d;
+	Datum		d;
 
 	if (!wf_jsonb_get(obj, key, &v) || v.type == jbvNull)
 		return;
@@ -103,12 +116,18 @@ check_number_option(Jsonb *obj, const char *key, double min, bool integer)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a number", key),
 				 errhint("Write it as a JSON number, e.g. 3.")));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
-	if (d < min || (integer && d != (double) (int32) d))
+	d = NumericGetDatum(v.val.numeric);
+	if (numeric_is_nan(v.val.numeric) ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, d,
+										  NumericGetDatum(int64_to_numeric(min)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, d,
+										  NumericGetDatum(int64_to_numeric(max)))) > 0 ||
+		(integer && DatumGetInt32(DirectFunctionCall2(numeric_cmp, d,
+													  DirectFunctionCall1(numeric_floor, d))) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be %s of at least %g", key,
-						integer ? "an integer" : "a number", min),
+				 errmsg("option \"%s\" must be %s between " INT64_FORMAT " and " INT64_FORMAT,
+						key, integer ? "an integer" : "a number", min, max),
 				 errhint("See the retry policy in the README.")));
 }
 
@@ -138,8 +157,8 @@ check_activity_options(Jsonb *options)
 	wf_check_options_object(retry, "retry options", retry_option_keys);
 	check_interval_option(retry, "initial_interval");
 	check_interval_option(retry, "maximum_interval");
-	check_number_option(retry, "backoff_coefficient", 1.0, false);
-	check_number_option(retry, "maximum_attempts", 0, true);
+	check_number_option(retry, "backoff_coefficient", 1, WF_MAX_BACKOFF_COEFFICIENT, false);
+	check_number_option(retry, "maximum_attempts", 0, WF_MAX_ATTEMPTS, true);
 	if (wf_jsonb_get(retry, "non_retryable_errors", &v) &&
 		!(v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data)))
 		ereport(ERROR,
@@ -200,7 +219,8 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 			" SELECT $1, $2, $3, $4,"
 			"   $1 || '/' || $2::text || '/' || $3 || CASE WHEN $4 THEN '/compensation' ELSE '' END,"
 			"   $6, $5, $7, ii, COALESCE((opt->'retry'->>'backoff_coefficient')::float8, 2.0),"
-			"   COALESCE((opt->'retry'->>'maximum_interval')::interval, ii * 100),"
+			"   COALESCE((opt->'retry'->>'maximum_interval')::interval,"
+			"            LEAST(ii * 100, interval '" CppAsString2(WF_MAX_INTERVAL_YEARS) " years')),"
 			"   COALESCE((opt->'retry'->>'maximum_attempts')::int4, 0),"
 			"   ARRAY(SELECT jsonb_array_elements_text(COALESCE(opt->'retry'->'non_retryable_errors', '[]'))),"
 			"   COALESCE((opt->>'start_to_close_timeout')::interval, $11 * interval '1 millisecond'),"
@@ -302,19 +322,6 @@ claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *
 	wf_claimed_from_queue(queue, n);
 }
 
-/*
- * A transaction that only claims need not wait for its commit to reach
- * disk: if the server crashes before, the claim is forgotten and the task
- * claimed again, which at-least-once delivery allows anyway.
- */
-static void
-claim_commits_asynchronously(void)
-{
-	if (GetTopTransactionIdIfAny() == InvalidTransactionId)
-		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_LOCAL, true, 0, false);
-}
-
 /* workflow.claim_activities(queue, worker_id, max_tasks) */
 Datum
 wf_claim_activities(PG_FUNCTION_ARGS)
@@ -324,15 +331,18 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 	int32		max_tasks = PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2);
 	WfInternal	save;
 
+	bool		only_claims;
+
 	wf_refuse_in_workflow_code("workflow.claim_activities()");
 	check_claim_args(queue, max_tasks);
-	claim_commits_asynchronously();
+	only_claims = wf_claim_starts_clean();
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	wf_enter_internal(&save);
 	claim_tasks(fcinfo, save.saved_userid, queue, worker, max_tasks);
 	wf_leave_internal(&save);
 	SPI_finish();
+	wf_claim_done(only_claims);
 	return (Datum) 0;
 }
 
@@ -559,9 +569,8 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 	wf_exec(&final_check_plan,
 			"SELECT NOT $4 OR $2 = ANY (non_retryable_errors)"
 			"   OR (maximum_attempts > 0 AND attempt >= maximum_attempts)"
-			"   OR COALESCE($3 + LEAST(initial_interval * power(backoff_coefficient, attempt - 1),"
-			"                          maximum_interval) >= scheduled_at + schedule_to_close_timeout, false),"
-			" $3 + LEAST(initial_interval * power(backoff_coefficient, attempt - 1), maximum_interval)"
+			"   OR COALESCE($3 + " BACKOFF_DELAY " >= scheduled_at + schedule_to_close_timeout, false),"
+			" $3 + " BACKOFF_DELAY
 			" FROM workflow.tasks WHERE task_id = $1",
 			4, types, values, NULL, 1);
 	final = DatumGetBool(wf_get_datum(0, 1, &isnull));

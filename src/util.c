@@ -16,6 +16,7 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
+#include "compat.h"
 #include "workflow.h"
 
 /* Set by tick(at): the time the engine acts as if it were. */
@@ -158,28 +159,45 @@ wf_check_payload(Jsonb *value, const char *what)
 
 /*
  * Queue names become LISTEN channels: non-empty, shorter than NAMEDATALEN,
- * printable, no double quotes.
+ * printable, no double quotes.  Returns false with what is wrong and what
+ * to do (for errors and for the workflow.default_queue check hook).
  */
-void
-wf_check_queue_name(const char *queue)
+bool
+wf_queue_name_ok(const char *queue, const char **detail, const char **hint)
 {
 	const char *p;
 
 	if (queue[0] == '\0' || strlen(queue) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid queue name \"%s\"", queue),
-				 errdetail("A queue name is between 1 and %d bytes long.", NAMEDATALEN - 1),
-				 errhint("Use a short name such as \"payments\".")));
+	{
+		*detail = psprintf("A queue name is between 1 and %d bytes long.", NAMEDATALEN - 1);
+		*hint = "Use a short name such as \"payments\".";
+		return false;
+	}
 	for (p = queue; *p; p++)
 	{
 		if ((unsigned char) *p < 0x20 || *p == '"' || *p == 0x7f)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("invalid queue name \"%s\"", queue),
-					 errdetail("Queue names may not contain double quotes or control characters."),
-					 errhint("Use letters, digits, '_', '-' or '.'.")));
+		{
+			*detail = "Queue names may not contain double quotes or control characters.";
+			*hint = "Use letters, digits, '_', '-' or '.'.";
+			return false;
+		}
 	}
+	return true;
+}
+
+/* Refuse a queue name that wf_queue_name_ok refuses. */
+void
+wf_check_queue_name(const char *queue)
+{
+	const char *detail;
+	const char *hint;
+
+	if (!wf_queue_name_ok(queue, &detail, &hint))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid queue name \"%s\"", queue),
+				 errdetail("%s", detail),
+				 errhint("%s", hint)));
 }
 
 /* Look up key in a jsonb object; false if absent or obj is not an object. */
@@ -275,18 +293,62 @@ wf_check_options_object(Jsonb *options, const char *what, const char *const *all
 	}
 }
 
-/* Refuse negative intervals. */
-void
-wf_check_interval(Interval *iv, const char *what)
+/*
+ * An interval the engine adds to timestamps (a timeout, a backoff, a sleep,
+ * a horizon): finite, not negative by its total (so '1 day -1 hour' is 23
+ * hours), and at most WF_MAX_INTERVAL_YEARS in total and in each field, so
+ * that now + interval can never leave the timestamp range.  With positive,
+ * zero is refused too.
+ */
+static void
+check_interval(Interval *iv, const char *what, bool positive)
 {
-	if (iv->time < 0 || iv->day < 0 || iv->month < 0)
+	Interval	zero = {0};
+	Interval	bound = {0};
+	int			sign;
+
+	bound.month = WF_MAX_INTERVAL_YEARS * MONTHS_PER_YEAR;
+	if (INTERVAL_NOT_FINITE(iv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be finite", what),
+				 errhint("Use an interval such as '30 seconds'.")));
+	sign = DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+											 IntervalPGetDatum(&zero)));
+	if (sign < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", what),
 				 errhint("Use an interval such as '30 seconds'.")));
+	if (sign == 0 && positive)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be greater than zero", what),
+				 errhint("Use an interval such as '30 seconds'.")));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(&bound))) > 0 ||
+		abs(iv->month) > WF_MAX_INTERVAL_YEARS * MONTHS_PER_YEAR ||
+		abs(iv->day) > WF_MAX_INTERVAL_YEARS * DAYS_PER_YEAR ||
+		(iv->time < 0 ? -iv->time : iv->time) >
+		(int64) (WF_MAX_INTERVAL_YEARS * DAYS_PER_YEAR) * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %d years", what, WF_MAX_INTERVAL_YEARS),
+				 errdetail("Longer intervals could take timestamps out of range."),
+				 errhint("Use an interval such as '30 days'.")));
 }
 
-/* Parse an interval string from options, with an error that names it. */
+/* Refuse intervals that are negative, infinite or too long (see above). */
+void
+wf_check_interval(Interval *iv, const char *what)
+{
+	check_interval(iv, what, false);
+}
+
+/*
+ * Parse an interval string from options, with an error that names it; it
+ * must be greater than zero and bounded.
+ */
 Interval *
 wf_parse_interval(const char *text, const char *what)
 {
@@ -308,7 +370,7 @@ wf_parse_interval(const char *text, const char *what)
 				 errhint("Use an interval string such as \"30 seconds\" or \"5 minutes\".")));
 	}
 	PG_END_TRY();
-	wf_check_interval(iv, what);
+	check_interval(iv, what, true);
 	return iv;
 }
 

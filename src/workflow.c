@@ -10,7 +10,9 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "compat.h"
 #include "workflow.h"
@@ -23,9 +25,11 @@ int			wf_batch_size = 100;
 int			wf_max_naptime_ms = 10000;
 int			wf_launcher_naptime_ms = 10000;
 int			wf_default_timeout_ms = 300000;
-int			wf_task_timeout_ms = 10000;
 char	   *wf_code_search_path = NULL;
 char	   *wf_default_queue = NULL;
+int			wf_task_timeout_ms = 10000;
+int			wf_max_workers = 2;
+int			wf_max_databases = 64;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -53,6 +57,51 @@ wf_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	wf_shmem_startup();
+}
+
+/* workflow.default_queue must be a valid queue name. */
+static bool
+check_default_queue(char **newval, void **extra, GucSource source)
+{
+	const char *detail;
+	const char *hint;
+
+	if (wf_queue_name_ok(*newval, &detail, &hint))
+		return true;
+	GUC_check_errmsg("invalid queue name \"%s\"", *newval);
+	GUC_check_errdetail("%s", detail);
+	GUC_check_errhint("%s", hint);
+	return false;
+}
+
+/*
+ * workflow.search_path must be a non-empty list of identifiers, as
+ * search_path itself parses it, of bounded length.
+ */
+static bool
+check_code_search_path(char **newval, void **extra, GucSource source)
+{
+	char	   *copy;
+	List	   *names;
+	bool		ok;
+
+	if (strlen(*newval) > WF_MAX_SEARCH_PATH)
+	{
+		GUC_check_errdetail("The value is longer than %d bytes.", WF_MAX_SEARCH_PATH);
+		GUC_check_errhint("Name fewer schemas.");
+		return false;
+	}
+	copy = pstrdup(*newval);
+	ok = SplitIdentifierString(copy, ',', &names) && names != NIL;
+	list_free(names);
+	pfree(copy);
+	if (!ok)
+	{
+		GUC_check_errdetail("It must be a comma-separated list of schema names.");
+		GUC_check_errhint("Write it as search_path is written, e.g. '\"$user\", public'.");
+		return false;
+	}
+	return true;
 }
 
 /* Define the workflow.* settings. */
@@ -93,11 +142,19 @@ define_settings(void)
 	DefineCustomStringVariable("workflow.search_path",
 							   "search_path workflow code runs with, wherever it runs.",
 							   NULL, &wf_code_search_path, "\"$user\", public",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, check_code_search_path, NULL, NULL);
 	DefineCustomStringVariable("workflow.default_queue",
 							   "Task queue of workflows started without a queue option.",
 							   NULL, &wf_default_queue, "default",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   PGC_SIGHUP, 0, check_default_queue, NULL, NULL);
+	DefineCustomIntVariable("workflow.max_workers",
+							"Scheduler processes per database that do due work in parallel.",
+							NULL, &wf_max_workers, 2, 1, WF_MAX_WORKERS,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.max_databases",
+							"Databases with the extension that the launcher can serve.",
+							NULL, &wf_max_databases, 64, 1, 10000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("workflow");
 }
 

@@ -38,6 +38,12 @@
 /* Largest jsonb payload (input, result, details) we accept, in bytes. */
 #define WF_MAX_PAYLOAD	(1024 * 1024)
 
+/* Longest interval (timeout, backoff, sleep, horizon) we accept, in years. */
+#define WF_MAX_INTERVAL_YEARS 100
+/* Bounds of the retry policy's backoff_coefficient and maximum_attempts. */
+#define WF_MAX_BACKOFF_COEFFICIENT 100
+#define WF_MAX_ATTEMPTS 1000000
+
 /* GUCs (workflow.c) */
 extern int	wf_task_retry_initial_ms;
 extern int	wf_task_retry_max_ms;
@@ -48,6 +54,13 @@ extern int	wf_default_timeout_ms;
 extern char *wf_code_search_path;
 extern char *wf_default_queue;
 extern int	wf_task_timeout_ms;
+extern int	wf_max_workers;
+extern int	wf_max_databases;
+
+/* Most schedulers per database (workflow.max_workers). */
+#define WF_MAX_WORKERS 8
+/* Longest workflow.search_path, in bytes. */
+#define WF_MAX_SEARCH_PATH 1024
 
 /* util.c: privileges, SPI, jsonb and option helpers */
 typedef struct WfInternal
@@ -67,6 +80,7 @@ extern Datum wf_get_datum(int row, int col, bool *isnull);
 extern char *wf_get_text(int row, int col);
 extern Jsonb *wf_get_jsonb(int row, int col);
 extern void wf_check_payload(Jsonb *value, const char *what);
+extern bool wf_queue_name_ok(const char *queue, const char **detail, const char **hint);
 extern void wf_check_queue_name(const char *queue);
 extern void wf_check_options_object(Jsonb *options, const char *what,
 									const char *const *allowed);
@@ -251,6 +265,8 @@ extern void wf_notify_queue(const char *queue);
 extern void wf_notify_init(void);
 extern int	wf_send_pending_notifies(bool *overflow);
 extern void wf_claimed_from_queue(const char *queue, int n);
+extern bool wf_claim_starts_clean(void);
+extern void wf_claim_done(bool clean);
 extern bool wf_scheduler_needs_pass(TimestampTz now);
 extern TimestampTz wf_scheduler_planned_wakeup(void);
 extern void wf_wake_scheduler(void);
