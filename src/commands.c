@@ -175,7 +175,7 @@ Datum
 wf_wait(PG_FUNCTION_ARGS)
 {
 	ReplayContext *ctx = wf_replay_require("workflow.wait()");
-	int64		handle = PG_GETARG_INT64(0);
+	int64		handle = wf_int64_arg(fcinfo, 0, "handle");
 	Jsonb	   *result = wf_cmd_await(ctx, handle_command(ctx, handle),
 									   "waiting for an activity");
 
@@ -189,7 +189,7 @@ Datum
 wf_wait_all(PG_FUNCTION_ARGS)
 {
 	ReplayContext *ctx = wf_replay_require("workflow.wait_all()");
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *arr;
 	Datum	   *handles;
 	bool	   *nulls;
 	int			n,
@@ -197,6 +197,8 @@ wf_wait_all(PG_FUNCTION_ARGS)
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
 
+	wf_require_arg(fcinfo, 0, "handles");
+	arr = PG_GETARG_ARRAYTYPE_P(0);
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &handles, &nulls, &n);
 	for (i = 0; i < n; i++)
 	{

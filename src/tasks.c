@@ -53,6 +53,9 @@ typedef struct WfTask
 	"task_id, workflow_id, run_id, seq, is_compensation, activity, queue, status," \
 	" attempt, claimed_by, claimed_at, cancel_requested"
 
+/* Longest worker_id, in bytes. */
+#define MAX_WORKER_ID_LEN 255
+
 static const char *const activity_option_keys[] = {
 	"retry", "start_to_close_timeout", "schedule_to_close_timeout",
 	"schedule_to_start_timeout", "heartbeat_timeout", "compensation_queue", NULL
@@ -241,9 +244,10 @@ check_queue_access(Oid role, const char *queue)
 
 /* Check the arguments of a claim. */
 static void
-check_claim_args(const char *queue, int32 max_tasks)
+check_claim_args(const char *queue, const char *worker, int32 max_tasks)
 {
 	wf_check_queue_name(queue);
+	wf_check_text(worker, "worker_id", MAX_WORKER_ID_LEN);
 	if (max_tasks < 1 || max_tasks > 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -319,10 +323,10 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 {
 	char	   *queue = wf_text_arg(fcinfo, 0, "queue");
 	char	   *worker = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int32		max_tasks = PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2);
+	int32		max_tasks = wf_int32_arg(fcinfo, 2, "max_tasks");
 	WfInternal	save;
 
-	check_claim_args(queue, max_tasks);
+	check_claim_args(queue, worker, max_tasks);
 	claim_commits_asynchronously();
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
@@ -489,7 +493,7 @@ complete_task(int64 task_id, Jsonb *result, Oid caller)
 Datum
 wf_complete_activity(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
 	WfInternal	save;
 
@@ -511,15 +515,15 @@ wf_complete_activity(PG_FUNCTION_ARGS)
 Datum
 wf_complete_and_claim(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
 	char	   *queue = wf_text_arg(fcinfo, 2, "queue");
 	char	   *worker = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	int32		max_tasks = PG_ARGISNULL(4) ? 1 : PG_GETARG_INT32(4);
+	int32		max_tasks = wf_int32_arg(fcinfo, 4, "max_tasks");
 	WfInternal	save;
 
 	wf_check_payload(result, "activity result");
-	check_claim_args(queue, max_tasks);
+	check_claim_args(queue, worker, max_tasks);
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	wf_enter_internal(&save);
@@ -613,20 +617,16 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 Datum
 wf_fail_activity(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	char	   *error = wf_text_arg(fcinfo, 1, "error");
-	bool		retryable = PG_ARGISNULL(2) ? true : PG_GETARG_BOOL(2);
+	bool		retryable = wf_bool_arg(fcinfo, 2, "retryable");
 	Jsonb	   *details = wf_jsonb_arg(fcinfo, 3, NULL);
 	WfInternal	save;
 	WfRun	   *run = NULL;
 	WfTask	   *t;
 
 	wf_check_payload(details, "failure details");
-	if (strlen(error) > WF_MAX_PAYLOAD)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("error message is too large"),
-				 errhint("Put long output in details, or shorten it.")));
+	wf_check_text(error, "error message", WF_MAX_PAYLOAD);
 	SPI_connect();
 	wf_enter_internal(&save);
 	t = lock_reported_task(task_id, save.saved_userid, &run);
@@ -644,7 +644,7 @@ wf_fail_activity(PG_FUNCTION_ARGS)
 Datum
 wf_heartbeat_activity(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *details = wf_jsonb_arg(fcinfo, 1, NULL);
 	Oid			types[3] = {INT8OID, JSONBOID, TIMESTAMPTZOID};
 	Datum		values[3];

@@ -156,6 +156,20 @@ wf_check_payload(Jsonb *value, const char *what)
 				 errhint("Store large data in a table of your own and pass its key.")));
 }
 
+/* Refuse a text (a reason, an error message, a worker id) longer than max bytes. */
+void
+wf_check_text(const char *value, const char *what, size_t max)
+{
+	size_t		len = value ? strlen(value) : 0;
+
+	if (len > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too long (%zu bytes)", what, len),
+				 errdetail("The limit is %zu bytes.", max),
+				 errhint("Shorten it, or store long text in a table of your own and pass its key.")));
+}
+
 /*
  * Queue names become LISTEN channels: non-empty, shorter than NAMEDATALEN,
  * printable, no double quotes.
@@ -312,16 +326,51 @@ wf_parse_interval(const char *text, const char *what)
 	return iv;
 }
 
-/* A text argument that must not be NULL. */
-char *
-wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+/*
+ * Refuse a NULL argument.  The functions are not STRICT, so that a NULL
+ * gets this error instead of a silent NULL result; every argument without
+ * a meaning for NULL is read through here.
+ */
+void
+wf_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", argname),
 				 errhint("Pass a value for %s.", argname)));
+}
+
+/* A text argument that must not be NULL. */
+char *
+wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	wf_require_arg(fcinfo, argno, argname);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* A bigint argument that must not be NULL. */
+int64
+wf_int64_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	wf_require_arg(fcinfo, argno, argname);
+	return PG_GETARG_INT64(argno);
+}
+
+/* An integer argument that must not be NULL. */
+int32
+wf_int32_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	wf_require_arg(fcinfo, argno, argname);
+	return PG_GETARG_INT32(argno);
+}
+
+/* A boolean argument that must not be NULL. */
+bool
+wf_bool_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	wf_require_arg(fcinfo, argno, argname);
+	return PG_GETARG_BOOL(argno);
 }
 
 /* A jsonb argument; SQL NULL becomes default_json (or NULL if none). */
