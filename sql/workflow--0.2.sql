@@ -310,3 +310,11 @@ CREATE FUNCTION workflow.tick(at timestamptz DEFAULT NULL)
 	RETURNS integer LANGUAGE c AS 'MODULE_PATHNAME', 'wf_tick';
 CREATE FUNCTION workflow.skip_time(horizon interval DEFAULT '1 year')
 	RETURNS integer LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wf_skip_time';
+
+/*
+ * Administrative functions: not for PUBLIC.  EXECUTE is the policy; grant
+ * it to delegate them (e.g. skip_time to an application's test role).
+ */
+REVOKE EXECUTE ON FUNCTION workflow.tick(timestamptz), workflow.skip_time(interval),
+	workflow.grant_queue(text, pg_catalog.regrole), workflow.revoke_queue(text, pg_catalog.regrole)
+	FROM PUBLIC;

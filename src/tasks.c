@@ -221,19 +221,26 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 	return task_id;
 }
 
-/* Is the calling role allowed to work this queue? */
-static void
-check_queue_access(Oid role, const char *queue)
+/* May the role work this queue ("*": every queue)? */
+static bool
+may_work_queue(Oid role, const char *queue)
 {
 	Oid			types[2] = {TEXTOID, OIDOID};
 	Datum		values[2] = {CStringGetTextDatum(queue), ObjectIdGetDatum(role)};
 
 	if (superuser_arg(role) || has_privs_of_role(role, wf_extension_owner()))
-		return;
-	if (wf_exec(&queue_grant_plan,
-				"SELECT 1 FROM workflow.queue_grants"
-				" WHERE queue IN ($1, '*') AND pg_has_role($2, grantee, 'MEMBER') LIMIT 1",
-				2, types, values, NULL, 1) == 0)
+		return true;
+	return wf_exec(&queue_grant_plan,
+				   "SELECT 1 FROM workflow.queue_grants"
+				   " WHERE queue IN ($1, '*') AND pg_has_role($2, grantee, 'MEMBER') LIMIT 1",
+				   2, types, values, NULL, 1) > 0;
+}
+
+/* Is the calling role allowed to work this queue? */
+static void
+check_queue_access(Oid role, const char *queue)
+{
+	if (!may_work_queue(role, queue))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may not work queue \"%s\"",
@@ -795,7 +802,13 @@ wf_tick_tasks(TimestampTz now, int batch)
 	return done;
 }
 
-/* Add or remove a queue grant; only the extension owner may. */
+/*
+ * Add or remove a queue grant.  Who may call it is the SQL privilege
+ * (EXECUTE, revoked from PUBLIC); a role it was granted to, other than the
+ * extension owner or a superuser, acts only on the queues it may work
+ * itself, so it never hands out more than it holds ("*" only if it holds
+ * "*").
+ */
 static Datum
 wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 {
@@ -815,11 +828,13 @@ wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 		wf_check_queue_name(queue);
 	SPI_connect();
 	wf_enter_internal(&save);
-	if (!has_privs_of_role(save.saved_userid, wf_extension_owner()))
+	if (!may_work_queue(save.saved_userid, queue))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only the owner of extension \"workflow\" may grant or revoke queues"),
-				 errhint("Ask the role that ran CREATE EXTENSION workflow.")));
+				 errmsg("role \"%s\" may not grant or revoke queue \"%s\"",
+						GetUserNameFromId(save.saved_userid, false), queue),
+				 errdetail("A role other than the extension owner grants only queues it may work itself."),
+				 errhint("Ask the owner of extension \"workflow\" to do it.")));
 	values[0] = CStringGetTextDatum(queue);
 	values[1] = ObjectIdGetDatum(role);
 	if (grant)
