@@ -3,12 +3,27 @@
 \echo Use "CREATE EXTENSION workflow" to load this file. \quit
 
 /*
- * The control file names schema "workflow"; CREATE EXTENSION creates it.
- * Refuse a schema that someone else prepared beforehand (it could hold
- * objects that shadow ours).
+ * The control file names schema "workflow"; CREATE EXTENSION creates it,
+ * or takes one that exists.  Refuse a schema that another role prepared
+ * beforehand (its owner could rename it, plant look-alike tables, and
+ * have the engine use them with our rights), and one that holds objects
+ * (they could shadow ours).
  */
 DO $guard$
+DECLARE
+	other_owner text;
 BEGIN
+	SELECT pg_catalog.pg_get_userbyid(n.nspowner) INTO other_owner
+	  FROM pg_catalog.pg_namespace n
+	 WHERE n.nspname OPERATOR(pg_catalog.=) 'workflow'
+	   AND n.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
+											   WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER);
+	IF FOUND THEN
+		RAISE EXCEPTION 'schema "workflow" already exists and is owned by role "%"', other_owner
+			USING ERRCODE = '42P06',
+				  DETAIL = 'The extension''s schema must belong to the role that creates the extension.',
+				  HINT = 'Drop or rename the existing schema "workflow", then run CREATE EXTENSION workflow again.';
+	END IF;
 	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
 			   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'workflow'::pg_catalog.regnamespace)
 	   OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
