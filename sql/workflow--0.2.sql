@@ -22,7 +22,7 @@ BEGIN
 		RAISE EXCEPTION 'schema "workflow" already exists and is owned by role "%"', other_owner
 			USING ERRCODE = '42P06',
 				  DETAIL = 'The extension''s schema must belong to the role that creates the extension.',
-				  HINT = 'Drop or rename the existing schema "workflow", then run CREATE EXTENSION workflow again.';
+				  HINT = 'Drop or rename the existing schema "workflow" (or, if you trust it, make the installing role its owner), then run CREATE EXTENSION workflow again.';
 	END IF;
 	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
 			   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'workflow'::pg_catalog.regnamespace)
