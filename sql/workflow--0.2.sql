@@ -3,12 +3,27 @@
 \echo Use "CREATE EXTENSION workflow" to load this file. \quit
 
 /*
- * The control file names schema "workflow"; CREATE EXTENSION creates it.
- * Refuse a schema that someone else prepared beforehand (it could hold
- * objects that shadow ours).
+ * The control file names schema "workflow"; CREATE EXTENSION creates it,
+ * or takes one that exists.  Refuse a schema that another role prepared
+ * beforehand (its owner could rename it, plant look-alike tables, and
+ * have the engine use them with our rights), and one that holds objects
+ * (they could shadow ours).
  */
 DO $guard$
+DECLARE
+	other_owner text;
 BEGIN
+	SELECT pg_catalog.pg_get_userbyid(n.nspowner) INTO other_owner
+	  FROM pg_catalog.pg_namespace n
+	 WHERE n.nspname OPERATOR(pg_catalog.=) 'workflow'
+	   AND n.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
+											   WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER);
+	IF FOUND THEN
+		RAISE EXCEPTION 'schema "workflow" already exists and is owned by role "%"', other_owner
+			USING ERRCODE = '42P06',
+				  DETAIL = 'The extension''s schema must belong to the role that creates the extension.',
+				  HINT = 'Drop or rename the existing schema "workflow" (or, if you trust it, make the installing role its owner), then run CREATE EXTENSION workflow again.';
+	END IF;
 	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
 			   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'workflow'::pg_catalog.regnamespace)
 	   OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
@@ -310,3 +325,11 @@ CREATE FUNCTION workflow.tick(at timestamptz DEFAULT NULL)
 	RETURNS integer LANGUAGE c AS 'MODULE_PATHNAME', 'wf_tick';
 CREATE FUNCTION workflow.skip_time(horizon interval DEFAULT '1 year')
 	RETURNS integer LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wf_skip_time';
+
+/*
+ * Administrative functions: not for PUBLIC.  EXECUTE is the policy; grant
+ * it to delegate them (e.g. skip_time to an application's test role).
+ */
+REVOKE EXECUTE ON FUNCTION workflow.tick(timestamptz), workflow.skip_time(interval),
+	workflow.grant_queue(text, pg_catalog.regrole), workflow.revoke_queue(text, pg_catalog.regrole)
+	FROM PUBLIC;

@@ -94,6 +94,8 @@ wf_check_run_options(Jsonb *options, const char *what, const char *const *allowe
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"search_attributes\" must be a jsonb object"),
 				 errhint("Write it as {\"customer\": \"c-42\"}.")));
+	wf_check_payload(attrs, "search_attributes");
+	wf_check_payload(options, what);
 }
 
 /*
@@ -200,7 +202,38 @@ wf_register_workflow(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Each saga step is {"activity", "queue", "compensation", "options"}. */
+/*
+ * A member of saga step n that names something (activity, queue,
+ * compensation): a non-empty JSON string, or NULL when absent (or JSON
+ * null) and not required.
+ */
+static char *
+step_name(Jsonb *step, const char *key, int n, bool required, const char *example)
+{
+	JsonbValue	v;
+
+	if (!wf_jsonb_get(step, key, &v) || v.type == jbvNull)
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("saga step %d has no \"%s\"", n, key),
+					 errhint("Name the activity the step runs.")));
+		return NULL;
+	}
+	if (v.type != jbvString || v.val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" of saga step %d must be a non-empty string", key, n),
+				 errhint("Write it as a JSON string, e.g. \"%s\": \"%s\".", key, example)));
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+/*
+ * Each saga step is {"activity", "queue", "compensation", "options"}, all
+ * checked here as the engine will use them: a step that fails when run
+ * would fail its workflow task on every attempt.
+ */
 static void
 check_saga_steps(Jsonb *steps)
 {
@@ -209,7 +242,7 @@ check_saga_steps(Jsonb *steps)
 	JsonbIteratorToken tok;
 	int			n = 0;
 
-	if (steps == NULL || !JB_ROOT_IS_ARRAY(steps) || JB_ROOT_IS_SCALAR(steps) ||
+	if (!JB_ROOT_IS_ARRAY(steps) || JB_ROOT_IS_SCALAR(steps) ||
 		JB_ROOT_COUNT(steps) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -222,6 +255,7 @@ check_saga_steps(Jsonb *steps)
 		Jsonb	   *step;
 		char	   *activity;
 		char	   *queue;
+		char	   *compensation;
 		Jsonb	   *opts;
 
 		if (tok != WJB_ELEM)
@@ -234,15 +268,14 @@ check_saga_steps(Jsonb *steps)
 					 errhint("Each step looks like {\"activity\": \"ChargePayment\", \"queue\": \"payments\"}.")));
 		step = JsonbValueToJsonb(&v);
 		wf_check_options_object(step, psprintf("saga step %d", n), step_keys);
-		activity = wf_jsonb_get_text(step, "activity");
-		if (activity == NULL || activity[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("saga step %d has no \"activity\"", n),
-					 errhint("Name the activity the step runs.")));
-		queue = wf_jsonb_get_text(step, "queue");
+		activity = step_name(step, "activity", n, true, "ChargePayment");
+		wf_check_name(activity, psprintf("activity of saga step %d", n));
+		queue = step_name(step, "queue", n, false, "payments");
 		if (queue)
 			wf_check_queue_name(queue);
+		compensation = step_name(step, "compensation", n, false, "RefundPayment");
+		if (compensation)
+			wf_check_name(compensation, psprintf("compensation of saga step %d", n));
 		opts = wf_jsonb_get_jsonb(step, "options");
 		wf_validate_activity_options(opts, NULL);
 	}
@@ -253,12 +286,15 @@ Datum
 wf_register_saga(PG_FUNCTION_ARGS)
 {
 	char	   *type = wf_text_arg(fcinfo, 0, "workflow_type");
-	Jsonb	   *steps = wf_jsonb_arg(fcinfo, 1, NULL);
+	Jsonb	   *steps;
 	Jsonb	   *options = wf_jsonb_arg(fcinfo, 2, "{}");
 	WfInternal	save;
 
 	wf_refuse_in_workflow_code("workflow.register_saga()");
+	wf_require_arg(fcinfo, 1, "steps");
+	steps = PG_GETARG_JSONB_P(1);
 	wf_check_name(type, "workflow_type");
+	wf_check_payload(steps, "saga steps");
 	check_saga_steps(steps);
 	wf_check_run_options(options, "workflow options", type_option_keys);
 	SPI_connect();
@@ -392,11 +428,14 @@ check_run_access(WfRun *run, Oid caller)
 						 GetUserNameFromId(run->owner, false))));
 }
 
-/* An optional reason argument. */
+/* An optional reason argument, bounded like a payload. */
 static char *
 reason_arg(FunctionCallInfo fcinfo, int argno)
 {
-	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	char	   *reason = PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+
+	wf_check_text(reason, "reason", WF_MAX_PAYLOAD);
+	return reason;
 }
 
 /*

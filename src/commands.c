@@ -200,11 +200,7 @@ wf_wait_all(PG_FUNCTION_ARGS)
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("handles must not be null"),
-				 errhint("Pass an array of values returned by workflow.activity_async().")));
+	wf_require_arg(fcinfo, 0, "handles");
 	arr = PG_GETARG_ARRAYTYPE_P(0);
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &handles, &nulls, &n);
 	for (i = 0; i < n; i++)

@@ -63,6 +63,9 @@ typedef struct WfTask
 	"     extract(epoch FROM maximum_interval) / NULLIF(extract(epoch FROM initial_interval), 0)," \
 	"     1)) / ln(backoff_coefficient)) ELSE 0 END)))"
 
+/* Longest worker_id, in bytes. */
+#define MAX_WORKER_ID_LEN 255
+
 static const char *const activity_option_keys[] = {
 	"retry", "start_to_close_timeout", "schedule_to_close_timeout",
 	"schedule_to_start_timeout", "heartbeat_timeout", "compensation_queue",
@@ -240,19 +243,26 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 	return task_id;
 }
 
-/* Is the calling role allowed to work this queue? */
-static void
-check_queue_access(Oid role, const char *queue)
+/* May the role work this queue ("*": every queue)? */
+static bool
+may_work_queue(Oid role, const char *queue)
 {
 	Oid			types[2] = {TEXTOID, OIDOID};
 	Datum		values[2] = {CStringGetTextDatum(queue), ObjectIdGetDatum(role)};
 
 	if (superuser_arg(role) || has_privs_of_role(role, wf_extension_owner()))
-		return;
-	if (wf_exec(&queue_grant_plan,
-				"SELECT 1 FROM workflow.queue_grants"
-				" WHERE queue IN ($1, '*') AND pg_has_role($2, grantee, 'MEMBER') LIMIT 1",
-				2, types, values, NULL, 1) == 0)
+		return true;
+	return wf_exec(&queue_grant_plan,
+				   "SELECT 1 FROM workflow.queue_grants"
+				   " WHERE queue IN ($1, '*') AND pg_has_role($2, grantee, 'MEMBER') LIMIT 1",
+				   2, types, values, NULL, 1) > 0;
+}
+
+/* Is the calling role allowed to work this queue? */
+static void
+check_queue_access(Oid role, const char *queue)
+{
+	if (!may_work_queue(role, queue))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may not work queue \"%s\"",
@@ -263,9 +273,10 @@ check_queue_access(Oid role, const char *queue)
 
 /* Check the arguments of a claim. */
 static void
-check_claim_args(const char *queue, int32 max_tasks)
+check_claim_args(const char *queue, const char *worker, int32 max_tasks)
 {
 	wf_check_queue_name(queue);
+	wf_check_text(worker, "worker_id", MAX_WORKER_ID_LEN);
 	if (max_tasks < 1 || max_tasks > 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -328,13 +339,13 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 {
 	char	   *queue = wf_text_arg(fcinfo, 0, "queue");
 	char	   *worker = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int32		max_tasks = PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2);
+	int32		max_tasks = wf_int32_arg(fcinfo, 2, "max_tasks");
 	WfInternal	save;
 
 	bool		only_claims;
 
 	wf_refuse_in_workflow_code("workflow.claim_activities()");
-	check_claim_args(queue, max_tasks);
+	check_claim_args(queue, worker, max_tasks);
 	only_claims = wf_claim_starts_clean();
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
@@ -502,7 +513,7 @@ complete_task(int64 task_id, Jsonb *result, Oid caller)
 Datum
 wf_complete_activity(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
 	WfInternal	save;
 
@@ -525,16 +536,16 @@ wf_complete_activity(PG_FUNCTION_ARGS)
 Datum
 wf_complete_and_claim(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
 	char	   *queue = wf_text_arg(fcinfo, 2, "queue");
 	char	   *worker = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	int32		max_tasks = PG_ARGISNULL(4) ? 1 : PG_GETARG_INT32(4);
+	int32		max_tasks = wf_int32_arg(fcinfo, 4, "max_tasks");
 	WfInternal	save;
 
 	wf_refuse_in_workflow_code("workflow.complete_and_claim()");
 	wf_check_payload(result, "activity result");
-	check_claim_args(queue, max_tasks);
+	check_claim_args(queue, worker, max_tasks);
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	wf_enter_internal(&save);
@@ -627,9 +638,9 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 Datum
 wf_fail_activity(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	char	   *error = wf_text_arg(fcinfo, 1, "error");
-	bool		retryable = PG_ARGISNULL(2) ? true : PG_GETARG_BOOL(2);
+	bool		retryable = wf_bool_arg(fcinfo, 2, "retryable");
 	Jsonb	   *details = wf_jsonb_arg(fcinfo, 3, NULL);
 	WfInternal	save;
 	WfRun	   *run = NULL;
@@ -637,11 +648,7 @@ wf_fail_activity(PG_FUNCTION_ARGS)
 
 	wf_refuse_in_workflow_code("workflow.fail_activity()");
 	wf_check_payload(details, "failure details");
-	if (strlen(error) > WF_MAX_PAYLOAD)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("error message is too large"),
-				 errhint("Put long output in details, or shorten it.")));
+	wf_check_text(error, "error message", WF_MAX_PAYLOAD);
 	SPI_connect();
 	wf_enter_internal(&save);
 	t = lock_reported_task(task_id, save.saved_userid, &run);
@@ -659,7 +666,7 @@ wf_fail_activity(PG_FUNCTION_ARGS)
 Datum
 wf_heartbeat_activity(PG_FUNCTION_ARGS)
 {
-	int64		task_id = PG_GETARG_INT64(0);
+	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *details = wf_jsonb_arg(fcinfo, 1, NULL);
 	Oid			types[3] = {INT8OID, JSONBOID, TIMESTAMPTZOID};
 	Datum		values[3];
@@ -811,7 +818,13 @@ wf_tick_tasks(TimestampTz now, int batch)
 	return done;
 }
 
-/* Add or remove a queue grant; only the extension owner may. */
+/*
+ * Add or remove a queue grant.  Who may call it is the SQL privilege
+ * (EXECUTE, revoked from PUBLIC); a role it was granted to, other than the
+ * extension owner or a superuser, acts only on the queues it may work
+ * itself, so it never hands out more than it holds ("*" only if it holds
+ * "*").
+ */
 static Datum
 wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 {
@@ -831,11 +844,13 @@ wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 		wf_check_queue_name(queue);
 	SPI_connect();
 	wf_enter_internal(&save);
-	if (!has_privs_of_role(save.saved_userid, wf_extension_owner()))
+	if (!may_work_queue(save.saved_userid, queue))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only the owner of extension \"workflow\" may grant or revoke queues"),
-				 errhint("Ask the role that ran CREATE EXTENSION workflow.")));
+				 errmsg("role \"%s\" may not grant or revoke queue \"%s\"",
+						GetUserNameFromId(save.saved_userid, false), queue),
+				 errdetail("A role other than the extension owner grants only queues it may work itself."),
+				 errhint("Ask the owner of extension \"workflow\" to do it.")));
 	values[0] = CStringGetTextDatum(queue);
 	values[1] = ObjectIdGetDatum(role);
 	if (grant)

@@ -6,13 +6,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "nodes/parsenodes.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
@@ -22,31 +30,135 @@
 /* Set by tick(at): the time the engine acts as if it were. */
 static TimestampTz wf_time_override = 0;
 
-/* The role that owns schema "workflow", i.e. ran CREATE EXTENSION. */
-Oid
-wf_extension_owner(void)
-{
-	Oid			nspid = get_namespace_oid("workflow", true);
-	HeapTuple	tup;
-	Oid			owner;
+/*
+ * The extension as pg_extension records it, checked against the schema
+ * the engine's statements name, and kept until a catalog invalidation
+ * says it may have changed: a change of any schema (rename, owner, a new
+ * schema "workflow"), or of the extension's table "workflows" (DROP or
+ * CREATE EXTENSION).  Claims and reports pay no catalog scan.
+ */
+static bool ext_valid = false;
+static bool ext_callbacks = false;
+static uint64 ext_invalidations = 0;
+static Oid	ext_owner = InvalidOid;
+static Oid	ext_sentinel = InvalidOid;	/* InvalidOid while loading */
 
-	if (!OidIsValid(nspid))
+/*
+ * A relcache invalidation: forget the extension if it was its table's
+ * (while loading, any counts: the table is not known yet).
+ */
+static void
+ext_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || !OidIsValid(ext_sentinel) || relid == ext_sentinel)
+	{
+		ext_invalidations++;
+		ext_valid = false;
+	}
+}
+
+/* A pg_namespace invalidation: forget the extension. */
+static void
+ext_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ext_invalidations++;
+	ext_valid = false;
+}
+
+/*
+ * Read the extension's owner and schema from pg_extension, and refuse to
+ * go on unless schema "workflow" (what every internal statement names) is
+ * that schema and belongs to that owner: a schema another role created,
+ * or planted after renaming ours, must never be used with the owner's
+ * rights.
+ */
+static void
+load_extension(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+	Oid			extnsp = InvalidOid;
+	Oid			nspid;
+	Oid			nspowner;
+	uint64		invalidations = ext_invalidations;
+
+	if (!ext_callbacks)
+	{
+		CacheRegisterRelcacheCallback(ext_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, ext_namespace_callback, (Datum) 0);
+		ext_callbacks = true;
+	}
+	ext_valid = false;
+	ext_sentinel = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("workflow"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		extnsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"workflow\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION workflow.")));
+	nspid = get_namespace_oid("workflow", true);
+	if (nspid != extnsp)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("schema \"workflow\" is not the extension's"),
+				 errdetail("Extension \"workflow\" is installed in schema \"%s\".",
+						   get_namespace_name(extnsp)),
+				 errhint("Rename that schema back to \"workflow\", after dropping or renaming "
+						 "the schema that now has the name.")));
 	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for namespace %u", nspid);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	nspowner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
-	return owner;
+	if (nspowner != owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("schema \"workflow\" is not owned by the owner of extension \"workflow\""),
+				 errdetail("The schema belongs to role \"%s\", the extension to role \"%s\".",
+						   GetUserNameFromId(nspowner, false), GetUserNameFromId(owner, false)),
+				 errhint("Check the schema for objects you did not create, then run "
+						 "ALTER SCHEMA workflow OWNER TO %s.",
+						 quote_identifier(GetUserNameFromId(owner, false)))));
+	ext_owner = owner;
+	ext_sentinel = get_relname_relid("workflows", extnsp);
+	/* Keep it only if nothing changed meanwhile and the table is there. */
+	ext_valid = OidIsValid(ext_sentinel) && invalidations == ext_invalidations;
+}
+
+/*
+ * The role that owns extension "workflow", i.e. ran CREATE EXTENSION;
+ * errors unless schema "workflow" is the extension's (see load_extension).
+ */
+Oid
+wf_extension_owner(void)
+{
+	if (!ext_valid)
+		load_extension();
+	return ext_owner;
 }
 
 /*
  * Switch to the extension owner with a pinned search_path, for the
  * engine's own reads and writes of its tables.  The caller's search_path
- * must never reach queries that run with the owner's rights.
+ * must never reach queries that run with the owner's rights, and the
+ * schema "workflow" they name must be the extension's (checked by
+ * wf_extension_owner).
  */
 void
 wf_enter_internal(WfInternal *save)
@@ -155,6 +267,20 @@ wf_check_payload(Jsonb *value, const char *what)
 				 errmsg("%s is too large (%zu bytes)", what, (size_t) VARSIZE(value)),
 				 errdetail("The limit is %d bytes.", WF_MAX_PAYLOAD),
 				 errhint("Store large data in a table of your own and pass its key.")));
+}
+
+/* Refuse a text (a reason, an error message, a worker id) longer than max bytes. */
+void
+wf_check_text(const char *value, const char *what, size_t max)
+{
+	size_t		len = value ? strlen(value) : 0;
+
+	if (len > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too long (%zu bytes)", what, len),
+				 errdetail("The limit is %zu bytes.", max),
+				 errhint("Shorten it, or store long text in a table of your own and pass its key.")));
 }
 
 /*
@@ -374,15 +500,26 @@ wf_parse_interval(const char *text, const char *what)
 	return iv;
 }
 
-/* A text argument that must not be NULL. */
-char *
-wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+/*
+ * Refuse a NULL argument.  The functions are not STRICT, so that a NULL
+ * gets this error instead of a silent NULL result; every argument without
+ * a meaning for NULL is read through here.
+ */
+void
+wf_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", argname),
 				 errhint("Pass a value for %s.", argname)));
+}
+
+/* A text argument that must not be NULL. */
+char *
+wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	wf_require_arg(fcinfo, argno, argname);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
@@ -390,12 +527,24 @@ wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 int64
 wf_int64_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", argname),
-				 errhint("Pass a value for %s.", argname)));
+	wf_require_arg(fcinfo, argno, argname);
 	return PG_GETARG_INT64(argno);
+}
+
+/* An integer argument that must not be NULL. */
+int32
+wf_int32_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	wf_require_arg(fcinfo, argno, argname);
+	return PG_GETARG_INT32(argno);
+}
+
+/* A boolean argument that must not be NULL. */
+bool
+wf_bool_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	wf_require_arg(fcinfo, argno, argname);
+	return PG_GETARG_BOOL(argno);
 }
 
 /* A jsonb argument; SQL NULL becomes default_json (or NULL if none). */
