@@ -211,7 +211,7 @@ sub spawn_worker
 	my $log = "$logdir/$name.log";
 	my @cmd = (
 		$worker_bin, '-d', "$conn application_name=workflow-worker-$name", '-q', 'sq1', '-q', 'sq2',
-		'-c', '6', '-b', '6', '--poll-interval', '0.5', '--timeout', '10',
+		'-c', '4', '-b', '4', '--poll-interval', '0.5', '--timeout', '10',
 		'--grace', '2', '--kill-grace', '1', '--worker-id', $name,
 		map { ('--handler', "$_=$handler") } qw(Reserve Charge Ship Step Fan Doom Release Refund));
 	my $pid = fork();
@@ -220,6 +220,7 @@ sub spawn_worker
 	{
 		open(STDOUT, '>>', $log) or die;
 		open(STDERR, '>&', \*STDOUT) or die;
+		$ENV{SOAK_DELAY} = '0.2';
 		$ENV{$_} = $env{$_} for keys %env;
 		exec(@cmd) or die "exec $worker_bin: $!";
 	}
@@ -494,6 +495,13 @@ SELECT w.workflow_id || ' has ' || count(*) || ' completed activities, '
   FROM workflow.workflows w JOIN workflow.history h USING (workflow_id, run_id)
  WHERE h.event_type = 'ActivityCompleted' AND NOT h.data @> '{"is_compensation": true}'
  GROUP BY w.workflow_id, w.run_id HAVING count(*) <> count(DISTINCT h.data->>'seq')},
+	'no attempt has two outcomes (completed, failed, timed out)' => q{
+SELECT workflow_id || ' seq ' || (data->>'seq') || ' attempt ' || (data->>'attempt') || ': '
+	   || string_agg(event_type, ',' ORDER BY event_id)
+  FROM workflow.history
+ WHERE event_type IN ('ActivityCompleted', 'ActivityFailed', 'ActivityTimedOut') AND data ? 'attempt'
+ GROUP BY workflow_id, run_id, data->>'seq', data->>'attempt', coalesce((data->>'is_compensation')::boolean, false)
+HAVING count(*) > 1},
 	'no task, timer, child notice or signal is left' => q{
 SELECT 'task ' || task_id || ' ' || workflow_id || ' ' || status FROM workflow.tasks
 UNION ALL SELECT 'timer ' || workflow_id || ' ' || seq FROM workflow.timers
@@ -511,6 +519,8 @@ for my $what (sort keys %hist_checks)
 	is(scalar(@lines), 0, $what)
 	  or diag(scalar(@lines) . " problems:\n" . join("\n", @lines[ 0 .. ($#lines < 9 ? $#lines : 9) ]));
 }
+
+is(scalar(scheduler_pids($node, $db)), 1, 'the scheduler is running at the end');
 
 # ------------------------------------------------------------ server log
 
