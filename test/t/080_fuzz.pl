@@ -219,7 +219,7 @@ CREATE FUNCTION fuzz.begin_call(p_id int, p_phase text, p_fn text, p_label text,
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
 	PERFORM fuzz.quiesce();
-	/* A function whose calls hang: after 3 statement timeouts, skip it. */
+	/* A function whose calls hang (3 s statement_timeout): after 3 timeouts, skip it. */
 	IF (SELECT count(*) FROM fuzz.calls WHERE fn = p_fn AND phase = p_phase AND sqlstate = '57014') >= 3 THEN
 		INSERT INTO fuzz.calls (id, phase, fn, label, sql, wf_id, sqlstate)
 			VALUES (p_id, p_phase, p_fn, p_label, p_sql, p_wf_id, 'skipped');
@@ -818,7 +818,7 @@ sub lit
 sub run_group
 {
 	my ($phase, $f, @calls) = @_;
-	my $script = "\\set ON_ERROR_STOP 0\n\\o /dev/null\nSET statement_timeout = '5s';\n";
+	my $script = "\\set ON_ERROR_STOP 0\n\\o /dev/null\nSET statement_timeout = '3s';\n";
 	my @ids;
 	for my $c (@calls)
 	{
@@ -934,7 +934,7 @@ for my $what (sort keys %checks)
 	is($n, '0', $what) or diag("$n calls:\n" . show_calls($checks{$what}));
 }
 my $timeouts = count_calls(q{sqlstate IN ('57014', 'skipped')});
-note("calls that hit the 5 s statement_timeout or were skipped after 3 of them: $timeouts\n"
+note("calls that hit the 3 s statement_timeout or were skipped after 3 of them: $timeouts\n"
 	  . show_calls(q{sqlstate IN ('57014', 'skipped')}, 10))
   if $timeouts;
 my $stuck = $node->safe_psql($db, 'SELECT string_agg(k, E\'\n\') FROM fuzz.stuck');
