@@ -278,10 +278,14 @@ sub history_problems
 			   AND NOT coalesce((data->>'is_compensation')::boolean, false)
 			 GROUP BY workflow_id, run_id, data->>'seq', event_type HAVING count(*) > 1},
 		'an attempt started or ended twice' => q{
-			SELECT workflow_id || ' seq ' || (data->>'seq') || ' attempt ' || (data->>'attempt') || ' ' || event_type || ' x' || count(*)
+			SELECT workflow_id || ' seq ' || (data->>'seq') || ' attempt ' || (data->>'attempt') || ' ' || event_type
+				   || CASE WHEN coalesce((data->>'is_compensation')::boolean, false) THEN ' (compensation)' ELSE '' END
+				   || ' x' || count(*)
 			  FROM workflow.history
 			 WHERE event_type IN ('ActivityStarted', 'ActivityFailed', 'ActivityTimedOut')
-			 GROUP BY workflow_id, run_id, data->>'seq', data->>'attempt', event_type HAVING count(*) > 1},
+			 GROUP BY workflow_id, run_id, data->>'seq', data->>'attempt', event_type,
+					  coalesce((data->>'is_compensation')::boolean, false)
+			HAVING count(*) > 1},
 		'a run started or closed more than once' => q{
 			SELECT workflow_id || ' ' || event_type || ' x' || count(*)
 			  FROM workflow.history
