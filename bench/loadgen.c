@@ -65,7 +65,7 @@
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
 
-static struct
+typedef struct LoadgenOptions
 {
 	const char *scenario;
 	const char *name;			/* scenario name in the BENCH line */
@@ -91,7 +91,9 @@ static struct
 	int			nqueues;
 	const char *final_activity; /* the last step of the workflow */
 	bool		eager;			/* complete_and_claim the next step's queue */
-} opt = {
+} LoadgenOptions;
+
+static LoadgenOptions opt = {
 	.clients = 8,
 	.workers = 8,
 	.n = 1000,
@@ -125,6 +127,7 @@ static void json_raw(Json *j, const char *key, const char *fmt,...) __attribute_
 /* Utilities                                                           */
 /* ------------------------------------------------------------------ */
 
+/* Print "loadgen: <message>" on stderr and exit 1. */
 static void
 die(const char *fmt,...)
 {
@@ -138,6 +141,7 @@ die(const char *fmt,...)
 	exit(1);
 }
 
+/* Print a progress line on stderr, tagged with the scenario. */
 static void
 note(const char *fmt,...)
 {
@@ -150,6 +154,7 @@ note(const char *fmt,...)
 	va_end(ap);
 }
 
+/* Sleep us microseconds (through signals). */
 static void
 sleep_us(int64_t us)
 {
@@ -163,6 +168,7 @@ sleep_us(int64_t us)
 		;
 }
 
+/* calloc that never returns NULL. */
 static void *
 xcalloc(size_t n, size_t sz)
 {
@@ -182,6 +188,7 @@ typedef struct
 	bool		sorted;
 } Lat;
 
+/* Add one latency to a vector. */
 static void
 lat_add(Lat *l, double ms)
 {
@@ -196,6 +203,7 @@ lat_add(Lat *l, double ms)
 	l->sorted = false;
 }
 
+/* Add all of src's latencies to dst. */
 static void
 lat_merge(Lat *dst, const Lat *src)
 {
@@ -205,6 +213,7 @@ lat_merge(Lat *dst, const Lat *src)
 		lat_add(dst, src->v[i]);
 }
 
+/* qsort comparator for doubles. */
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -235,6 +244,7 @@ lat_pct(Lat *l, double p)
 	return l->v[k - 1];
 }
 
+/* Mean of a latency vector; NAN when empty. */
 static double
 lat_mean(const Lat *l)
 {
@@ -255,6 +265,7 @@ struct Json
 	size_t		len;
 };
 
+/* Start a BENCH line for a scenario (or its --name). */
 static void
 json_begin(Json *j, const char *scenario)
 {
@@ -262,6 +273,7 @@ json_begin(Json *j, const char *scenario)
 					  opt.name ? opt.name : scenario);
 }
 
+/* Add a key with a value formatted as given (already JSON). */
 static void
 json_raw(Json *j, const char *key, const char *fmt,...)
 {
@@ -277,6 +289,7 @@ json_raw(Json *j, const char *key, const char *fmt,...)
 		j->len = sizeof(j->buf) - 1;
 }
 
+/* Add a number: integral ones without decimals, NaN/inf as null. */
 static void
 json_num(Json *j, const char *key, double v)
 {
@@ -288,6 +301,7 @@ json_num(Json *j, const char *key, double v)
 		json_raw(j, key, "%.3f", v);
 }
 
+/* Add a string (not escaped: only our own names go here). */
 static void
 json_str(Json *j, const char *key, const char *s)
 {
@@ -314,6 +328,7 @@ json_lat(Json *j, const char *prefix, Lat *l)
 	json_num(j, k, (double) l->n);
 }
 
+/* Print the BENCH line. */
 static void
 json_end(Json *j)
 {
@@ -325,6 +340,7 @@ json_end(Json *j)
 /* Database helpers                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Connect with the PG* environment, or die. */
 static PGconn *
 db_connect(const char *appname)
 {
@@ -337,6 +353,7 @@ db_connect(const char *appname)
 	return c;
 }
 
+/* Run one statement, or die. */
 static void
 db_exec(PGconn *c, const char *sql)
 {
@@ -361,6 +378,7 @@ db_long(PGconn *c, const char *sql)
 	return v;
 }
 
+/* Prepare a statement, or die. */
 static void
 db_prepare(PGconn *c, const char *name, const char *sql, int nparams)
 {
@@ -456,8 +474,11 @@ proc_cpu_s(int pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* Fields after "(comm)": state ppid pgrp session tty tpgid flags
-	 * minflt cminflt majflt cmajflt utime stime ... */
+
+	/*
+	 * Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime ...
+	 */
 	if (!(p = strrchr(buf, ')')) ||
 		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
 			   &utime, &stime) != 2)
@@ -465,6 +486,7 @@ proc_cpu_s(int pid)
 	return (utime + stime) / (double) sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds (user + system) this process has used. */
 static double
 self_cpu_s(void)
 {
@@ -475,6 +497,7 @@ self_cpu_s(void)
 		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/* The pid of this database's workflow scheduler; 0 if none. */
 static int
 scheduler_pid(PGconn *c)
 {
@@ -498,6 +521,7 @@ wf_index(const char *wfid)
 	return v;
 }
 
+/* Index of a queue in opt.queues, or -1. */
 static int
 queue_index(const char *q)
 {
@@ -557,6 +581,7 @@ struct Worker
 static atomic_int stop_flag;
 static atomic_int workers_ready;
 
+/* Flag the queues notifications arrived for; returns how many arrived. */
 static int
 collect_notifies(Worker *w)
 {
@@ -720,6 +745,7 @@ complete_tasks(Worker *w, int k, PGresult *r)
 	}
 }
 
+/* A worker thread: LISTEN, claim and complete until stop_flag. */
 static void *
 worker_main(void *arg)
 {
@@ -1123,6 +1149,7 @@ run_starters(Json *j)
 	return (t1 - t0) / 1e6;
 }
 
+/* start: opt.n starts from opt.clients connections. */
 static void
 scenario_start(void)
 {
@@ -1143,6 +1170,7 @@ static atomic_long steps_done;
 static atomic_long workflows_done;
 static long steps_target;
 
+/* drain: count a step; stop once every step is done. */
 static void
 drain_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t, bool ok)
 {
@@ -1154,6 +1182,7 @@ drain_completed(Worker *w, int q, const char *wfid, const char *activity, int64_
 		atomic_store(&stop_flag, 1);
 }
 
+/* drain: workers complete every step of opt.n started workflows. */
 static void
 scenario_drain(void)
 {
@@ -1222,6 +1251,7 @@ scenario_drain(void)
 static int64_t *st_end;			/* per workflow: final complete returned */
 static atomic_long steady_done;
 
+/* steady: note when a workflow's last step completed. */
 static void
 steady_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t, bool ok)
 {
@@ -1236,6 +1266,7 @@ steady_completed(Worker *w, int q, const char *wfid, const char *activity, int64
 	atomic_fetch_add(&steady_done, 1);
 }
 
+/* steady: starts at opt.rate while workers drain; end-to-end latency. */
 static void
 scenario_steady(void)
 {
@@ -1307,6 +1338,7 @@ static pthread_mutex_t c1_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t c1_cv = PTHREAD_COND_INITIALIZER;
 static long c1_done = -1;
 
+/* latency: note a claim and the notification before it. */
 static void
 c1_claimed(Worker *w, int q, const char *wfid, const char *activity, int64_t t)
 {
@@ -1321,6 +1353,7 @@ c1_claimed(Worker *w, int q, const char *wfid, const char *activity, int64_t t)
 			c1[i].notify[q] = w->last_notify[k];
 }
 
+/* latency: note a completion; wake the client after the last step. */
 static void
 c1_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t, bool ok)
 {
@@ -1338,6 +1371,7 @@ c1_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t
 	}
 }
 
+/* latency: one workflow at a time, every step timed. */
 static void
 scenario_latency(void)
 {
@@ -1358,10 +1392,11 @@ scenario_latency(void)
 	c1 = xcalloc(opt.n, sizeof(C1));
 	on_claimed = c1_claimed;
 	on_completed = c1_completed;
+
 	/*
-	 * One worker per queue, each LISTENing on its own queue only and
-	 * claiming one task per notification (at concurrency 1 there is never
-	 * a second one to look for).
+	 * One worker per queue, each LISTENing on its own queue only and claiming
+	 * one task per notification (at concurrency 1 there is never a second one
+	 * to look for).
 	 */
 	ws = start_workers(opt.nqueues, opt.eager, 1, false, false);
 	c = client_connect("loadgen-latency-client");
@@ -1427,7 +1462,11 @@ scenario_latency(void)
 	json_lat(&j, "notify_to_claim", &n2c);
 	/* the first step only: the one a notification always carries */
 	json_lat(&j, "first_notify_to_claim", &n2c_first);
-	/* commit returned -> NOTIFY arrived at the worker; arrival -> claim returned */
+
+	/*
+	 * commit returned -> NOTIFY arrived at the worker; arrival -> claim
+	 * returned
+	 */
 	json_lat(&j, "commit_to_notify", &c2n);
 	json_lat(&j, "notify_arrival_to_claim", &nclaim);
 	json_lat(&j, "complete_call", &cl);
@@ -1441,6 +1480,14 @@ scenario_latency(void)
 /* timers: N sleeps due over a window                                  */
 /* ------------------------------------------------------------------ */
 
+/* Column col of a result's first row as a number; NAN when NULL. */
+static double
+col_num(const PGresult *r, int col)
+{
+	return PQgetisnull(r, 0, col) ? NAN : atof(PQgetvalue(r, 0, col));
+}
+
+/* timers: opt.n sleeps due over a window; lateness from the history. */
 static void
 scenario_timers(void)
 {
@@ -1509,14 +1556,14 @@ scenario_timers(void)
 		die("lateness query: %s", PQerrorMessage(c));
 	json_num(&j, "fired", atol(PQgetvalue(r, 0, 0)));
 	json_num(&j, "due_before_started", atol(PQgetvalue(r, 0, 1)));
-	json_num(&j, "late_p50_ms", PQgetisnull(r, 0, 2) ? NAN : atof(PQgetvalue(r, 0, 2)));
-	json_num(&j, "late_p95_ms", PQgetisnull(r, 0, 3) ? NAN : atof(PQgetvalue(r, 0, 3)));
-	json_num(&j, "late_p99_ms", PQgetisnull(r, 0, 4) ? NAN : atof(PQgetvalue(r, 0, 4)));
-	json_num(&j, "late_max_ms", PQgetisnull(r, 0, 5) ? NAN : atof(PQgetvalue(r, 0, 5)));
-	json_num(&j, "late_min_ms", PQgetisnull(r, 0, 6) ? NAN : atof(PQgetvalue(r, 0, 6)));
-	json_num(&j, "completed_after_due_p50_ms", PQgetisnull(r, 0, 7) ? NAN : atof(PQgetvalue(r, 0, 7)));
-	json_num(&j, "completed_after_due_p99_ms", PQgetisnull(r, 0, 8) ? NAN : atof(PQgetvalue(r, 0, 8)));
-	json_num(&j, "late_p99_ms_future_only", PQgetisnull(r, 0, 9) ? NAN : atof(PQgetvalue(r, 0, 9)));
+	json_num(&j, "late_p50_ms", col_num(r, 2));
+	json_num(&j, "late_p95_ms", col_num(r, 3));
+	json_num(&j, "late_p99_ms", col_num(r, 4));
+	json_num(&j, "late_max_ms", col_num(r, 5));
+	json_num(&j, "late_min_ms", col_num(r, 6));
+	json_num(&j, "completed_after_due_p50_ms", col_num(r, 7));
+	json_num(&j, "completed_after_due_p99_ms", col_num(r, 8));
+	json_num(&j, "late_p99_ms_future_only", col_num(r, 9));
 	PQclear(r);
 	json_end(&j);
 	PQfinish(c);
@@ -1576,6 +1623,7 @@ static const char *gen_history_sql =
 static atomic_long gen_next;
 static long gen_end;
 
+/* A generator thread: insert closed runs chunk by chunk until gen_end. */
 static void *
 gen_main(void *arg)
 {
@@ -1614,6 +1662,7 @@ gen_main(void *arg)
 	return NULL;
 }
 
+/* Generate closed runs from..to-1; returns seconds. */
 static double
 generate_closed(long from, long to)
 {
@@ -1632,6 +1681,7 @@ generate_closed(long from, long to)
 	return (wf_mono_us() - t0) / 1e6;
 }
 
+/* Print the top opt.pgss_top statements of pg_stat_statements. */
 static void
 print_pgss(PGconn *c, const char *label)
 {
@@ -1660,6 +1710,7 @@ print_pgss(PGconn *c, const char *label)
 	PQclear(r);
 }
 
+/* scale: sequential probes at each level of closed workflows. */
 static void
 scenario_scale(void)
 {
@@ -1709,6 +1760,7 @@ scenario_scale(void)
 			gen_s = generate_closed(have, level);
 			have = level;
 		}
+
 		/*
 		 * The state autovacuum reaches in a system that accumulated these
 		 * runs over time: visibility map set, statistics current, the live
@@ -1828,6 +1880,7 @@ scenario_scale(void)
 /* main                                                                */
 /* ------------------------------------------------------------------ */
 
+/* Print the usage and exit 2. */
 static void
 usage(void)
 {

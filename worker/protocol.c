@@ -110,12 +110,9 @@ wf_claim(PGconn *conn, const char *queue, const char *worker_id,
 		 int max_tasks)
 {
 	char		nbuf[16];
-	const char *params[3];
+	const char *params[3] = {queue, worker_id, nbuf};
 
 	snprintf(nbuf, sizeof(nbuf), "%d", max_tasks);
-	params[0] = queue;
-	params[1] = worker_id;
-	params[2] = nbuf;
 	return exec_statement(conn, WF_CLAIM, params);
 }
 
@@ -123,10 +120,8 @@ wf_claim(PGconn *conn, const char *queue, const char *worker_id,
 PGresult *
 wf_complete(PGconn *conn, const char *task_id, const char *result)
 {
-	const char *params[2];
+	const char *params[2] = {task_id, result};
 
-	params[0] = task_id;
-	params[1] = result;
 	return exec_statement(conn, WF_COMPLETE, params);
 }
 
@@ -135,10 +130,8 @@ bool
 wf_send_complete(PGconn *conn, const char *task_id, const char *result)
 {
 	const WfStatementDef *def = &statements[WF_COMPLETE];
-	const char *params[2];
+	const char *params[2] = {task_id, result};
 
-	params[0] = task_id;
-	params[1] = result;
 	return PQsendQueryPrepared(conn, def->name, def->nparams, params,
 							   NULL, NULL, 0) != 0;
 }
@@ -152,14 +145,9 @@ wf_complete_and_claim(PGconn *conn, const char *task_id, const char *result,
 					  const char *queue, const char *worker_id, int max_tasks)
 {
 	char		nbuf[16];
-	const char *params[5];
+	const char *params[5] = {task_id, result, queue, worker_id, nbuf};
 
 	snprintf(nbuf, sizeof(nbuf), "%d", max_tasks);
-	params[0] = task_id;
-	params[1] = result;
-	params[2] = queue;
-	params[3] = worker_id;
-	params[4] = nbuf;
 	return exec_statement(conn, WF_COMPLETE_CLAIM, params);
 }
 
@@ -168,12 +156,8 @@ PGresult *
 wf_fail(PGconn *conn, const char *task_id, const char *error,
 		bool retryable, const char *details)
 {
-	const char *params[4];
+	const char *params[4] = {task_id, error, retryable ? "true" : "false", details};
 
-	params[0] = task_id;
-	params[1] = error;
-	params[2] = retryable ? "true" : "false";
-	params[3] = details;
 	return exec_statement(conn, WF_FAIL, params);
 }
 
@@ -181,10 +165,8 @@ wf_fail(PGconn *conn, const char *task_id, const char *error,
 PGresult *
 wf_heartbeat(PGconn *conn, const char *task_id, const char *details)
 {
-	const char *params[2];
+	const char *params[2] = {task_id, details};
 
-	params[0] = task_id;
-	params[1] = details;
 	return exec_statement(conn, WF_HEARTBEAT, params);
 }
 

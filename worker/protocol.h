@@ -62,7 +62,7 @@ typedef struct WfTask
 	int			input_len;
 	int			attempt;
 	double		heartbeat_timeout;	/* seconds; 0 when there is none */
-	double		start_to_close;	/* seconds; 0 when there is none */
+	double		start_to_close; /* seconds; 0 when there is none */
 	double		lease_left;		/* seconds until the lease expires; 0 if none */
 } WfTask;
 

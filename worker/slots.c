@@ -201,9 +201,8 @@ claim_from(Queue *q, int n)
 			log_msg(LOG_DEBUG, "claimed %d of %d from queue \"%s\"", rows, n, q->name);
 			break;
 		case WF_LOST:
-			PQclear(res);
 			conn_lost(NULL);
-			return;
+			break;
 		default:
 			log_msg(LOG_WARNING, "could not claim tasks from queue \"%s\": %s",
 					q->name, db_error(res, line, sizeof(line)));
@@ -382,9 +381,8 @@ report_slot(Slot *s)
 			release_slot(s);
 			break;
 		case WF_LOST:
-			PQclear(res);
 			conn_lost(NULL);
-			return;
+			break;
 		case WF_TRANSIENT:
 			log_msg(LOG_WARNING, "task %s: could not report, will retry: %s",
 					s->task_id, db_error(res, line, sizeof(line)));
@@ -420,9 +418,8 @@ heartbeat_slot(Slot *s, double now)
 			kill_slot(s, KILL_LOST);
 			break;
 		case WF_LOST:
-			PQclear(res);
 			conn_lost(NULL);
-			return;
+			break;
 		default:
 			log_msg(LOG_WARNING, "task %s: heartbeat failed: %s",
 					s->task_id, db_error(res, line, sizeof(line)));
