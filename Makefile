@@ -43,28 +43,33 @@ deps:
 else
 include $(PGXS)
 
-PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
-
 # PGXS does not track header dependencies.
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: deps test demo bench
+.PHONY: deps test demo bench clean-local
 
 deps:
 	./tools/deps.sh
 
-all: tools/workflow-worker
+# The programs have PGXS sub-Makefiles of their own: worker/ (the
+# workflow-worker, installed into $(pg_config --bindir)) and bench/ (the
+# load driver, never installed).
+SUBDIRS = worker bench
 
-tools/workflow-worker: tools/workflow-worker.c
-	$(CC) $(CFLAGS) -Wall -Werror -I$(shell $(PG_CONFIG) --includedir) -o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
+.PHONY: all-programs install-worker clean-programs
+
+all: all-programs
+all-programs:
+	for dir in $(SUBDIRS); do $(MAKE) -C $$dir PG_CONFIG='$(PG_CONFIG)' all || exit; done
 
 install: install-worker
-install-worker: tools/workflow-worker
-	$(INSTALL_PROGRAM) tools/workflow-worker '$(DESTDIR)$(PG_BINDIR)/workflow-worker'
+install-worker:
+	$(MAKE) -C worker PG_CONFIG='$(PG_CONFIG)' install
 
-clean: clean-local
+clean: clean-local clean-programs
+clean-programs:
+	for dir in $(SUBDIRS); do $(MAKE) -C $$dir PG_CONFIG='$(PG_CONFIG)' clean || exit; done
 clean-local:
-	rm -f tools/workflow-worker bench/loadgen
 	rm -rf tmp_check results output_iso log regression.diffs regression.out
 
 test: deps

@@ -28,6 +28,13 @@
  *            window; firing lateness from the history.
  *   scale    closed workflows generated with plain SQL up to each level;
  *            sequential claim / complete latency and RSS at each level.
+ *
+ * The worker protocol (claim, complete, complete_and_claim, LISTEN on a
+ * queue, the clocks) comes from worker/protocol.h: the workers here send
+ * the same statements as workflow-worker.  Only the client's
+ * start_workflow() and the scale generator's SQL are written here.
+ *
+ * Built by bench/Makefile (make, or make -C bench); not installed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,13 +54,18 @@
 
 #include <libpq-fe.h>
 
+#include "protocol.h"
+
 #define MAXQ 8
+
+/* what every activity of the bench returns */
+#define EMPTY_RESULT "{}"
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
 
-static struct
+typedef struct LoadgenOptions
 {
 	const char *scenario;
 	const char *name;			/* scenario name in the BENCH line */
@@ -79,7 +91,9 @@ static struct
 	int			nqueues;
 	const char *final_activity; /* the last step of the workflow */
 	bool		eager;			/* complete_and_claim the next step's queue */
-} opt = {
+} LoadgenOptions;
+
+static LoadgenOptions opt = {
 	.clients = 8,
 	.workers = 8,
 	.n = 1000,
@@ -103,10 +117,17 @@ static struct
 
 static const char *default_queues[] = {"inventory", "payments", "shipping", "notifications"};
 
+typedef struct Json Json;
+
+static void die(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
+static void note(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+static void json_raw(Json *j, const char *key, const char *fmt,...) __attribute__((format(printf, 3, 4)));
+
 /* ------------------------------------------------------------------ */
 /* Utilities                                                           */
 /* ------------------------------------------------------------------ */
 
+/* Print "loadgen: <message>" on stderr and exit 1. */
 static void
 die(const char *fmt,...)
 {
@@ -120,6 +141,7 @@ die(const char *fmt,...)
 	exit(1);
 }
 
+/* Print a progress line on stderr, tagged with the scenario. */
 static void
 note(const char *fmt,...)
 {
@@ -132,26 +154,7 @@ note(const char *fmt,...)
 	va_end(ap);
 }
 
-/* Monotonic microseconds. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Wall-clock seconds (to compare with the server's timestamps). */
-static double
-wall_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
+/* Sleep us microseconds (through signals). */
 static void
 sleep_us(int64_t us)
 {
@@ -165,6 +168,7 @@ sleep_us(int64_t us)
 		;
 }
 
+/* calloc that never returns NULL. */
 static void *
 xcalloc(size_t n, size_t sz)
 {
@@ -184,6 +188,7 @@ typedef struct
 	bool		sorted;
 } Lat;
 
+/* Add one latency to a vector. */
 static void
 lat_add(Lat *l, double ms)
 {
@@ -198,6 +203,7 @@ lat_add(Lat *l, double ms)
 	l->sorted = false;
 }
 
+/* Add all of src's latencies to dst. */
 static void
 lat_merge(Lat *dst, const Lat *src)
 {
@@ -207,6 +213,7 @@ lat_merge(Lat *dst, const Lat *src)
 		lat_add(dst, src->v[i]);
 }
 
+/* qsort comparator for doubles. */
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -237,6 +244,7 @@ lat_pct(Lat *l, double p)
 	return l->v[k - 1];
 }
 
+/* Mean of a latency vector; NAN when empty. */
 static double
 lat_mean(const Lat *l)
 {
@@ -251,12 +259,13 @@ lat_mean(const Lat *l)
 }
 
 /* JSON output: a line built piece by piece. */
-typedef struct
+struct Json
 {
 	char		buf[8192];
 	size_t		len;
-} Json;
+};
 
+/* Start a BENCH line for a scenario (or its --name). */
 static void
 json_begin(Json *j, const char *scenario)
 {
@@ -264,6 +273,7 @@ json_begin(Json *j, const char *scenario)
 					  opt.name ? opt.name : scenario);
 }
 
+/* Add a key with a value formatted as given (already JSON). */
 static void
 json_raw(Json *j, const char *key, const char *fmt,...)
 {
@@ -279,6 +289,7 @@ json_raw(Json *j, const char *key, const char *fmt,...)
 		j->len = sizeof(j->buf) - 1;
 }
 
+/* Add a number: integral ones without decimals, NaN/inf as null. */
 static void
 json_num(Json *j, const char *key, double v)
 {
@@ -290,6 +301,7 @@ json_num(Json *j, const char *key, double v)
 		json_raw(j, key, "%.3f", v);
 }
 
+/* Add a string (not escaped: only our own names go here). */
 static void
 json_str(Json *j, const char *key, const char *s)
 {
@@ -316,6 +328,7 @@ json_lat(Json *j, const char *prefix, Lat *l)
 	json_num(j, k, (double) l->n);
 }
 
+/* Print the BENCH line. */
 static void
 json_end(Json *j)
 {
@@ -327,6 +340,7 @@ json_end(Json *j)
 /* Database helpers                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Connect with the PG* environment, or die. */
 static PGconn *
 db_connect(const char *appname)
 {
@@ -339,6 +353,7 @@ db_connect(const char *appname)
 	return c;
 }
 
+/* Run one statement, or die. */
 static void
 db_exec(PGconn *c, const char *sql)
 {
@@ -363,6 +378,7 @@ db_long(PGconn *c, const char *sql)
 	return v;
 }
 
+/* Prepare a statement, or die. */
 static void
 db_prepare(PGconn *c, const char *name, const char *sql, int nparams)
 {
@@ -371,6 +387,51 @@ db_prepare(PGconn *c, const char *name, const char *sql, int nparams)
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		die("prepare %s: %s", name, PQerrorMessage(c));
 	PQclear(r);
+}
+
+/* Prepare one statement of the worker protocol (worker/protocol.h). */
+static void
+db_prepare_wf(PGconn *c, WfStatement stmt)
+{
+	PGresult   *r = wf_prepare(c, stmt);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		die("prepare %s: %s", wf_statement_name(stmt), PQerrorMessage(c));
+	PQclear(r);
+}
+
+/* LISTEN on a queue's channel. */
+static void
+db_listen(PGconn *c, const char *queue)
+{
+	char	   *sql = wf_listen_command(c, queue);
+
+	if (sql == NULL)
+		die("LISTEN %s: %s", queue, PQerrorMessage(c));
+	db_exec(c, sql);
+	free(sql);
+}
+
+/* Connect a client and prepare the start call as "start". */
+static PGconn *
+client_connect(const char *appname)
+{
+	PGconn	   *c = db_connect(appname);
+
+	db_prepare(c, "start", "SELECT workflow.start_workflow($1, $2::jsonb, $3)", 3);
+	return c;
+}
+
+/* start_workflow(opt.type, input, id) on a client_connect connection. */
+static PGresult *
+exec_start(PGconn *c, const char *id, const char *input)
+{
+	const char *params[3];
+
+	params[0] = opt.type;
+	params[1] = input;
+	params[2] = id;
+	return PQexecPrepared(c, "start", 3, params, NULL, NULL, 0);
 }
 
 /* VmRSS and RssAnon of a process, in kB (-1 when unreadable). */
@@ -413,8 +474,11 @@ proc_cpu_s(int pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* Fields after "(comm)": state ppid pgrp session tty tpgid flags
-	 * minflt cminflt majflt cmajflt utime stime ... */
+
+	/*
+	 * Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime ...
+	 */
 	if (!(p = strrchr(buf, ')')) ||
 		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
 			   &utime, &stime) != 2)
@@ -422,6 +486,7 @@ proc_cpu_s(int pid)
 	return (utime + stime) / (double) sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds (user + system) this process has used. */
 static double
 self_cpu_s(void)
 {
@@ -432,6 +497,7 @@ self_cpu_s(void)
 		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/* The pid of this database's workflow scheduler; 0 if none. */
 static int
 scheduler_pid(PGconn *c)
 {
@@ -455,6 +521,7 @@ wf_index(const char *wfid)
 	return v;
 }
 
+/* Index of a queue in opt.queues, or -1. */
 static int
 queue_index(const char *q)
 {
@@ -514,12 +581,13 @@ struct Worker
 static atomic_int stop_flag;
 static atomic_int workers_ready;
 
+/* Flag the queues notifications arrived for; returns how many arrived. */
 static int
 collect_notifies(Worker *w)
 {
 	PGnotify   *n;
 	int			got = 0;
-	int64_t		t = mono_us();
+	int64_t		t = wf_mono_us();
 
 	while ((n = PQnotifies(w->conn)) != NULL)
 	{
@@ -558,23 +626,19 @@ eager_chain(Worker *w, int q, const char *task0, const char *wfid0, const char *
 	for (;;)
 	{
 		int			next = strcmp(activity, opt.final_activity) == 0 ? -1 : (q + 1) % opt.nqueues;
-		const char *params[3];
 		PGresult   *r;
+		WfTask		t;
 		int64_t		t0,
 					t1;
 		bool		ok;
 
-		params[0] = task;
-		t0 = mono_us();
+		t0 = wf_mono_us();
 		if (next < 0)
-			r = PQexecPrepared(w->conn, "complete", 1, params, NULL, NULL, 0);
+			r = wf_complete(w->conn, task, EMPTY_RESULT);
 		else
-		{
-			params[1] = opt.queues[next];
-			params[2] = w->worker_id;
-			r = PQexecPrepared(w->conn, "complete_claim", 3, params, NULL, NULL, 0);
-		}
-		t1 = mono_us();
+			r = wf_complete_and_claim(w->conn, task, EMPTY_RESULT,
+									  opt.queues[next], w->worker_id, 1);
+		t1 = wf_mono_us();
 		ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 		if (!ok && w->errors++ < 5)
 			note("worker %d: complete(%s): %s", w->id, task, PQresultErrorMessage(r));
@@ -588,9 +652,10 @@ eager_chain(Worker *w, int q, const char *task0, const char *wfid0, const char *
 			return;
 		}
 		w->eager_hits++;
-		snprintf(task, sizeof(task), "%s", PQgetvalue(r, 0, 0));
-		snprintf(wfid, sizeof(wfid), "%s", PQgetvalue(r, 0, 1));
-		snprintf(activity, sizeof(activity), "%s", PQgetvalue(r, 0, 2));
+		wf_read_task(r, 0, &t);
+		snprintf(task, sizeof(task), "%s", t.task_id);
+		snprintf(wfid, sizeof(wfid), "%s", t.workflow_id);
+		snprintf(activity, sizeof(activity), "%s", t.activity);
 		PQclear(r);
 		q = next;
 		if (on_claimed)
@@ -604,12 +669,15 @@ complete_tasks(Worker *w, int k, PGresult *r)
 {
 	int			rows = PQntuples(r);
 	int			i;
-	const char *params[1];
+	WfTask		t;
 
 	if (w->eager)
 	{
 		for (i = 0; i < rows; i++)
-			eager_chain(w, w->q[k], PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+		{
+			wf_read_task(r, i, &t);
+			eager_chain(w, w->q[k], t.task_id, t.workflow_id, t.activity);
+		}
 		return;
 	}
 	if (w->pipeline && rows > 1)
@@ -618,8 +686,8 @@ complete_tasks(Worker *w, int k, PGresult *r)
 			die("enter pipeline mode: %s", PQerrorMessage(w->conn));
 		for (i = 0; i < rows; i++)
 		{
-			params[0] = PQgetvalue(r, i, 0);
-			if (!PQsendQueryPrepared(w->conn, "complete", 1, params, NULL, NULL, 0) ||
+			wf_read_task(r, i, &t);
+			if (!wf_send_complete(w->conn, t.task_id, EMPTY_RESULT) ||
 				!PQpipelineSync(w->conn))
 				die("send complete: %s", PQerrorMessage(w->conn));
 		}
@@ -628,6 +696,7 @@ complete_tasks(Worker *w, int k, PGresult *r)
 			PGresult   *cr;
 			bool		ok = true;
 
+			wf_read_task(r, i, &t);
 			while ((cr = PQgetResult(w->conn)) != NULL)
 			{
 				if (PQresultStatus(cr) != PGRES_TUPLES_OK)
@@ -635,7 +704,7 @@ complete_tasks(Worker *w, int k, PGresult *r)
 					ok = false;
 					if (w->errors++ < 5)
 						note("worker %d: complete_activity(%s): %s", w->id,
-							 PQgetvalue(r, i, 0), PQresultErrorMessage(cr));
+							 t.task_id, PQresultErrorMessage(cr));
 				}
 				PQclear(cr);
 			}
@@ -645,7 +714,7 @@ complete_tasks(Worker *w, int k, PGresult *r)
 			PQclear(cr);
 			w->steps++;
 			if (on_completed)
-				on_completed(w, w->q[k], PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), mono_us(), ok);
+				on_completed(w, w->q[k], t.workflow_id, t.activity, wf_mono_us(), ok);
 		}
 		if (!PQexitPipelineMode(w->conn))
 			die("exit pipeline mode: %s", PQerrorMessage(w->conn));
@@ -653,29 +722,30 @@ complete_tasks(Worker *w, int k, PGresult *r)
 	}
 	for (i = 0; i < rows; i++)
 	{
-		int64_t		t0 = mono_us(),
+		int64_t		t0 = wf_mono_us(),
 					t1;
 		PGresult   *cr;
 		bool		ok = true;
 
-		params[0] = PQgetvalue(r, i, 0);
-		cr = PQexecPrepared(w->conn, "complete", 1, params, NULL, NULL, 0);
-		t1 = mono_us();
+		wf_read_task(r, i, &t);
+		cr = wf_complete(w->conn, t.task_id, EMPTY_RESULT);
+		t1 = wf_mono_us();
 		if (PQresultStatus(cr) != PGRES_TUPLES_OK)
 		{
 			ok = false;
 			if (w->errors++ < 5)
-				note("worker %d: complete_activity(%s): %s", w->id, params[0],
+				note("worker %d: complete_activity(%s): %s", w->id, t.task_id,
 					 PQresultErrorMessage(cr));
 		}
 		PQclear(cr);
 		lat_add(&w->complete_lat, (t1 - t0) / 1000.0);
 		w->steps++;
 		if (on_completed)
-			on_completed(w, w->q[k], PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), t1, ok);
+			on_completed(w, w->q[k], t.workflow_id, t.activity, t1, ok);
 	}
 }
 
+/* A worker thread: LISTEN, claim and complete until stop_flag. */
 static void *
 worker_main(void *arg)
 {
@@ -689,22 +759,13 @@ worker_main(void *arg)
 	w->conn = db_connect(appname);
 	for (k = 0; k < w->nq; k++)
 	{
-		char	   *ident = PQescapeIdentifier(w->conn, opt.queues[w->q[k]],
-											   strlen(opt.queues[w->q[k]]));
-		char		sql[256];
-
-		snprintf(sql, sizeof(sql), "LISTEN %s", ident);
-		PQfreemem(ident);
-		db_exec(w->conn, sql);
+		db_listen(w->conn, opt.queues[w->q[k]]);
 		w->flag[k] = true;		/* look once before waiting */
 	}
-	db_prepare(w->conn, "claim",
-			   "SELECT task_id, workflow_id, activity FROM workflow.claim_activities($1, $2, $3)", 3);
-	db_prepare(w->conn, "complete", "SELECT workflow.complete_activity($1, '{}')", 1);
+	db_prepare_wf(w->conn, WF_CLAIM);
+	db_prepare_wf(w->conn, WF_COMPLETE);
 	if (w->eager)
-		db_prepare(w->conn, "complete_claim",
-				   "SELECT task_id, workflow_id, activity"
-				   " FROM workflow.complete_and_claim($1, '{}', $2, $3, 1)", 3);
+		db_prepare_wf(w->conn, WF_COMPLETE_CLAIM);
 	w->backend_pid = (int) db_long(w->conn, "SELECT pg_backend_pid()");
 	proc_rss(w->backend_pid, &w->rss0, &w->anon0);
 	w->cpu0 = proc_cpu_s(w->backend_pid);
@@ -715,8 +776,7 @@ worker_main(void *arg)
 	{
 		int			pick = -1;
 		bool		fallback = false;
-		char		batch[16];
-		const char *params[3];
+		const char *queue;
 		PGresult   *r;
 		int64_t		t0,
 					t1;
@@ -738,12 +798,12 @@ worker_main(void *arg)
 		if (pick < 0)
 		{
 			/* Nothing announced: sleep on the socket until a NOTIFY. */
-			int64_t		idle_from = mono_us();
+			int64_t		idle_from = wf_mono_us();
 
 			while (!atomic_load(&stop_flag))
 			{
 				struct pollfd pfd = {.fd = PQsocket(w->conn),.events = POLLIN};
-				int64_t		left = poll_us - (mono_us() - idle_from);
+				int64_t		left = poll_us - (wf_mono_us() - idle_from);
 				int			pr;
 
 				if (left <= 0)
@@ -770,17 +830,14 @@ worker_main(void *arg)
 		w->flag[pick] = false;
 		w->rr = (pick + 1) % w->nq;
 
-		snprintf(batch, sizeof(batch), "%d", w->batch);
-		params[0] = opt.queues[w->q[pick]];
-		params[1] = w->worker_id;
-		params[2] = batch;
-		t0 = mono_us();
-		r = PQexecPrepared(w->conn, "claim", 3, params, NULL, NULL, 0);
-		t1 = mono_us();
+		queue = opt.queues[w->q[pick]];
+		t0 = wf_mono_us();
+		r = wf_claim(w->conn, queue, w->worker_id, w->batch);
+		t1 = wf_mono_us();
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		{
 			if (w->errors++ < 5)
-				note("worker %d: claim_activities(%s): %s", w->id, params[0],
+				note("worker %d: claim_activities(%s): %s", w->id, queue,
 					 PQresultErrorMessage(r));
 			PQclear(r);
 			sleep_us(10000);
@@ -798,9 +855,13 @@ worker_main(void *arg)
 		if (on_claimed)
 		{
 			int			i;
+			WfTask		t;
 
 			for (i = 0; i < rows; i++)
-				on_claimed(w, w->q[pick], PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), t1);
+			{
+				wf_read_task(r, i, &t);
+				on_claimed(w, w->q[pick], t.workflow_id, t.activity, t1);
+			}
 		}
 		if (rows > 0)
 			complete_tasks(w, pick, r);
@@ -924,11 +985,30 @@ typedef struct
 {
 	int			id;
 	pthread_t	th;
+	bool		paced;			/* steady: start at opt.rate */
 	Lat			lat;
 	long		errors;
 	long		done;
 	double		cpu;			/* its backend's CPU seconds */
 } Starter;
+
+/* What a set of starters did, summed up. */
+typedef struct
+{
+	Lat			lat;
+	long		errors;
+	long		done;
+	double		cpu;
+} StartTotals;
+
+static atomic_long next_start;
+static double *start_due;		/* timers: due epoch per workflow */
+static double timers_t0;
+
+/* steady: the pace of the starts */
+static int64_t *st_begin;		/* per workflow: start call issued */
+static int64_t steady_t0;		/* when workflow 0 is due */
+static atomic_long steady_behind_max_us;
 
 /* Connect a client, prepare the start call, note its backend's CPU. */
 static PGconn *
@@ -938,13 +1018,13 @@ starter_connect(Starter *s, int *pid)
 	PGconn	   *c;
 
 	snprintf(appname, sizeof(appname), "loadgen-%s-client-%d", opt.scenario, s->id);
-	c = db_connect(appname);
-	db_prepare(c, "start", "SELECT workflow.start_workflow($1, $2::jsonb, $3)", 3);
+	c = client_connect(appname);
 	*pid = (int) db_long(c, "SELECT pg_backend_pid()");
 	s->cpu = -proc_cpu_s(*pid);
 	return c;
 }
 
+/* Disconnect a client, adding its backend's CPU seconds. */
 static void
 starter_finish(Starter *s, PGconn *c, int pid)
 {
@@ -952,20 +1032,32 @@ starter_finish(Starter *s, PGconn *c, int pid)
 	PQfinish(c);
 }
 
-static atomic_long next_start;
-static double *start_due;		/* timers: due epoch per workflow */
-static double timers_t0;
-
+/* The id and input of workflow number i. */
 static void
-start_input(long i, char *buf, size_t len)
+start_args(long i, char *id, size_t idlen, char *input, size_t inputlen)
 {
+	snprintf(id, idlen, "%s%ld", opt.prefix, i);
 	if (start_due)
-		snprintf(buf, len, "{\"due\": %.6f}", start_due[i]);
+		snprintf(input, inputlen, "{\"due\": %.6f}", start_due[i]);
 	else
-		snprintf(buf, len, "{\"order_id\": \"%s%ld\", \"items\": %ld, \"amount\": %ld.%02ld}",
+		snprintf(input, inputlen, "{\"order_id\": \"%s%ld\", \"items\": %ld, \"amount\": %ld.%02ld}",
 				 opt.prefix, i, 1 + i % 5, 10 + i % 90, i % 100);
 }
 
+/* steady: wait until workflow i is due; note how far behind we are. */
+static void
+pace_start(long i)
+{
+	int64_t		due = steady_t0 + (int64_t) (i * 1e6 / opt.rate);
+	int64_t		now = wf_mono_us();
+
+	if (due > now)
+		sleep_us(due - now);
+	else if (now - due > atomic_load(&steady_behind_max_us))
+		atomic_store(&steady_behind_max_us, now - due);
+}
+
+/* A client thread: start workflows (opt.n in all) until none are left. */
 static void *
 starter_main(void *arg)
 {
@@ -978,19 +1070,18 @@ starter_main(void *arg)
 		long		i = atomic_fetch_add(&next_start, 1);
 		char		id[96],
 					input[256];
-		const char *params[3];
 		int64_t		t0;
 		PGresult   *r;
 
 		if (i >= opt.n)
 			break;
-		snprintf(id, sizeof(id), "%s%ld", opt.prefix, i);
-		start_input(i, input, sizeof(input));
-		params[0] = opt.type;
-		params[1] = input;
-		params[2] = id;
-		t0 = mono_us();
-		r = PQexecPrepared(c, "start", 3, params, NULL, NULL, 0);
+		if (s->paced)
+			pace_start(i);
+		start_args(i, id, sizeof(id), input, sizeof(input));
+		t0 = wf_mono_us();
+		if (s->paced)
+			st_begin[i] = t0;
+		r = exec_start(c, id, input);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		{
 			if (s->errors++ < 5)
@@ -999,57 +1090,66 @@ starter_main(void *arg)
 		else
 			s->done++;
 		PQclear(r);
-		lat_add(&s->lat, (mono_us() - t0) / 1000.0);
+		lat_add(&s->lat, (wf_mono_us() - t0) / 1000.0);
 	}
 	starter_finish(s, c, pid);
 	return NULL;
+}
+
+/* Start opt.n workflows from n client threads and sum them up into tot. */
+static void
+run_start_threads(int n, bool paced, StartTotals *tot)
+{
+	Starter    *ss = xcalloc(n, sizeof(Starter));
+	int			i;
+
+	atomic_store(&next_start, 0);
+	for (i = 0; i < n; i++)
+	{
+		ss[i].id = i;
+		ss[i].paced = paced;
+		if (pthread_create(&ss[i].th, NULL, starter_main, &ss[i]) != 0)
+			die("pthread_create failed");
+	}
+	for (i = 0; i < n; i++)
+	{
+		pthread_join(ss[i].th, NULL);
+		lat_merge(&tot->lat, &ss[i].lat);
+		tot->errors += ss[i].errors;
+		tot->done += ss[i].done;
+		tot->cpu += ss[i].cpu;
+		free(ss[i].lat.v);
+	}
+	free(ss);
 }
 
 /* Start opt.n workflows from opt.clients connections; returns seconds. */
 static double
 run_starters(Json *j)
 {
-	Starter    *ss = xcalloc(opt.clients, sizeof(Starter));
-	Lat			all = {0};
-	long		errors = 0,
-				done = 0;
-	double		cpu = 0;
+	StartTotals tot = {0};
 	int64_t		t0,
 				t1;
-	int			i;
 
-	atomic_store(&next_start, 0);
-	t0 = mono_us();
-	for (i = 0; i < opt.clients; i++)
-	{
-		ss[i].id = i;
-		if (pthread_create(&ss[i].th, NULL, starter_main, &ss[i]) != 0)
-			die("pthread_create failed");
-	}
-	for (i = 0; i < opt.clients; i++)
-	{
-		pthread_join(ss[i].th, NULL);
-		lat_merge(&all, &ss[i].lat);
-		errors += ss[i].errors;
-		done += ss[i].done;
-		cpu += ss[i].cpu;
-	}
-	t1 = mono_us();
+	t0 = wf_mono_us();
+	run_start_threads(opt.clients, false, &tot);
+	t1 = wf_mono_us();
 	if (j)
 	{
 		double		secs = (t1 - t0) / 1e6;
 
 		json_num(j, "clients", opt.clients);
-		json_num(j, "started", done);
-		json_num(j, "start_errors", errors);
+		json_num(j, "started", tot.done);
+		json_num(j, "start_errors", tot.errors);
 		json_num(j, "start_seconds", secs);
-		json_num(j, "starts_per_s", done / secs);
-		json_lat(j, "start", &all);
-		json_num(j, "client_backends_cpu_s", cpu);
+		json_num(j, "starts_per_s", tot.done / secs);
+		json_lat(j, "start", &tot.lat);
+		json_num(j, "client_backends_cpu_s", tot.cpu);
 	}
 	return (t1 - t0) / 1e6;
 }
 
+/* start: opt.n starts from opt.clients connections. */
 static void
 scenario_start(void)
 {
@@ -1070,6 +1170,7 @@ static atomic_long steps_done;
 static atomic_long workflows_done;
 static long steps_target;
 
+/* drain: count a step; stop once every step is done. */
 static void
 drain_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t, bool ok)
 {
@@ -1081,6 +1182,7 @@ drain_completed(Worker *w, int q, const char *wfid, const char *activity, int64_
 		atomic_store(&stop_flag, 1);
 }
 
+/* drain: workers complete every step of opt.n started workflows. */
 static void
 scenario_drain(void)
 {
@@ -1102,28 +1204,28 @@ scenario_drain(void)
 	open_before = db_long(c, "SELECT count(*) FROM workflow.tasks WHERE status = 'ready'");
 	note("%ld ready tasks; draining %ld steps with %d workers (batch %d, pipeline %s)",
 		 open_before, steps_target, opt.workers, opt.batch, opt.pipeline ? "on" : "off");
-	t0 = mono_us();
+	t0 = wf_mono_us();
 	ws = start_workers(opt.workers, true, opt.batch, opt.pipeline, true);
 	last_t = t0;
 	while (!atomic_load(&stop_flag))
 	{
 		sleep_us(20000);
-		if (mono_us() - last_t >= 5000000)
+		if (wf_mono_us() - last_t >= 5000000)
 		{
 			long		s = atomic_load(&steps_done);
 
 			note("%ld/%ld steps, %.0f steps/s", s, steps_target,
-				 (s - last) / ((mono_us() - last_t) / 1e6));
+				 (s - last) / ((wf_mono_us() - last_t) / 1e6));
 			last = s;
-			last_t = mono_us();
+			last_t = wf_mono_us();
 		}
-		if ((mono_us() - t0) / 1e6 > opt.timeout)
+		if ((wf_mono_us() - t0) / 1e6 > opt.timeout)
 		{
 			note("timeout after %.0f s", opt.timeout);
 			break;
 		}
 	}
-	t1 = mono_us();
+	t1 = wf_mono_us();
 	secs = (t1 - t0) / 1e6;
 	json_begin(&j, opt.eager ? "throughput_eager" : "throughput");
 	json_num(&j, "workflows", opt.n);
@@ -1146,12 +1248,10 @@ scenario_drain(void)
 /* steady: starts at a fixed rate while workers drain                  */
 /* ------------------------------------------------------------------ */
 
-static int64_t *st_begin;		/* per workflow: start call issued */
 static int64_t *st_end;			/* per workflow: final complete returned */
-static int64_t steady_t0;
 static atomic_long steady_done;
-static atomic_long steady_behind_max_us;
 
+/* steady: note when a workflow's last step completed. */
 static void
 steady_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t, bool ok)
 {
@@ -1166,68 +1266,19 @@ steady_completed(Worker *w, int q, const char *wfid, const char *activity, int64
 	atomic_fetch_add(&steady_done, 1);
 }
 
-static void *
-paced_starter_main(void *arg)
-{
-	Starter    *s = arg;
-	int			pid;
-	PGconn	   *c = starter_connect(s, &pid);
-
-	for (;;)
-	{
-		long		i = atomic_fetch_add(&next_start, 1);
-		int64_t		due,
-					now;
-		char		id[96],
-					input[256];
-		const char *params[3];
-		PGresult   *r;
-
-		if (i >= opt.n)
-			break;
-		due = steady_t0 + (int64_t) (i * 1e6 / opt.rate);
-		now = mono_us();
-		if (due > now)
-			sleep_us(due - now);
-		else if (now - due > atomic_load(&steady_behind_max_us))
-			atomic_store(&steady_behind_max_us, now - due);
-		snprintf(id, sizeof(id), "%s%ld", opt.prefix, i);
-		start_input(i, input, sizeof(input));
-		params[0] = opt.type;
-		params[1] = input;
-		params[2] = id;
-		st_begin[i] = mono_us();
-		r = PQexecPrepared(c, "start", 3, params, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		{
-			if (s->errors++ < 5)
-				note("start_workflow(%s): %s", id, PQresultErrorMessage(r));
-		}
-		else
-			s->done++;
-		PQclear(r);
-		lat_add(&s->lat, (mono_us() - st_begin[i]) / 1000.0);
-	}
-	starter_finish(s, c, pid);
-	return NULL;
-}
-
+/* steady: starts at opt.rate while workers drain; end-to-end latency. */
 static void
 scenario_steady(void)
 {
 	Json		j;
 	Worker	   *ws;
 	int			nstarters = 4;
-	Starter    *ss;
-	Lat			e2e = {0},
-				sl = {0};
-	long		started = 0,
-				errors = 0,
-				i;
+	StartTotals tot = {0};
+	Lat			e2e = {0};
+	long		i;
 	int64_t		t_started,
 				deadline;
-	double		start_secs,
-				cpu = 0;
+	double		start_secs;
 
 	opt.n = (long) (opt.rate * opt.seconds);
 	if (opt.n < 1)
@@ -1241,34 +1292,19 @@ scenario_steady(void)
 	ws = start_workers(opt.workers, true, opt.batch, opt.pipeline, true);
 	note("starting %ld workflows at %.1f/s for %.0f s, %d workers", opt.n, opt.rate,
 		 opt.seconds, opt.workers);
-	ss = xcalloc(nstarters, sizeof(Starter));
-	atomic_store(&next_start, 0);
-	steady_t0 = mono_us() + 20000;
-	for (i = 0; i < nstarters; i++)
-	{
-		ss[i].id = (int) i;
-		if (pthread_create(&ss[i].th, NULL, paced_starter_main, &ss[i]) != 0)
-			die("pthread_create failed");
-	}
-	for (i = 0; i < nstarters; i++)
-	{
-		pthread_join(ss[i].th, NULL);
-		started += ss[i].done;
-		errors += ss[i].errors;
-		lat_merge(&sl, &ss[i].lat);
-		cpu += ss[i].cpu;
-	}
-	t_started = mono_us();
+	steady_t0 = wf_mono_us() + 20000;
+	run_start_threads(nstarters, true, &tot);
+	t_started = wf_mono_us();
 	start_secs = (t_started - steady_t0) / 1e6;
 	deadline = t_started + (int64_t) (opt.timeout * 1e6);
-	while (atomic_load(&steady_done) < started && mono_us() < deadline)
+	while (atomic_load(&steady_done) < tot.done && wf_mono_us() < deadline)
 		sleep_us(10000);
 	json_begin(&j, "steady");
 	json_num(&j, "target_rate_per_s", opt.rate);
-	json_num(&j, "achieved_rate_per_s", started / start_secs);
+	json_num(&j, "achieved_rate_per_s", tot.done / start_secs);
 	json_num(&j, "seconds", start_secs);
-	json_num(&j, "started", started);
-	json_num(&j, "start_errors", errors);
+	json_num(&j, "started", tot.done);
+	json_num(&j, "start_errors", tot.errors);
 	json_num(&j, "starter_max_behind_ms", atomic_load(&steady_behind_max_us) / 1000.0);
 	json_num(&j, "completed", atomic_load(&steady_done));
 	json_num(&j, "batch", opt.batch);
@@ -1276,8 +1312,8 @@ scenario_steady(void)
 		if (st_begin[i] && st_end[i])
 			lat_add(&e2e, (st_end[i] - st_begin[i]) / 1000.0);
 	json_lat(&j, "e2e", &e2e);
-	json_lat(&j, "start", &sl);
-	json_num(&j, "client_backends_cpu_s", cpu);
+	json_lat(&j, "start", &tot.lat);
+	json_num(&j, "client_backends_cpu_s", tot.cpu);
 	stop_workers(ws, opt.workers, &j);
 	json_num(&j, "loadgen_cpu_s", self_cpu_s());
 	json_end(&j);
@@ -1302,6 +1338,7 @@ static pthread_mutex_t c1_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t c1_cv = PTHREAD_COND_INITIALIZER;
 static long c1_done = -1;
 
+/* latency: note a claim and the notification before it. */
 static void
 c1_claimed(Worker *w, int q, const char *wfid, const char *activity, int64_t t)
 {
@@ -1316,6 +1353,7 @@ c1_claimed(Worker *w, int q, const char *wfid, const char *activity, int64_t t)
 			c1[i].notify[q] = w->last_notify[k];
 }
 
+/* latency: note a completion; wake the client after the last step. */
 static void
 c1_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t, bool ok)
 {
@@ -1333,6 +1371,7 @@ c1_completed(Worker *w, int q, const char *wfid, const char *activity, int64_t t
 	}
 }
 
+/* latency: one workflow at a time, every step timed. */
 static void
 scenario_latency(void)
 {
@@ -1353,30 +1392,25 @@ scenario_latency(void)
 	c1 = xcalloc(opt.n, sizeof(C1));
 	on_claimed = c1_claimed;
 	on_completed = c1_completed;
+
 	/*
-	 * One worker per queue, each LISTENing on its own queue only and
-	 * claiming one task per notification (at concurrency 1 there is never
-	 * a second one to look for).
+	 * One worker per queue, each LISTENing on its own queue only and claiming
+	 * one task per notification (at concurrency 1 there is never a second one
+	 * to look for).
 	 */
 	ws = start_workers(opt.nqueues, opt.eager, 1, false, false);
-	c = db_connect("loadgen-latency-client");
-	db_prepare(c, "start", "SELECT workflow.start_workflow($1, $2::jsonb, $3)", 3);
+	c = client_connect("loadgen-latency-client");
 	for (i = 0; i < opt.n; i++)
 	{
 		char		id[96],
 					input[256];
-		const char *params[3];
 		PGresult   *r;
 		struct timespec ts;
 
-		snprintf(id, sizeof(id), "%s%ld", opt.prefix, i);
-		start_input(i, input, sizeof(input));
-		params[0] = opt.type;
-		params[1] = input;
-		params[2] = id;
-		c1[i].start_call = mono_us();
-		r = PQexecPrepared(c, "start", 3, params, NULL, NULL, 0);
-		c1[i].start_ret = mono_us();
+		start_args(i, id, sizeof(id), input, sizeof(input));
+		c1[i].start_call = wf_mono_us();
+		r = exec_start(c, id, input);
+		c1[i].start_ret = wf_mono_us();
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			die("start_workflow(%s): %s", id, PQresultErrorMessage(r));
 		PQclear(r);
@@ -1428,7 +1462,11 @@ scenario_latency(void)
 	json_lat(&j, "notify_to_claim", &n2c);
 	/* the first step only: the one a notification always carries */
 	json_lat(&j, "first_notify_to_claim", &n2c_first);
-	/* commit returned -> NOTIFY arrived at the worker; arrival -> claim returned */
+
+	/*
+	 * commit returned -> NOTIFY arrived at the worker; arrival -> claim
+	 * returned
+	 */
 	json_lat(&j, "commit_to_notify", &c2n);
 	json_lat(&j, "notify_arrival_to_claim", &nclaim);
 	json_lat(&j, "complete_call", &cl);
@@ -1442,6 +1480,14 @@ scenario_latency(void)
 /* timers: N sleeps due over a window                                  */
 /* ------------------------------------------------------------------ */
 
+/* Column col of a result's first row as a number; NAN when NULL. */
+static double
+col_num(const PGresult *r, int col)
+{
+	return PQgetisnull(r, 0, col) ? NAN : atof(PQgetvalue(r, 0, col));
+}
+
+/* timers: opt.n sleeps due over a window; lateness from the history. */
 static void
 scenario_timers(void)
 {
@@ -1457,7 +1503,7 @@ scenario_timers(void)
 	int64_t		tw;
 
 	start_due = xcalloc(opt.n, sizeof(double));
-	timers_t0 = wall_s();
+	timers_t0 = wf_wall_s();
 	for (i = 0; i < opt.n; i++)
 		start_due[i] = timers_t0 + opt.lead + opt.window * (rand_r(&seed) / (double) RAND_MAX);
 	note("starting %ld sleeping workflows, due between +%.1f s and +%.1f s", opt.n, opt.lead,
@@ -1468,19 +1514,19 @@ scenario_timers(void)
 	json_num(&j, "lead_s", opt.lead);
 	start_secs = run_starters(&j);
 	end_by = timers_t0 + opt.lead + opt.window + opt.timeout;
-	tw = mono_us();
+	tw = wf_mono_us();
 	/* Open runs only: a few index entries, not a scan of every run. */
 	snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM workflow.workflows WHERE workflow_id LIKE '%s%%' "
 			 "AND closed_at IS NULL", opt.prefix);
-	while (wall_s() < end_by)
+	while (wf_wall_s() < end_by)
 	{
 		closed = opt.n - db_long(c, sql);
 		if (closed >= opt.n)
 			break;
 		sleep_us(500000);
 	}
-	note("%ld/%ld closed, %.1f s after the last start", closed, opt.n, (mono_us() - tw) / 1e6);
+	note("%ld/%ld closed, %.1f s after the last start", closed, opt.n, (wf_mono_us() - tw) / 1e6);
 	json_num(&j, "closed", closed);
 	json_raw(&j, "all_started_before_first_due", start_secs < opt.lead ? "true" : "false");
 
@@ -1510,14 +1556,14 @@ scenario_timers(void)
 		die("lateness query: %s", PQerrorMessage(c));
 	json_num(&j, "fired", atol(PQgetvalue(r, 0, 0)));
 	json_num(&j, "due_before_started", atol(PQgetvalue(r, 0, 1)));
-	json_num(&j, "late_p50_ms", PQgetisnull(r, 0, 2) ? NAN : atof(PQgetvalue(r, 0, 2)));
-	json_num(&j, "late_p95_ms", PQgetisnull(r, 0, 3) ? NAN : atof(PQgetvalue(r, 0, 3)));
-	json_num(&j, "late_p99_ms", PQgetisnull(r, 0, 4) ? NAN : atof(PQgetvalue(r, 0, 4)));
-	json_num(&j, "late_max_ms", PQgetisnull(r, 0, 5) ? NAN : atof(PQgetvalue(r, 0, 5)));
-	json_num(&j, "late_min_ms", PQgetisnull(r, 0, 6) ? NAN : atof(PQgetvalue(r, 0, 6)));
-	json_num(&j, "completed_after_due_p50_ms", PQgetisnull(r, 0, 7) ? NAN : atof(PQgetvalue(r, 0, 7)));
-	json_num(&j, "completed_after_due_p99_ms", PQgetisnull(r, 0, 8) ? NAN : atof(PQgetvalue(r, 0, 8)));
-	json_num(&j, "late_p99_ms_future_only", PQgetisnull(r, 0, 9) ? NAN : atof(PQgetvalue(r, 0, 9)));
+	json_num(&j, "late_p50_ms", col_num(r, 2));
+	json_num(&j, "late_p95_ms", col_num(r, 3));
+	json_num(&j, "late_p99_ms", col_num(r, 4));
+	json_num(&j, "late_max_ms", col_num(r, 5));
+	json_num(&j, "late_min_ms", col_num(r, 6));
+	json_num(&j, "completed_after_due_p50_ms", col_num(r, 7));
+	json_num(&j, "completed_after_due_p99_ms", col_num(r, 8));
+	json_num(&j, "late_p99_ms_future_only", col_num(r, 9));
 	PQclear(r);
 	json_end(&j);
 	PQfinish(c);
@@ -1577,6 +1623,7 @@ static const char *gen_history_sql =
 static atomic_long gen_next;
 static long gen_end;
 
+/* A generator thread: insert closed runs chunk by chunk until gen_end. */
 static void *
 gen_main(void *arg)
 {
@@ -1615,11 +1662,12 @@ gen_main(void *arg)
 	return NULL;
 }
 
+/* Generate closed runs from..to-1; returns seconds. */
 static double
 generate_closed(long from, long to)
 {
 	pthread_t  *th = xcalloc(opt.gen_threads, sizeof(pthread_t));
-	int64_t		t0 = mono_us();
+	int64_t		t0 = wf_mono_us();
 	int			i;
 
 	atomic_store(&gen_next, from);
@@ -1630,9 +1678,10 @@ generate_closed(long from, long to)
 	for (i = 0; i < opt.gen_threads; i++)
 		pthread_join(th[i], NULL);
 	free(th);
-	return (mono_us() - t0) / 1e6;
+	return (wf_mono_us() - t0) / 1e6;
 }
 
+/* Print the top opt.pgss_top statements of pg_stat_statements. */
 static void
 print_pgss(PGconn *c, const char *label)
 {
@@ -1661,10 +1710,11 @@ print_pgss(PGconn *c, const char *label)
 	PQclear(r);
 }
 
+/* scale: sequential probes at each level of closed workflows. */
 static void
 scenario_scale(void)
 {
-	PGconn	   *m = db_connect("loadgen-scale-probe");
+	PGconn	   *m = client_connect("loadgen-scale-probe");
 	int			mpid,
 				spid;
 	long		rss,
@@ -1680,9 +1730,8 @@ scenario_scale(void)
 				first_srss = -1,
 				first_sanon = -1;
 
-	db_prepare(m, "start", "SELECT workflow.start_workflow($1, $2::jsonb, $3)", 3);
-	db_prepare(m, "claim", "SELECT task_id FROM workflow.claim_activities($1, $2, 1)", 2);
-	db_prepare(m, "complete", "SELECT workflow.complete_activity($1, '{}')", 1);
+	db_prepare_wf(m, WF_CLAIM);
+	db_prepare_wf(m, WF_COMPLETE);
 	mpid = (int) db_long(m, "SELECT pg_backend_pid()");
 	spid = scheduler_pid(m);
 	have = db_long(m, "SELECT count(*) FROM workflow.workflows WHERE workflow_id LIKE 'gen-%'");
@@ -1711,13 +1760,14 @@ scenario_scale(void)
 			gen_s = generate_closed(have, level);
 			have = level;
 		}
+
 		/*
 		 * The state autovacuum reaches in a system that accumulated these
 		 * runs over time: visibility map set, statistics current, the live
 		 * queue tables free of dead rows.  Otherwise an autovacuum of the
 		 * bulk load, triggered during the probes, is what gets measured.
 		 */
-		t0 = mono_us();
+		t0 = wf_mono_us();
 		{
 			/* Its own connection: the probe backend's memory stays its own. */
 			PGconn	   *v = db_connect("loadgen-scale-vacuum");
@@ -1728,26 +1778,22 @@ scenario_scale(void)
 			db_exec(v, "CHECKPOINT");
 			PQfinish(v);
 		}
-		an_s = (mono_us() - t0) / 1e6;
+		an_s = (wf_mono_us() - t0) / 1e6;
 		if (opt.pgss_top > 0)
 			db_exec(m, "SELECT pg_stat_statements_reset()");
 		for (i = 0; i < opt.warmup + opt.n; i++)
 		{
 			char		id[96],
 						input[256];
-			const char *params[3];
 			PGresult   *r;
 			int64_t		a,
 						b;
 
 			snprintf(id, sizeof(id), "p7-%ld-%ld", level, i);
 			snprintf(input, sizeof(input), "{\"order_id\": \"%s\", \"items\": 2}", id);
-			params[0] = opt.type;
-			params[1] = input;
-			params[2] = id;
-			a = mono_us();
-			r = PQexecPrepared(m, "start", 3, params, NULL, NULL, 0);
-			b = mono_us();
+			a = wf_mono_us();
+			r = exec_start(m, id, input);
+			b = wf_mono_us();
 			if (PQresultStatus(r) != PGRES_TUPLES_OK)
 				die("start_workflow: %s", PQerrorMessage(m));
 			PQclear(r);
@@ -1756,12 +1802,11 @@ scenario_scale(void)
 			for (q = 0; q < opt.nqueues; q++)
 			{
 				char		task[32];
+				WfTask		t;
 
-				params[0] = opt.queues[q];
-				params[1] = "bench-probe";
-				a = mono_us();
-				r = PQexecPrepared(m, "claim", 2, params, NULL, NULL, 0);
-				b = mono_us();
+				a = wf_mono_us();
+				r = wf_claim(m, opt.queues[q], "bench-probe", 1);
+				b = wf_mono_us();
 				if (PQresultStatus(r) != PGRES_TUPLES_OK)
 					die("claim_activities: %s", PQerrorMessage(m));
 				if (PQntuples(r) != 1)
@@ -1770,15 +1815,14 @@ scenario_scale(void)
 					misses++;
 					break;
 				}
-				strncpy(task, PQgetvalue(r, 0, 0), sizeof(task) - 1);
-				task[sizeof(task) - 1] = '\0';
+				wf_read_task(r, 0, &t);
+				snprintf(task, sizeof(task), "%s", t.task_id);
 				PQclear(r);
 				if (i >= opt.warmup)
 					lat_add(&cl, (b - a) / 1000.0);
-				params[0] = task;
-				a = mono_us();
-				r = PQexecPrepared(m, "complete", 1, params, NULL, NULL, 0);
-				b = mono_us();
+				a = wf_mono_us();
+				r = wf_complete(m, task, EMPTY_RESULT);
+				b = wf_mono_us();
 				if (PQresultStatus(r) != PGRES_TUPLES_OK)
 					die("complete_activity: %s", PQerrorMessage(m));
 				PQclear(r);
@@ -1836,6 +1880,7 @@ scenario_scale(void)
 /* main                                                                */
 /* ------------------------------------------------------------------ */
 
+/* Print the usage and exit 2. */
 static void
 usage(void)
 {

@@ -100,13 +100,11 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------------
-# Build the load driver (plain gcc on libpq; no Makefile rule needed).
+# Build the load driver (bench/Makefile; make bench has built it already).
 # ---------------------------------------------------------------------
-if [[ ! -x $LOADGEN || bench/loadgen.c -nt $LOADGEN ]]; then
+if ! make -s -q -C bench PG_CONFIG="$PG_CONFIG" 2>/dev/null; then
 	log "building bench/loadgen"
-	gcc -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
-		-I"$("$PG_CONFIG" --includedir)" -o "$LOADGEN" bench/loadgen.c \
-		-L"$("$PG_CONFIG" --libdir)" -lpq -pthread -lm
+	make -s -C bench PG_CONFIG="$PG_CONFIG"
 fi
 
 # ---------------------------------------------------------------------

@@ -13,8 +13,8 @@ REPO=${WF_REPO:-$(cd "$WT_LIB/../../.." && pwd)}
 CLUSTER=${WF_CLUSTER:-$REPO/tools/cluster.sh}
 
 # The worker binary: the one built in the tree, else the installed one.
-if [[ -x $REPO/tools/workflow-worker ]]; then
-	WORKER=$REPO/tools/workflow-worker
+if [[ -x $REPO/worker/workflow-worker ]]; then
+	WORKER=$REPO/worker/workflow-worker
 else
 	WORKER=$(pg_config --bindir)/workflow-worker
 fi
