@@ -151,6 +151,7 @@ CREATE TABLE workflow.tasks (
 	heartbeat_at	timestamptz,
 	heartbeat_details jsonb,
 	cancel_requested boolean NOT NULL DEFAULT false,
+	producer		pg_catalog.regrole NOT NULL,	/* the run's owner: claims show it */
 	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['ready', 'running', 'backoff']))
 ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01,
 		autovacuum_vacuum_cost_delay = 0);
@@ -205,21 +206,47 @@ CREATE TABLE workflow.signals (
 	PRIMARY KEY (workflow_id, signal_id)
 );
 
-/* Queryable state published by workflow.set_state. */
+/* Queryable state published by workflow.set_state, per run. */
 CREATE TABLE workflow.state (
 	workflow_id		text NOT NULL,
 	key				text NOT NULL,
 	value			jsonb,
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	PRIMARY KEY (workflow_id, key)
+	run_id			uuid NOT NULL,	/* last: where ALTER EXTENSION UPDATE puts it */
+	PRIMARY KEY (workflow_id, run_id, key)
 );
 
-/* Which roles may work a queue ('*' = every queue). */
+/*
+ * Which roles may work a queue ('*' = every queue): 'consume' claims and
+ * reports its tasks, 'produce' schedules tasks on it (activities, children
+ * and runs whose default queue it is).
+ */
 CREATE TABLE workflow.queue_grants (
 	queue			text NOT NULL,
 	grantee			pg_catalog.regrole NOT NULL,
-	PRIMARY KEY (queue, grantee)
+	privilege		text NOT NULL DEFAULT 'consume',
+	PRIMARY KEY (queue, grantee, privilege),
+	CHECK (privilege OPERATOR(pg_catalog.=) ANY (ARRAY['consume', 'produce']))
 );
+
+/*
+ * Worker reports (complete, fail) that found their run locked by another
+ * session: kept here instead of waiting for it, and applied under the
+ * run's lock by the scheduler (or tick()), with the rules of a direct one.
+ */
+CREATE TABLE workflow.task_reports (
+	workflow_id		text NOT NULL,
+	task_id			bigint NOT NULL,
+	run_id			uuid NOT NULL,
+	completed		boolean NOT NULL,
+	result			jsonb,
+	error			text,
+	retryable		boolean NOT NULL,
+	details			jsonb,
+	reported_at		timestamptz NOT NULL,
+	PRIMARY KEY (workflow_id, task_id)
+);
+CREATE INDEX task_reports_reported_idx ON workflow.task_reports (reported_at);
 
 /* ---------------------------------------------------------------------
  * Row-level security: a role sees the runs of the roles it is a member of.
@@ -300,7 +327,7 @@ CREATE FUNCTION workflow.set_state(key text, value jsonb)
 CREATE FUNCTION workflow.claim_activities(queue text, worker_id text DEFAULT NULL, max_tasks integer DEFAULT 1)
 	RETURNS TABLE (task_id bigint, activity_id text, workflow_id text, run_id uuid, queue text,
 				   activity text, input jsonb, attempt integer, lease_expires_at timestamptz,
-				   heartbeat_timeout interval, start_to_close_timeout interval)
+				   heartbeat_timeout interval, start_to_close_timeout interval, producer name)
 	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_claim_activities';
 CREATE FUNCTION workflow.complete_activity(task_id bigint, result jsonb DEFAULT NULL)
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_activity';
@@ -308,16 +335,16 @@ CREATE FUNCTION workflow.complete_and_claim(task_id bigint, result jsonb, queue 
 										   worker_id text DEFAULT NULL, max_tasks integer DEFAULT 1)
 	RETURNS TABLE (task_id bigint, activity_id text, workflow_id text, run_id uuid, queue text,
 				   activity text, input jsonb, attempt integer, lease_expires_at timestamptz,
-				   heartbeat_timeout interval, start_to_close_timeout interval)
+				   heartbeat_timeout interval, start_to_close_timeout interval, producer name)
 	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_and_claim';
 CREATE FUNCTION workflow.fail_activity(task_id bigint, error text, retryable boolean DEFAULT true,
 									   details jsonb DEFAULT NULL)
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_fail_activity';
 CREATE FUNCTION workflow.heartbeat_activity(task_id bigint, details jsonb DEFAULT NULL)
 	RETURNS boolean LANGUAGE c AS 'MODULE_PATHNAME', 'wf_heartbeat_activity';
-CREATE FUNCTION workflow.grant_queue(queue text, grantee regrole)
+CREATE FUNCTION workflow.grant_queue(queue text, grantee regrole, privilege text DEFAULT 'consume')
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_grant_queue';
-CREATE FUNCTION workflow.revoke_queue(queue text, grantee regrole)
+CREATE FUNCTION workflow.revoke_queue(queue text, grantee regrole, privilege text DEFAULT 'consume')
 	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_revoke_queue';
 
 /* Engine */
@@ -331,5 +358,6 @@ CREATE FUNCTION workflow.skip_time(horizon interval DEFAULT '1 year')
  * it to delegate them (e.g. skip_time to an application's test role).
  */
 REVOKE EXECUTE ON FUNCTION workflow.tick(timestamptz), workflow.skip_time(interval),
-	workflow.grant_queue(text, pg_catalog.regrole), workflow.revoke_queue(text, pg_catalog.regrole)
+	workflow.grant_queue(text, pg_catalog.regrole, text),
+	workflow.revoke_queue(text, pg_catalog.regrole, text)
 	FROM PUBLIC;

@@ -365,6 +365,40 @@ jsonb_merge(Jsonb *a, Jsonb *b)
 	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a), JsonbPGetDatum(b)));
 }
 
+/*
+ * May role produce onto every queue a run of this type schedules on at
+ * once: its default queue and, for a saga, each step's queues.
+ */
+static void
+check_start_queues(Oid role, const char *type, const char *queue)
+{
+	WfType	   *t = wf_lookup_type(type);
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	wf_check_queue_produce(role, queue);
+	if (t == NULL || t->steps == NULL)
+		return;
+	it = JsonbIteratorInit(&t->steps->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		Jsonb	   *step;
+		char	   *step_queue;
+		char	   *comp_queue;
+
+		if (tok != WJB_ELEM || v.type != jbvBinary)
+			continue;
+		step = JsonbValueToJsonb(&v);
+		step_queue = wf_jsonb_get_text(step, "queue");
+		if (step_queue)
+			wf_check_queue_produce(role, step_queue);
+		comp_queue = wf_jsonb_get_text(wf_jsonb_get_jsonb(step, "options"), "compensation_queue");
+		if (comp_queue && wf_jsonb_get_text(step, "compensation"))
+			wf_check_queue_produce(role, comp_queue);
+	}
+}
+
 /* workflow.start_workflow(workflow_type, input, workflow_id, options) */
 Datum
 wf_start_workflow(PG_FUNCTION_ARGS)
@@ -398,6 +432,7 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 	spec.options = jsonb_merge(wf_type_options(type), options);
 	queue = wf_jsonb_get_text(spec.options, "queue");
 	spec.queue = queue ? queue : wf_default_queue;
+	check_start_queues(save.saved_userid, type, spec.queue);
 	spec.owner = save.saved_userid;
 	spec.started_by = GetUserNameFromId(save.saved_userid, false);
 	run = wf_create_run(&spec);
@@ -453,7 +488,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 	wf_refuse_in_workflow_code("workflow.cancel_workflow()");
 	SPI_connect();
 	wf_enter_internal(&save);
-	run = wf_lock_run(workflow_id, true);
+	run = wf_lock_run(workflow_id, true, save.saved_userid);
 	check_run_access(run, save.saved_userid);
 	if (run->cancel_requested || strcmp(run->status, "running") != 0)
 		ereport(NOTICE,
@@ -478,7 +513,7 @@ wf_terminate_workflow(PG_FUNCTION_ARGS)
 	wf_refuse_in_workflow_code("workflow.terminate_workflow()");
 	SPI_connect();
 	wf_enter_internal(&save);
-	run = wf_lock_run(workflow_id, true);
+	run = wf_lock_run(workflow_id, true, save.saved_userid);
 	check_run_access(run, save.saved_userid);
 	wf_terminate_run(run, "WorkflowTerminated", "terminated", reason);
 	wf_leave_internal(&save);
@@ -504,11 +539,14 @@ wf_get_state(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(workflow_id);
 	values[1] = CStringGetTextDatum(key);
 	values[2] = ObjectIdGetDatum(save.saved_userid);
+	/* The latest run the caller may see, else any (to refuse it). */
 	n = wf_exec(&get_state_plan,
-				"SELECT s.value, pg_has_role($3, w.owner, 'MEMBER')"
-				" FROM workflow.workflows w"
-				" LEFT JOIN workflow.state s ON s.workflow_id = w.workflow_id AND s.key = $2"
-				" WHERE w.workflow_id = $1 ORDER BY w.created_at DESC LIMIT 1",
+				"SELECT s.value, w.visible"
+				" FROM (SELECT workflow_id, run_id, pg_has_role($3, owner, 'MEMBER') AS visible"
+				"   FROM workflow.workflows WHERE workflow_id = $1"
+				"   ORDER BY 3 DESC, created_at DESC LIMIT 1) w"
+				" LEFT JOIN workflow.state s ON s.workflow_id = w.workflow_id"
+				"   AND s.run_id = w.run_id AND s.key = $2",
 				3, types, values, NULL, 1);
 	if (n == 0)
 		ereport(ERROR,
@@ -557,7 +595,7 @@ wf_signal_workflow(PG_FUNCTION_ARGS)
 	wf_check_payload(payload, "signal payload");
 	SPI_connect();
 	wf_enter_internal(&save);
-	run = wf_lock_run(workflow_id, true);
+	run = wf_lock_run(workflow_id, true, save.saved_userid);
 	check_run_access(run, save.saved_userid);
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;

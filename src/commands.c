@@ -43,6 +43,19 @@ static const char *const child_option_keys[] = {
 
 static void apply_timer(WfRun *run, WfNewCmd *cmd);
 
+/* May the run's owner schedule tasks on queue?  (Asked as the extension owner.) */
+static void
+check_produce(ReplayContext *ctx, const char *queue)
+{
+	WfInternal	save;
+
+	SPI_connect();
+	wf_enter_internal(&save);
+	wf_check_queue_produce(ctx->run->owner, queue);
+	wf_leave_internal(&save);
+	SPI_finish();
+}
+
 /*
  * Schedule (or find in history) an activity.  Returns the history entry,
  * NULL when newly scheduled by this attempt.
@@ -75,6 +88,9 @@ wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input, const ch
 		return h;
 
 	wf_replay_deliver_cancel(ctx, WF_CMD_ACTIVITY, activity);
+	check_produce(ctx, queue);
+	if (compensation != NULL && wf_jsonb_get_text(options, "compensation_queue") != NULL)
+		check_produce(ctx, wf_jsonb_get_text(options, "compensation_queue"));
 	c = wf_replay_record(ctx, WF_CMD_ACTIVITY, activity);
 	old = MemoryContextSwitchTo(ctx->mcxt);
 	c->queue = pstrdup(queue);
@@ -436,8 +452,8 @@ static bool
 buffered_signal(ReplayContext *ctx, const char *signal, int64 *signal_id, Jsonb **payload)
 {
 	static SPIPlanPtr plan;
-	Oid			types[3] = {TEXTOID, TEXTOID, INT8ARRAYOID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTOID, TEXTOID, INT8ARRAYOID, UUIDOID};
+	Datum		values[4];
 	Datum	   *taken = palloc(sizeof(Datum) * (list_length(ctx->new_cmds) + 1));
 	int			ntaken = 0;
 	ListCell   *lc;
@@ -457,13 +473,14 @@ buffered_signal(ReplayContext *ctx, const char *signal, int64 *signal_id, Jsonb 
 	values[1] = CStringGetTextDatum(signal);
 	values[2] = PointerGetDatum(construct_array(taken, ntaken, INT8OID, 8,
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = ctx->run->run_id;
 	SPI_connect();
 	wf_enter_internal(&save);
 	found = wf_exec(&plan,
 					"SELECT signal_id, payload FROM workflow.signals"
-					" WHERE workflow_id = $1 AND signal = $2 AND signal_id <> ALL ($3)"
+					" WHERE workflow_id = $1 AND run_id = $4 AND signal = $2 AND signal_id <> ALL ($3)"
 					" ORDER BY signal_id LIMIT 1",
-					3, types, values, NULL, 1) == 1;
+					4, types, values, NULL, 1) == 1;
 	if (found)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ctx->mcxt);
@@ -550,15 +567,24 @@ apply_signal(WfRun *run, WfNewCmd *cmd)
 	wf_append_event(run, "SignalConsumed", wf_json_end(&b));
 }
 
-/* Is the workflow type registered?  (Asked as the extension owner.) */
+/*
+ * May the run start this child?  Its type must be registered, the run's
+ * owner must be allowed to produce onto the child's queue and to use its
+ * workflow_id.  (Asked as the extension owner.)
+ */
 static void
-check_type_registered(const char *type)
+check_child_allowed(ReplayContext *ctx, const char *type, Jsonb *options, const char *child_id)
 {
 	WfInternal	save;
+	char	   *queue;
 
 	SPI_connect();
 	wf_enter_internal(&save);
-	(void) wf_type_options(type);
+	queue = wf_jsonb_get_text(options, "queue");
+	if (queue == NULL)
+		queue = wf_jsonb_get_text(wf_type_options(type), "queue");
+	wf_check_queue_produce(ctx->run->owner, queue ? queue : ctx->run->queue);
+	wf_check_workflow_id(child_id, ctx->run->owner, ctx->run->workflow_id);
 	wf_leave_internal(&save);
 	SPI_finish();
 }
@@ -591,8 +617,8 @@ wf_child_workflow(PG_FUNCTION_ARGS)
 			text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 		wf_check_name(child_id, "child workflow_id");
-		check_type_registered(type);
 		wf_replay_deliver_cancel(ctx, WF_CMD_CHILD, type);
+		check_child_allowed(ctx, type, options, child_id);
 		c = wf_replay_record(ctx, WF_CMD_CHILD, type);
 		old = MemoryContextSwitchTo(ctx->mcxt);
 		c->input = DatumGetJsonbPCopy(JsonbPGetDatum(input));
@@ -775,20 +801,21 @@ void
 wf_apply_state(WfRun *run, List *updates)
 {
 	static SPIPlanPtr plan;
-	Oid			types[3] = {TEXTOID, TEXTOID, JSONBOID};
+	Oid			types[4] = {TEXTOID, TEXTOID, JSONBOID, UUIDOID};
 	ListCell   *lc;
 
 	foreach(lc, updates)
 	{
 		WfStateUpdate *u = lfirst(lc);
-		Datum		values[3] = {CStringGetTextDatum(run->workflow_id),
-		CStringGetTextDatum(u->key), u->value ? JsonbPGetDatum(u->value) : (Datum) 0};
-		char		nulls[3] = {' ', ' ', u->value ? ' ' : 'n'};
+		Datum		values[4] = {CStringGetTextDatum(run->workflow_id),
+			CStringGetTextDatum(u->key), u->value ? JsonbPGetDatum(u->value) : (Datum) 0,
+		run->run_id};
+		char		nulls[4] = {' ', ' ', u->value ? ' ' : 'n', ' '};
 
 		wf_exec(&plan,
-				"INSERT INTO workflow.state (workflow_id, key, value) VALUES ($1, $2, $3)"
-				" ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value,"
+				"INSERT INTO workflow.state (workflow_id, run_id, key, value) VALUES ($1, $4, $2, $3)"
+				" ON CONFLICT (workflow_id, run_id, key) DO UPDATE SET value = EXCLUDED.value,"
 				" updated_at = pg_catalog.clock_timestamp()",
-				3, types, values, nulls, 0);
+				4, types, values, nulls, 0);
 	}
 }

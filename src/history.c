@@ -14,6 +14,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -61,10 +62,11 @@ run_from_spi(void)
 
 /*
  * Lock the open run of workflow_id.  Returns NULL if there is none and
- * !must_exist; otherwise says whether the workflow is unknown or closed.
+ * !must_exist; otherwise says whether the workflow is unknown or closed
+ * (how it ended only to a caller with the privileges of its owner).
  */
 WfRun *
-wf_lock_run(const char *workflow_id, bool must_exist)
+wf_lock_run(const char *workflow_id, bool must_exist, Oid caller)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(workflow_id)};
@@ -79,14 +81,23 @@ wf_lock_run(const char *workflow_id, bool must_exist)
 		return NULL;
 
 	if (wf_exec(&closed_status_plan,
-				"SELECT status FROM workflow.workflows WHERE workflow_id = $1"
+				"SELECT status, owner FROM workflow.workflows WHERE workflow_id = $1"
 				" ORDER BY created_at DESC LIMIT 1",
 				1, types, values, NULL, 1) == 1)
+	{
+		bool		isnull;
+
+		if (!has_privs_of_role(caller, DatumGetObjectId(wf_get_datum(0, 2, &isnull))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for workflow \"%s\"", workflow_id),
+					 errhint("Only its owner or a member of that role may steer it.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_NOT_RUNNING),
 				 errmsg("workflow \"%s\" is not running", workflow_id),
 				 errdetail("Its latest run ended with status \"%s\".", wf_get_text(0, 1)),
 				 errhint("Start a new run with workflow.start_workflow.")));
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("workflow \"%s\" does not exist", workflow_id),

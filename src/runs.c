@@ -17,11 +17,20 @@
  * A run created while another run of this backend is being advanced (a
  * child, from its parent's workflow task) is advanced once that task is
  * over, so that no two workflow tasks of related runs interleave.
+ *
+ * A workflow_id belongs to the role that owns its latest run: another role
+ * cannot start it again (nor get its open run with if_exists), and the
+ * default ids of children, "<parent>/child-<n>", are only ever started by
+ * <parent>'s own runs.  Published state is kept per run.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 #include "workflow.h"
@@ -34,6 +43,76 @@ static SPIPlanPtr drop_signals_plan;
 static SPIPlanPtr mark_parent_plan;
 static SPIPlanPtr notice_plan;
 static SPIPlanPtr take_notices_plan;
+static SPIPlanPtr id_owner_plan;
+static SPIPlanPtr carry_signals_plan;
+static SPIPlanPtr carry_state_plan;
+
+/* For a default child id "<parent>/child-<n>": the length of <parent>; else -1. */
+static int
+default_child_prefix(const char *workflow_id)
+{
+	const char *slash = strrchr(workflow_id, '/');
+	const char *p;
+
+	if (slash == NULL || slash == workflow_id || strncmp(slash, "/child-", 7) != 0 ||
+		slash[7] == '\0')
+		return -1;
+	for (p = slash + 7; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	return slash - workflow_id;
+}
+
+/*
+ * Refuse a workflow_id that owner may not start a run of: a default child
+ * id unless parent_id is its parent, or an id whose latest run belongs to a
+ * role owner has no privileges of.
+ */
+void
+wf_check_workflow_id(const char *workflow_id, Oid owner, const char *parent_id)
+{
+	int			prefix = default_child_prefix(workflow_id);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(workflow_id)};
+	bool		isnull;
+
+	if (prefix >= 0 && (parent_id == NULL || strlen(parent_id) != prefix ||
+						strncmp(parent_id, workflow_id, prefix) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("workflow_id \"%s\" is reserved for a child workflow of \"%.*s\"",
+						workflow_id, prefix, workflow_id),
+				 errdetail("Ids ending in \"/child-\" and a number are the default ids of child workflows."),
+				 errhint("Choose a workflow_id that does not end in \"/child-\" and a number.")));
+	if (superuser_arg(owner))
+		return;
+	if (wf_exec(&id_owner_plan,
+				"SELECT owner FROM workflow.workflows WHERE workflow_id = $1"
+				" ORDER BY created_at DESC LIMIT 1",
+				1, types, values, NULL, 1) == 1 &&
+		!has_privs_of_role(owner, DatumGetObjectId(wf_get_datum(0, 1, &isnull))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("workflow_id \"%s\" belongs to another role", workflow_id),
+				 errdetail("A workflow_id belongs to the role that owns its latest run."),
+				 errhint("Choose another workflow_id.")));
+}
+
+/*
+ * Lock a workflow_id until commit, so that the owner check sees the runs
+ * that other sessions are creating with it.  Field 4 is 3: pg_advisory_lock
+ * uses 1 and 2, so no application lock collides with it.
+ */
+static void
+lock_workflow_id(const char *workflow_id)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId,
+						 DatumGetUInt32(hash_any((const unsigned char *) workflow_id,
+												 strlen(workflow_id))), 0, 3);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
 
 /* The seq of the parent's ChildWorkflowStarted for child_id, 0 if none. */
 static int
@@ -57,7 +136,7 @@ child_seq(WfRun *parent, const char *child_id)
 /*
  * Insert a run and its WorkflowStarted event.  Returns NULL if an open run
  * of that workflow_id exists (the unique index on open runs decides, also
- * against concurrent starts).
+ * against concurrent starts); errors if the id is not the owner's to use.
  */
 WfRun *
 wf_create_run(WfRunSpec *spec)
@@ -71,6 +150,12 @@ wf_create_run(WfRunSpec *spec)
 	bool		isnull;
 	Datum		deadline;
 
+	if (!spec->continued_from)
+	{
+		if (!superuser_arg(spec->owner))
+			lock_workflow_id(spec->workflow_id);
+		wf_check_workflow_id(spec->workflow_id, spec->owner, spec->parent_workflow_id);
+	}
 	values[0] = CStringGetTextDatum(spec->workflow_id);
 	values[1] = CStringGetTextDatum(spec->workflow_type);
 	values[2] = JsonbPGetDatum(spec->input);
@@ -138,6 +223,26 @@ wf_create_run(WfRunSpec *spec)
 }
 
 /*
+ * Hand what a run continuing as new leaves to its next run: the signals
+ * nobody consumed yet, and a copy of its published state.
+ */
+static void
+carry_over(WfRun *run, Datum next_run_id)
+{
+	Oid			types[3] = {TEXTOID, UUIDOID, UUIDOID};
+	Datum		values[3] = {CStringGetTextDatum(run->workflow_id), run->run_id, next_run_id};
+
+	wf_exec(&carry_signals_plan,
+			"UPDATE workflow.signals SET run_id = $3 WHERE workflow_id = $1 AND run_id = $2",
+			3, types, values, NULL, 0);
+	wf_exec(&carry_state_plan,
+			"INSERT INTO workflow.state (workflow_id, run_id, key, value, updated_at)"
+			" SELECT workflow_id, $3, key, value, updated_at FROM workflow.state"
+			" WHERE workflow_id = $1 AND run_id = $2",
+			3, types, values, NULL, 0);
+}
+
+/*
  * continue_as_new: close this run and start the next run of the same
  * workflow_id with input, in this transaction.
  */
@@ -172,6 +277,7 @@ wf_continue_as_new(WfRun *run, Jsonb *input)
 	next = wf_create_run(&spec);
 	if (next == NULL)
 		elog(ERROR, "could not start the next run of workflow \"%s\"", run->workflow_id);
+	carry_over(run, next_run_id);
 	wf_defer_advance(next);
 }
 
@@ -374,15 +480,16 @@ wf_deliver_child_notices(WfRun *parent)
 	return n;
 }
 
-/* Forget the signals buffered for a workflow that has ended. */
+/* Forget the signals buffered for a run that has ended. */
 static void
 drop_buffered_signals(WfRun *run)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(run->workflow_id)};
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
 
-	wf_exec(&drop_signals_plan, "DELETE FROM workflow.signals WHERE workflow_id = $1",
-			1, types, values, NULL, 0);
+	wf_exec(&drop_signals_plan,
+			"DELETE FROM workflow.signals WHERE workflow_id = $1 AND run_id = $2",
+			2, types, values, NULL, 0);
 }
 
 /*

@@ -18,6 +18,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "workflow.h"
@@ -91,6 +92,10 @@ static SPIPlanPtr due_plan;
 static SPIPlanPtr due_list_plan;
 static SPIPlanPtr ready_queues_plan;
 static SPIPlanPtr make_ready_plan;
+static SPIPlanPtr defer_report_plan;
+static SPIPlanPtr report_due_plan;
+static SPIPlanPtr reports_plan;
+static SPIPlanPtr take_report_plan;
 
 /* Check one interval-valued option, if present. */
 static void
@@ -187,9 +192,9 @@ int64
 wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity,
 				 const char *queue, Jsonb *input, Jsonb *options, char **activity_id)
 {
-	Oid			types[11] = {TEXTOID, UUIDOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
-	JSONBOID, JSONBOID, TIMESTAMPTZOID, JSONBOID, INT4OID};
-	Datum		values[11];
+	Oid			types[12] = {TEXTOID, UUIDOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
+	JSONBOID, JSONBOID, TIMESTAMPTZOID, JSONBOID, INT4OID, OIDOID};
+	Datum		values[12];
 	Jsonb	   *defaults = wf_jsonb_get_jsonb(run->options, "activity_options");
 	bool		isnull;
 	int64		task_id;
@@ -208,6 +213,7 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 	values[8] = TimestampTzGetDatum(wf_now());
 	values[9] = JsonbPGetDatum(defaults);
 	values[10] = Int32GetDatum(wf_default_timeout_ms);
+	values[11] = ObjectIdGetDatum(run->owner);
 
 	wf_exec(&schedule_plan,
 			"WITH o AS (SELECT $10 || $8 || jsonb_build_object('retry',"
@@ -218,7 +224,7 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 			"   queue, activity, input, initial_interval, backoff_coefficient, maximum_interval,"
 			"   maximum_attempts, non_retryable_errors, start_to_close_timeout,"
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
-			"   scheduled_at, ready_at, due_at)"
+			"   scheduled_at, ready_at, due_at, producer)"
 			" SELECT $1, $2, $3, $4,"
 			"   $1 || '/' || $2::text || '/' || $3 || CASE WHEN $4 THEN '/compensation' ELSE '' END,"
 			"   $6, $5, $7, ii, COALESCE((opt->'retry'->>'backoff_coefficient')::float8, 2.0),"
@@ -231,9 +237,9 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 			"   (opt->>'schedule_to_start_timeout')::interval,"
 			"   (opt->>'heartbeat_timeout')::interval,"
 			"   $9, $9, LEAST($9 + (opt->>'schedule_to_start_timeout')::interval,"
-			"                 $9 + (opt->>'schedule_to_close_timeout')::interval)"
+			"                 $9 + (opt->>'schedule_to_close_timeout')::interval), $12"
 			" FROM r RETURNING task_id, activity_id, due_at",
-			11, types, values, NULL, 0);
+			12, types, values, NULL, 0);
 	task_id = DatumGetInt64(wf_get_datum(0, 1, &isnull));
 	*activity_id = wf_get_text(0, 2);
 	d = wf_get_datum(0, 3, &isnull);
@@ -243,32 +249,66 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 	return task_id;
 }
 
-/* May the role work this queue ("*": every queue)? */
+/*
+ * Has role the privilege ("consume" or "produce") on queue?  The extension
+ * owner and superusers always have.
+ */
 static bool
-may_work_queue(Oid role, const char *queue)
+has_queue_privilege(Oid role, const char *queue, const char *privilege)
 {
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		values[2] = {CStringGetTextDatum(queue), ObjectIdGetDatum(role)};
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(queue), ObjectIdGetDatum(role),
+	CStringGetTextDatum(privilege)};
 
 	if (superuser_arg(role) || has_privs_of_role(role, wf_extension_owner()))
 		return true;
 	return wf_exec(&queue_grant_plan,
 				   "SELECT 1 FROM workflow.queue_grants"
-				   " WHERE queue IN ($1, '*') AND pg_has_role($2, grantee, 'MEMBER') LIMIT 1",
-				   2, types, values, NULL, 1) > 0;
+				   " WHERE queue IN ($1, '*') AND privilege = $3"
+				   "   AND pg_has_role($2, grantee, 'MEMBER') LIMIT 1",
+				   3, types, values, NULL, 1) == 1;
 }
 
-/* Is the calling role allowed to work this queue? */
+/*
+ * The grant_queue call that would give role the privilege, quoted so that
+ * copying it runs exactly that, whatever the names hold.
+ */
+static char *
+grant_queue_sql(Oid role, const char *queue, const char *privilege)
+{
+	return psprintf("SELECT workflow.grant_queue(%s, %s, %s);",
+					quote_literal_cstr(queue),
+					quote_literal_cstr(quote_identifier(GetUserNameFromId(role, false))),
+					quote_literal_cstr(privilege));
+}
+
+/* Is the calling role allowed to work (claim from, report on) this queue? */
 static void
 check_queue_access(Oid role, const char *queue)
 {
-	if (!may_work_queue(role, queue))
+	if (!has_queue_privilege(role, queue, "consume"))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may not work queue \"%s\"",
 						GetUserNameFromId(role, false), queue),
-				 errhint("Ask the extension owner to run: SELECT workflow.grant_queue('%s', '%s');",
-						 queue, GetUserNameFromId(role, false))));
+				 errhint("Ask the extension owner to run: %s",
+						 grant_queue_sql(role, queue, "consume"))));
+}
+
+/*
+ * May role (a run's owner) schedule tasks on queue?  A worker trusts what it
+ * claims only as far as it trusts the roles that may produce onto its queue.
+ */
+void
+wf_check_queue_produce(Oid role, const char *queue)
+{
+	if (!has_queue_privilege(role, queue, "produce"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may not schedule tasks on queue \"%s\"",
+						GetUserNameFromId(role, false), queue),
+				 errhint("Ask the extension owner to run: %s",
+						 grant_queue_sql(role, queue, "produce"))));
 }
 
 /* Check the arguments of a claim. */
@@ -315,16 +355,17 @@ claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *
 				"   WHERE queue = $1 AND status = 'ready'"
 				"   ORDER BY ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
 				" RETURNING t.task_id, t.activity_id, t.workflow_id, t.run_id, t.queue, t.activity,"
-				"   t.input, t.attempt, t.lease_expires_at, t.heartbeat_timeout, t.start_to_close_timeout",
+				"   t.input, t.attempt, t.lease_expires_at, t.heartbeat_timeout, t.start_to_close_timeout,"
+				"   pg_get_userbyid(t.producer)",
 				4, types, values, nulls, 0);
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		row[11];
-		bool		rownulls[11];
+		Datum		row[12];
+		bool		rownulls[12];
 		int			col;
 
-		for (col = 0; col < 11; col++)
+		for (col = 0; col < 12; col++)
 			row[col] = wf_get_datum(i, col + 1, &rownulls[col]);
 		if (!rownulls[8])
 			wf_note_due(DatumGetTimestampTz(row[8]));
@@ -361,7 +402,6 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 typedef enum TaskLock
 {
 	TASK_PEEK,					/* no lock */
-	TASK_LOCK,					/* FOR UPDATE */
 	TASK_LOCK_SKIP				/* FOR UPDATE SKIP LOCKED */
 } TaskLock;
 
@@ -369,10 +409,9 @@ typedef enum TaskLock
 static WfTask *
 read_task(int64 task_id, TaskLock lock)
 {
-	static SPIPlanPtr plans[3];
-	static const char *const sql[3] = {
+	static SPIPlanPtr plans[2];
+	static const char *const sql[2] = {
 		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1",
-		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 FOR UPDATE",
 		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 FOR UPDATE SKIP LOCKED"
 	};
 	Oid			types[1] = {INT8OID};
@@ -417,19 +456,39 @@ stale_task_error(int64 task_id, const char *why)
  * the report is still wanted.  Returns the task, or NULL when the report is
  * a documented no-op (the workflow was cancelled or terminated meanwhile);
  * the task row is then deleted.
+ *
+ * A report never waits for a run or task row that another session holds
+ * (a tenant's open transaction would stall the worker, and every other
+ * tenant's tasks on it): then *held is set and the task returned unlocked,
+ * for the report to be deferred.
  */
 static WfTask *
-lock_reported_task(int64 task_id, Oid caller, WfRun **run_out)
+lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 {
 	WfTask	   *t = read_task(task_id, TASK_PEEK);
+	WfTask	   *locked;
 	WfRun	   *run;
 
+	*held = false;
 	if (t == NULL)
 		stale_task_error(task_id, "No such task exists (any more).");
 	check_queue_access(caller, t->queue);
-	run = wf_lock_run_by_id(t->workflow_id, t->run_id, false);
+	if (strcmp(t->status, "running") != 0)
+		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
+	run = wf_lock_run_by_id(t->workflow_id, t->run_id, true);
+	if (run == NULL && wf_run_exists(t->workflow_id, t->run_id))
+	{
+		*held = true;
+		return t;
+	}
 	/* Lock and re-read: the task may have moved meanwhile. */
-	t = read_task(task_id, TASK_LOCK);
+	locked = read_task(task_id, TASK_LOCK_SKIP);
+	if (locked == NULL && (t = read_task(task_id, TASK_PEEK)) != NULL)
+	{
+		*held = true;
+		return t;
+	}
+	t = locked;
 	if (t == NULL)
 		stale_task_error(task_id, "No such task exists (any more).");
 	if (strcmp(t->status, "running") != 0)
@@ -486,16 +545,51 @@ activity_resolved(WfRun *run, WfTask *t, Jsonb *failure)
 		wf_advance(run);
 }
 
-/* Record the completion of a task this worker holds and advance the run. */
+/*
+ * Keep a report whose run or task another session holds, instead of
+ * waiting: tick_reports applies it under the run's lock once it is free.
+ * The task, if its row is free, is made due now, so that the scheduler
+ * retries it as it retries any held due work, until it gets the lock.
+ */
 static void
-complete_task(int64 task_id, Jsonb *result, Oid caller)
+defer_report(WfTask *t, bool completed, Jsonb *result, const char *error, bool retryable,
+			 Jsonb *details)
 {
-	WfRun	   *run = NULL;
-	WfTask	   *t = lock_reported_task(task_id, caller, &run);
+	Oid			types[9] = {TEXTOID, INT8OID, UUIDOID, BOOLOID, JSONBOID, TEXTOID, BOOLOID,
+	JSONBOID, TIMESTAMPTZOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', result ? ' ' : 'n', error ? ' ' : 'n', ' ',
+	details ? ' ' : 'n', ' '};
+	TimestampTz now = wf_now();
+
+	values[0] = CStringGetTextDatum(t->workflow_id);
+	values[1] = Int64GetDatum(t->task_id);
+	values[2] = t->run_id;
+	values[3] = BoolGetDatum(completed);
+	values[4] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	values[5] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	values[6] = BoolGetDatum(retryable);
+	values[7] = details ? JsonbPGetDatum(details) : (Datum) 0;
+	values[8] = TimestampTzGetDatum(now);
+	/* A second report of the same attempt is a duplicate: the first one stands. */
+	wf_exec(&defer_report_plan,
+			"INSERT INTO workflow.task_reports (workflow_id, task_id, run_id, completed, result,"
+			"   error, retryable, details, reported_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+			9, types, values, nulls, 0);
+	if (read_task(t->task_id, TASK_LOCK_SKIP) != NULL)
+		wf_exec(&report_due_plan,
+				"UPDATE workflow.tasks SET due_at = $2 WHERE task_id = $1",
+				2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, (Datum[]) {values[1], values[8]}, NULL, 0);
+	wf_note_due(now);
+}
+
+/* Record the completion of a task (its run locked) and advance the run. */
+static void
+record_completion(WfRun *run, WfTask *t, Jsonb *result)
+{
 	WfJson		b;
 
-	if (t == NULL)
-		return;
 	append_started(run, t);
 	wf_json_begin(&b);
 	wf_json_int(&b, "seq", t->seq);
@@ -505,8 +599,22 @@ complete_task(int64 task_id, Jsonb *result, Oid caller)
 	if (t->is_compensation)
 		wf_json_bool(&b, "is_compensation", true);
 	wf_append_event(run, "ActivityCompleted", wf_json_end(&b));
-	wf_delete_task(task_id);
+	wf_delete_task(t->task_id);
 	activity_resolved(run, t, NULL);
+}
+
+/* Record the completion of a task this worker holds and advance the run. */
+static void
+complete_task(int64 task_id, Jsonb *result, Oid caller)
+{
+	WfRun	   *run = NULL;
+	bool		held;
+	WfTask	   *t = lock_reported_task(task_id, caller, &run, &held);
+
+	if (held)
+		defer_report(t, true, result, NULL, true, NULL);
+	else if (t != NULL)
+		record_completion(run, t, result);
 }
 
 /* workflow.complete_activity(task_id, result) */
@@ -624,12 +732,12 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 			"   queue, activity, input, status, attempt, initial_interval, backoff_coefficient,"
 			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
-			"   scheduled_at, ready_at, due_at)"
+			"   scheduled_at, ready_at, due_at, producer)"
 			" SELECT workflow_id, run_id, seq, is_compensation, activity_id,"
 			"   queue, activity, input, 'backoff', attempt + 1, initial_interval, backoff_coefficient,"
 			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
-			"   scheduled_at, $2, $2 FROM old",
+			"   scheduled_at, $2, $2, producer FROM old",
 			2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, values, NULL, 0);
 	wf_note_due(next_at);
 }
@@ -645,14 +753,17 @@ wf_fail_activity(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run = NULL;
 	WfTask	   *t;
+	bool		held;
 
 	wf_refuse_in_workflow_code("workflow.fail_activity()");
 	wf_check_payload(details, "failure details");
 	wf_check_text(error, "error message", WF_MAX_PAYLOAD);
 	SPI_connect();
 	wf_enter_internal(&save);
-	t = lock_reported_task(task_id, save.saved_userid, &run);
-	if (t != NULL)
+	t = lock_reported_task(task_id, save.saved_userid, &run, &held);
+	if (held)
+		defer_report(t, false, NULL, error, retryable, details);
+	else if (t != NULL)
 		attempt_failed(run, t, "ActivityFailed", error, details, retryable, NULL);
 	wf_leave_internal(&save);
 	SPI_finish();
@@ -689,16 +800,30 @@ wf_heartbeat_activity(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(task_id);
 	values[1] = details ? JsonbPGetDatum(details) : (Datum) 0;
 	values[2] = TimestampTzGetDatum(wf_now());
-	if (wf_exec(&heartbeat_plan,
-				"UPDATE workflow.tasks SET heartbeat_at = $3,"
-				" heartbeat_details = COALESCE($2, heartbeat_details),"
-				" lease_expires_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout),"
-				" due_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
-				"                scheduled_at + schedule_to_close_timeout)"
-				" WHERE task_id = $1 AND status = 'running' RETURNING cancel_requested",
-				3, types, values, nulls, 0) != 1)
-		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
-	cancel = DatumGetBool(wf_get_datum(0, 1, &isnull));
+	/*
+	 * Never wait for a session that holds the task row: answer from what was
+	 * read; the lease (which nobody can expire meanwhile) is extended by the
+	 * next heartbeat.
+	 */
+	if (read_task(task_id, TASK_LOCK_SKIP) == NULL)
+	{
+		if (read_task(task_id, TASK_PEEK) == NULL)
+			stale_task_error(task_id, "No such task exists (any more).");
+		cancel = t->cancel_requested;
+	}
+	else
+	{
+		if (wf_exec(&heartbeat_plan,
+					"UPDATE workflow.tasks SET heartbeat_at = $3,"
+					" heartbeat_details = COALESCE($2, heartbeat_details),"
+					" lease_expires_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout),"
+					" due_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
+					"                scheduled_at + schedule_to_close_timeout)"
+					" WHERE task_id = $1 AND status = 'running' RETURNING cancel_requested",
+					3, types, values, nulls, 0) != 1)
+			stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
+		cancel = DatumGetBool(wf_get_datum(0, 1, &isnull));
+	}
 	wf_leave_internal(&save);
 	SPI_finish();
 	PG_RETURN_BOOL(cancel);
@@ -778,7 +903,81 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 	return 1;
 }
 
-/* Handle up to batch tasks whose due time has come; returns how many. */
+/*
+ * Apply up to batch deferred reports whose run is free now; returns how
+ * many were applied or dropped.  A report of a task that moved on meanwhile
+ * (reported again, timed out, withdrawn) is dropped, as a late one is.
+ */
+static int
+tick_reports(int batch)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	int			n,
+				i,
+				done = 0;
+	int64	   *ids;
+	char	  **wfids;
+	Datum	   *runids;
+
+	values[0] = Int32GetDatum(batch);
+	n = wf_exec(&reports_plan,
+				"SELECT workflow_id, run_id, task_id FROM workflow.task_reports"
+				" ORDER BY reported_at LIMIT $1",
+				1, (Oid[]) {INT4OID}, values, NULL, 0);
+	wf_copy_run_ids(n, 1, &wfids, &runids);
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(wf_get_datum(i, 3, &isnull));
+	}
+	for (i = 0; i < n; i++)
+	{
+		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
+		WfTask	   *t;
+		bool		completed;
+		bool		retryable;
+		bool		isnull;
+		Jsonb	   *result;
+		char	   *error;
+		Jsonb	   *details;
+
+		if (run == NULL && wf_run_exists(wfids[i], runids[i]))
+			continue;
+		t = read_task(ids[i], TASK_LOCK_SKIP);
+		if (t == NULL && read_task(ids[i], TASK_PEEK) != NULL)
+			continue;
+		values[0] = CStringGetTextDatum(wfids[i]);
+		values[1] = Int64GetDatum(ids[i]);
+		if (wf_exec(&take_report_plan,
+					"DELETE FROM workflow.task_reports WHERE workflow_id = $1 AND task_id = $2"
+					" RETURNING completed, result, error, retryable, details",
+					2, types, values, NULL, 0) != 1)
+			continue;
+		completed = DatumGetBool(wf_get_datum(0, 1, &isnull));
+		result = wf_get_jsonb(0, 2);
+		error = wf_get_text(0, 3);
+		retryable = DatumGetBool(wf_get_datum(0, 4, &isnull));
+		details = wf_get_jsonb(0, 5);
+		done++;
+		if (t == NULL || strcmp(t->status, "running") != 0)
+			continue;
+		if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
+			wf_delete_task(t->task_id);
+		else if (completed)
+			record_completion(run, t, result);
+		else
+			attempt_failed(run, t, "ActivityFailed", error, details, retryable, NULL);
+	}
+	return done;
+}
+
+/*
+ * Handle up to batch tasks whose due time has come, after the deferred
+ * reports (a task reported in time is never timed out); returns how many.
+ */
 int
 wf_tick_tasks(TimestampTz now, int batch)
 {
@@ -786,7 +985,7 @@ wf_tick_tasks(TimestampTz now, int batch)
 	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
 	int			n,
 				i,
-				done = 0;
+				done = tick_reports(batch);
 	int64	   *ids;
 	char	  **wfids;
 	Datum	   *runids;
@@ -819,19 +1018,49 @@ wf_tick_tasks(TimestampTz now, int batch)
 }
 
 /*
- * Add or remove a queue grant.  Who may call it is the SQL privilege
- * (EXECUTE, revoked from PUBLIC); a role it was granted to, other than the
- * extension owner or a superuser, acts only on the queues it may work
- * itself, so it never hands out more than it holds ("*" only if it holds
- * "*").
+ * The privileges a grant_queue/revoke_queue privilege argument names, as
+ * a text array; a role other than the extension owner or a superuser (the
+ * SQL privilege EXECUTE, revoked from PUBLIC, says who may call at all)
+ * acts only on privileges it holds on that queue itself, so that it never
+ * hands out more than it has ("*" only if it holds "*").
  */
+static Datum
+queue_privileges_arg(FunctionCallInfo fcinfo, int argno, Oid caller, const char *queue)
+{
+	char	   *privilege = wf_text_arg(fcinfo, argno, "privilege");
+	Datum		names[2];
+	int			n = 0;
+	int			i;
+
+	if (strcmp(privilege, "consume") == 0 || strcmp(privilege, "all") == 0)
+		names[n++] = CStringGetTextDatum("consume");
+	if (strcmp(privilege, "produce") == 0 || strcmp(privilege, "all") == 0)
+		names[n++] = CStringGetTextDatum("produce");
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid queue privilege \"%s\"", privilege),
+				 errhint("Use 'consume' (claim and report tasks), 'produce' (schedule tasks) or 'all'.")));
+	for (i = 0; i < n; i++)
+		if (!has_queue_privilege(caller, queue, TextDatumGetCString(names[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("role \"%s\" may not grant or revoke %s on queue \"%s\"",
+							GetUserNameFromId(caller, false), TextDatumGetCString(names[i]), queue),
+					 errdetail("A role other than the extension owner grants only what it holds itself."),
+					 errhint("Ask the owner of extension \"workflow\" to do it.")));
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Add or remove a queue grant. */
 static Datum
 wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 {
 	char	   *queue = wf_text_arg(fcinfo, 0, "queue");
+	Datum		privileges;
 	Oid			role;
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
+	Datum		values[3];
 	WfInternal	save;
 
 	if (PG_ARGISNULL(1))
@@ -844,30 +1073,30 @@ wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 		wf_check_queue_name(queue);
 	SPI_connect();
 	wf_enter_internal(&save);
-	if (!may_work_queue(save.saved_userid, queue))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role \"%s\" may not grant or revoke queue \"%s\"",
-						GetUserNameFromId(save.saved_userid, false), queue),
-				 errdetail("A role other than the extension owner grants only queues it may work itself."),
-				 errhint("Ask the owner of extension \"workflow\" to do it.")));
+	privileges = queue_privileges_arg(fcinfo, 2, save.saved_userid, queue);
 	values[0] = CStringGetTextDatum(queue);
 	values[1] = ObjectIdGetDatum(role);
+	values[2] = privileges;
 	if (grant)
 		wf_exec(&grant_plan,
-				"INSERT INTO workflow.queue_grants (queue, grantee) VALUES ($1, $2)"
+				"INSERT INTO workflow.queue_grants (queue, grantee, privilege)"
+				" SELECT $1, $2, p FROM unnest($3) p"
 				" ON CONFLICT DO NOTHING",
-				2, types, values, NULL, 0);
+				3, types, values, NULL, 0);
 	else
 		wf_exec(&revoke_plan,
-				"DELETE FROM workflow.queue_grants WHERE queue = $1 AND grantee = $2",
-				2, types, values, NULL, 0);
+				"DELETE FROM workflow.queue_grants"
+				" WHERE queue = $1 AND grantee = $2 AND privilege = ANY ($3)",
+				3, types, values, NULL, 0);
 	wf_leave_internal(&save);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
 
-/* workflow.grant_queue(queue, role): let role claim from and report on queue. */
+/*
+ * workflow.grant_queue(queue, role, privilege): let role claim from and
+ * report on queue ('consume'), schedule tasks on it ('produce'), or both.
+ */
 Datum
 wf_grant_queue(PG_FUNCTION_ARGS)
 {
@@ -875,7 +1104,7 @@ wf_grant_queue(PG_FUNCTION_ARGS)
 	return wf_change_queue_grant(fcinfo, true);
 }
 
-/* workflow.revoke_queue(queue, role) */
+/* workflow.revoke_queue(queue, role, privilege) */
 Datum
 wf_revoke_queue(PG_FUNCTION_ARGS)
 {

@@ -135,7 +135,7 @@ typedef struct WfRun
 	Jsonb	   *error;			/* the failure being compensated */
 } WfRun;
 
-extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist);
+extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist, Oid caller);
 extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked);
 extern bool wf_run_exists(const char *workflow_id, Datum run_id);
 extern void wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids);
@@ -198,6 +198,7 @@ typedef struct WfRunSpec
 } WfRunSpec;
 
 extern WfRun *wf_create_run(WfRunSpec *spec);
+extern void wf_check_workflow_id(const char *workflow_id, Oid owner, const char *parent_id);
 extern void wf_continue_as_new(WfRun *run, Jsonb *input);
 extern void wf_request_cancel(WfRun *run, const char *reason, const char *requested_by);
 extern void wf_cancel_children(WfRun *run);
@@ -227,6 +228,7 @@ extern void wf_terminate_run(WfRun *run, const char *event_type, const char *sta
 
 /* tasks.c: activity tasks */
 extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);
+extern void wf_check_queue_produce(Oid role, const char *queue);
 extern int64 wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity,
 							  const char *queue, Jsonb *input, Jsonb *options,
 							  char **activity_id);

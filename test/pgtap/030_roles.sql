@@ -8,6 +8,7 @@ CREATE ROLE wf_bob;
 CREATE ROLE wf_carol;
 CREATE SCHEMA app AUTHORIZATION wf_alice;
 SELECT workflow.grant_queue('q', 'wf_bob');
+SELECT workflow.grant_queue('*', 'wf_alice', 'produce');
 
 SET ROLE wf_alice;
 CREATE FUNCTION app.whoami(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$

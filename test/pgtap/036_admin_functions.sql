@@ -12,9 +12,9 @@ SELECT ok(NOT has_function_privilege('public', 'workflow.tick(timestamptz)', 'EX
 		  'PUBLIC may not execute tick()');
 SELECT ok(NOT has_function_privilege('public', 'workflow.skip_time(interval)', 'EXECUTE'),
 		  'nor skip_time()');
-SELECT ok(NOT has_function_privilege('public', 'workflow.grant_queue(text, regrole)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('public', 'workflow.grant_queue(text, regrole, text)', 'EXECUTE'),
 		  'nor grant_queue()');
-SELECT ok(NOT has_function_privilege('public', 'workflow.revoke_queue(text, regrole)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('public', 'workflow.revoke_queue(text, regrole, text)', 'EXECUTE'),
 		  'nor revoke_queue()');
 
 SET ROLE app_test;
@@ -62,8 +62,8 @@ CREATE EXTENSION workflow VERSION '0.1';
 ALTER EXTENSION workflow UPDATE TO '0.2';
 SELECT ok(NOT has_function_privilege('public', 'workflow.tick(timestamptz)', 'EXECUTE')
 		  AND NOT has_function_privilege('public', 'workflow.skip_time(interval)', 'EXECUTE')
-		  AND NOT has_function_privilege('public', 'workflow.grant_queue(text, regrole)', 'EXECUTE')
-		  AND NOT has_function_privilege('public', 'workflow.revoke_queue(text, regrole)', 'EXECUTE'),
+		  AND NOT has_function_privilege('public', 'workflow.grant_queue(text, regrole, text)', 'EXECUTE')
+		  AND NOT has_function_privilege('public', 'workflow.revoke_queue(text, regrole, text)', 'EXECUTE'),
 		  'after ALTER EXTENSION UPDATE from 0.1, PUBLIC may not execute them either');
 
 SELECT * FROM finish();
