@@ -87,6 +87,7 @@ static SPIPlanPtr due_plan;
 static SPIPlanPtr due_list_plan;
 static SPIPlanPtr ready_queues_plan;
 static SPIPlanPtr make_ready_plan;
+static SPIPlanPtr postpone_plan;
 
 /* Check one interval-valued option, if present. */
 static void
@@ -764,44 +765,61 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 	return 1;
 }
 
-/* Handle up to batch tasks whose due time has come; returns how many. */
-int
-wf_tick_tasks(TimestampTz now, int batch)
+/* Up to batch tasks whose due time has come, as WfDueItems, earliest first. */
+List *
+wf_due_tasks(TimestampTz now, int batch)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
 	int			n,
-				i,
-				done = 0;
-	int64	   *ids;
+				i;
 	char	  **wfids;
 	Datum	   *runids;
+	List	   *items = NIL;
 
 	n = wf_exec(&due_list_plan,
 				"SELECT task_id, workflow_id, run_id FROM workflow.tasks"
 				" WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
 				2, types, values, NULL, 0);
-	ids = palloc(sizeof(int64) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(wf_get_datum(i, 1, &isnull));
-	}
 	wf_copy_run_ids(n, 2, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
-		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
-		WfTask	   *t;
+		WfDueItem  *item = palloc0(sizeof(WfDueItem));
+		bool		isnull;
 
-		/* Skip what another session is working on; the next tick gets it. */
-		if ((t = read_task(ids[i], TASK_LOCK_SKIP)) == NULL)
-			continue;
-		if (run == NULL && wf_run_exists(wfids[i], runids[i]))
-			continue;
-		done += tick_task(run, t, now);
+		item->kind = WF_DUE_TASK;
+		item->workflow_id = wfids[i];
+		item->run_id = runids[i];
+		item->key = DatumGetInt64(wf_get_datum(i, 1, &isnull));
+		items = lappend(items, item);
 	}
-	return done;
+	return items;
+}
+
+/* Handle one due task; returns 1 if done, 0 if another session holds it. */
+int
+wf_tick_due_task(WfDueItem *item, TimestampTz now)
+{
+	WfRun	   *run = wf_lock_run_by_id(item->workflow_id, item->run_id, true);
+	WfTask	   *t;
+
+	/* Skip what another session is working on; the next tick gets it. */
+	if ((t = read_task(item->key, TASK_LOCK_SKIP)) == NULL)
+		return 0;
+	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
+		return 0;
+	return tick_task(run, t, now);
+}
+
+/* Retry a due task that could not be handled at at. */
+void
+wf_postpone_task(WfDueItem *item, TimestampTz at)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(item->key), TimestampTzGetDatum(at)};
+
+	wf_exec(&postpone_plan, "UPDATE workflow.tasks SET due_at = $2 WHERE task_id = $1",
+			2, types, values, NULL, 0);
 }
 
 /* Add or remove a queue grant; only the extension owner may. */
