@@ -544,7 +544,7 @@ wf_get_state(PG_FUNCTION_ARGS)
 				"SELECT s.value, w.visible"
 				" FROM (SELECT workflow_id, run_id, pg_has_role($3, owner, 'MEMBER') AS visible"
 				"   FROM workflow.workflows WHERE workflow_id = $1"
-				"   ORDER BY 3 DESC, created_at DESC LIMIT 1) w"
+				"   ORDER BY 3 DESC, closed_at DESC NULLS FIRST, created_at DESC LIMIT 1) w"
 				" LEFT JOIN workflow.state s ON s.workflow_id = w.workflow_id"
 				"   AND s.run_id = w.run_id AND s.key = $2",
 				3, types, values, NULL, 1);

@@ -82,7 +82,7 @@ wf_lock_run(const char *workflow_id, bool must_exist, Oid caller)
 
 	if (wf_exec(&closed_status_plan,
 				"SELECT status, owner FROM workflow.workflows WHERE workflow_id = $1"
-				" ORDER BY created_at DESC LIMIT 1",
+				" ORDER BY closed_at DESC NULLS FIRST, created_at DESC LIMIT 1",
 				1, types, values, NULL, 1) == 1)
 	{
 		bool		isnull;

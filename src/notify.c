@@ -21,6 +21,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/async.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -44,8 +45,8 @@ typedef struct WfShared
 {
 	LWLock	   *lock;
 	Latch	   *launcher_latch;
-	WfDbSlot	dbs[WF_MAX_DATABASES];
 	WfQueueSlot queues[WF_NOTIFY_SLOTS];
+	WfDbSlot	dbs[FLEXIBLE_ARRAY_MEMBER]; /* workflow.max_databases */
 } WfShared;
 
 /*
@@ -65,6 +66,8 @@ static List *pending_queues = NIL;	/* in TopTransactionContext */
 static bool wake_at_commit = false;
 static TimestampTz earliest_due = 0;	/* nearest due time this transaction made */
 static bool wake_launcher_at_commit = false;
+static char created_in[NAMEDATALEN];	/* the database's name, for a warning */
+static int	my_worker = 0;		/* a scheduler's index in its database's pool */
 
 /*
  * A transaction that only claims need not wait for its commit to reach
@@ -83,7 +86,8 @@ static XLogRecPtr claims_wal_end = InvalidXLogRecPtr;
 Size
 wf_shmem_size(void)
 {
-	return MAXALIGN(sizeof(WfShared));
+	return MAXALIGN(add_size(offsetof(WfShared, dbs),
+							 mul_size(sizeof(WfDbSlot), wf_max_databases)));
 }
 
 /* Create or attach to the shared state (under AddinShmemInitLock). */
@@ -93,10 +97,10 @@ wf_shmem_startup(void)
 	bool		found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	wf_shared = ShmemInitStruct("workflow", sizeof(WfShared), &found);
+	wf_shared = ShmemInitStruct("workflow", wf_shmem_size(), &found);
 	if (!found)
 	{
-		memset(wf_shared, 0, sizeof(WfShared));
+		memset(wf_shared, 0, wf_shmem_size());
 		wf_shared->lock = &(GetNamedLWLockTranche("workflow"))->lock;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -115,10 +119,58 @@ wf_db_slot(Oid dboid)
 {
 	int			i;
 
-	for (i = 0; i < WF_MAX_DATABASES; i++)
+	for (i = 0; i < wf_max_databases; i++)
 		if (wf_shared->dbs[i].dboid == dboid)
 			return &wf_shared->dbs[i];
 	return NULL;
+}
+
+/*
+ * The slot of a database, taken if it has none (caller holds the lock
+ * exclusively).  NULL, with a WARNING naming the database and the
+ * setting, when all workflow.max_databases slots are taken.
+ */
+WfDbSlot *
+wf_take_db_slot(Oid dboid, const char *dbname)
+{
+	WfDbSlot   *slot = wf_db_slot(dboid);
+
+	if (slot != NULL)
+		return slot;
+	slot = wf_db_slot(InvalidOid);
+	if (slot == NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("database \"%s\" has extension \"workflow\" but no scheduler will serve it",
+						dbname),
+				 errdetail("All %d slots set by workflow.max_databases are in use.",
+						   wf_max_databases),
+				 errhint("Raise workflow.max_databases (it takes a server restart).")));
+		return NULL;
+	}
+	memset(slot, 0, sizeof(WfDbSlot));
+	slot->dboid = dboid;
+	return slot;
+}
+
+/* This process is scheduler number i of its database. */
+void
+wf_set_worker_index(int i)
+{
+	my_worker = i;
+}
+
+/* Does any scheduler of the slot run? */
+bool
+wf_slot_has_workers(WfDbSlot *slot)
+{
+	int			i;
+
+	for (i = 0; i < WF_MAX_WORKERS; i++)
+		if (slot->workers[i].pid != 0)
+			return true;
+	return false;
 }
 
 /* All per-database slots. */
@@ -168,7 +220,7 @@ scheduler_running(void)
 
 	LWLockAcquire(wf_shared->lock, LW_SHARED);
 	slot = wf_db_slot(MyDatabaseId);
-	running = slot != NULL && slot->latch != NULL;
+	running = slot != NULL && wf_slot_has_workers(slot);
 	LWLockRelease(wf_shared->lock);
 	return running;
 }
@@ -251,55 +303,41 @@ wf_set_next_wakeup(TimestampTz at)
 	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot)
-		slot->next_wakeup = at;
+		slot->workers[my_worker].next_wakeup = at;
 	LWLockRelease(wf_shared->lock);
-}
-
-/* Did this transaction make something due before the scheduler wakes? */
-static bool
-due_before_wakeup(void)
-{
-	WfDbSlot   *slot;
-	bool		nearer = false;
-
-	if (earliest_due == 0)
-		return false;
-	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
-	slot = wf_db_slot(MyDatabaseId);
-	if (slot)
-	{
-		nearer = slot->next_wakeup == 0 || earliest_due < slot->next_wakeup;
-		slot->due_changed |= nearer;
-	}
-	LWLockRelease(wf_shared->lock);
-	return nearer;
 }
 
 /* CREATE EXTENSION committed here: the launcher starts a scheduler. */
 void
 wf_wake_launcher_at_commit(void)
 {
+	char	   *name = get_database_name(MyDatabaseId);
+
+	strlcpy(created_in, name ? name : "?", NAMEDATALEN);
 	wake_launcher_at_commit = true;
 }
 
 /*
- * Move this transaction's queues to shared memory and wake the scheduler,
- * if there is anything to announce or wake it for.
+ * Move this transaction's queues to shared memory and wake the schedulers
+ * that must act: each one that plans to sleep past a due time this
+ * transaction made; for notifications (or an explicit wake), one that is
+ * asleep, or all if none is.
  */
 static void
 publish_at_commit(bool wake)
 {
 	ListCell   *lc;
 	WfDbSlot   *slot;
-	Latch	   *latch = NULL;
+	Latch	   *latches[WF_MAX_WORKERS];
+	int			nlatches = 0;
 	int			free_from = 0;
+	int			i;
 
 	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
 	slot = wf_db_slot(MyDatabaseId);
 	foreach(lc, pending_queues)
 	{
 		PendingQueue *p = lfirst(lc);
-		int			i;
 		bool		done = p->ready == 0;
 
 		wake |= !done;
@@ -326,21 +364,44 @@ publish_at_commit(bool wake)
 		if (!done && slot)
 			slot->notify_overflow = true;
 	}
-	if (slot && wake)
-		latch = slot->latch;
+	for (i = 0; slot && i < WF_MAX_WORKERS; i++)
+	{
+		WfWorkerSlot *w = &slot->workers[i];
+
+		if (w->latch == NULL || earliest_due == 0)
+			continue;
+		if (w->next_wakeup == 0 || earliest_due < w->next_wakeup)
+		{
+			w->due_changed = true;
+			latches[nlatches++] = w->latch;
+		}
+	}
+	if (slot && wake && nlatches == 0)
+	{
+		/* The first one asleep; if all are busy, all (they look when done). */
+		for (i = 0; i < WF_MAX_WORKERS && nlatches == 0; i++)
+			if (slot->workers[i].latch != NULL && slot->workers[i].next_wakeup != 0)
+				latches[nlatches++] = slot->workers[i].latch;
+		for (i = 0; i < WF_MAX_WORKERS && nlatches == 0; i++)
+			if (slot->workers[i].latch != NULL)
+				latches[nlatches++] = slot->workers[i].latch;
+	}
 	LWLockRelease(wf_shared->lock);
-	if (latch)
-		SetLatch(latch);
+	for (i = 0; i < nlatches; i++)
+		SetLatch(latches[i]);
 }
 
-/* The extension was created here: let the launcher start a scheduler. */
+/*
+ * The extension was created here: take a slot for this database (the
+ * launcher serves the databases that have one) and wake the launcher.
+ */
 static void
 launcher_recheck_at_commit(void)
 {
 	WfDbSlot   *slot;
 
 	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
-	slot = wf_db_slot(MyDatabaseId);
+	slot = wf_take_db_slot(MyDatabaseId, created_in);
 	if (slot)
 		slot->no_extension = false;
 	LWLockRelease(wf_shared->lock);
@@ -378,7 +439,7 @@ wf_xact_callback(XactEvent event, void *arg)
 			return;
 		case XACT_EVENT_COMMIT:
 			if (wf_shared != NULL && (wake_at_commit || pending_queues != NIL || earliest_due != 0))
-				publish_at_commit(wake_at_commit || due_before_wakeup());
+				publish_at_commit(wake_at_commit);
 			if (wf_shared != NULL && wake_launcher_at_commit)
 				launcher_recheck_at_commit();
 			break;
@@ -493,9 +554,11 @@ wf_scheduler_needs_pass(TimestampTz now)
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot)
 	{
-		need = slot->due_changed || slot->notify_overflow ||
-			slot->next_wakeup == 0 || now >= slot->next_wakeup;
-		slot->due_changed = false;
+		WfWorkerSlot *w = &slot->workers[my_worker];
+
+		need = w->due_changed || slot->notify_overflow ||
+			w->next_wakeup == 0 || now >= w->next_wakeup;
+		w->due_changed = false;
 	}
 	LWLockRelease(wf_shared->lock);
 	return need;
@@ -511,7 +574,7 @@ wf_scheduler_planned_wakeup(void)
 	LWLockAcquire(wf_shared->lock, LW_SHARED);
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot)
-		at = slot->next_wakeup;
+		at = slot->workers[my_worker].next_wakeup;
 	LWLockRelease(wf_shared->lock);
 	return at;
 }

@@ -524,8 +524,8 @@ apply_commands(ReplayContext *ctx)
 }
 
 /* Backoff before retrying a failed workflow task. */
-static TimestampTz
-task_retry_time(int failures)
+TimestampTz
+wf_task_retry_time(int failures)
 {
 	double		delay = wf_task_retry_initial_ms;
 	int			i;
@@ -544,7 +544,7 @@ record_task_failure(ReplayContext *ctx, Jsonb *error)
 	WfJson		b;
 
 	run->task_failures++;
-	run->task_retry_at = task_retry_time(run->task_failures);
+	run->task_retry_at = wf_task_retry_time(run->task_failures);
 	wf_json_begin(&b);
 	wf_json_jsonb(&b, "error", error);
 	wf_json_int(&b, "attempt", run->task_failures);

@@ -44,6 +44,7 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -59,23 +60,46 @@ PGDLLEXPORT void wf_scheduler_main(Datum arg);
 
 /* How long DROP DATABASE waits for a scheduler to exit. */
 #define STOP_WAIT_MS 10000
-/* How soon the scheduler retries due work another session holds. */
+/* How soon a scheduler first retries due work another session holds ... */
 #define HELD_RETRY_MS 10
+/* ... and the longest it waits between such retries. */
+#define HELD_RETRY_MAX_MS 1000
 /* How long the launcher leaves a database alone after such a command. */
 #define PAUSE_MS 15000
+/* Databases the launcher probes for the extension at once. */
+#define MAX_PROBES 2
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 
 /* Scheduler: queues overflowed shared memory; announce every ready queue. */
 static bool announce_all = false;
 
-/* Launcher only: the handles of the schedulers it started, by slot. */
-static BackgroundWorkerHandle *scheduler_handles[WF_MAX_DATABASES];
+/* Scheduler: its index in its database's pool, and its held-work backoff. */
+static int	worker_index = 0;
+static long held_retry_ms = HELD_RETRY_MS;
+
+/*
+ * Launcher only: the handles of the schedulers it started, by slot and
+ * index, and the databases without a slot it probed or is probing.
+ */
+static BackgroundWorkerHandle **scheduler_handles;
+
+typedef struct ProbedDb
+{
+	Oid			dboid;			/* hash key */
+	BackgroundWorkerHandle *probe;	/* while a probe runs */
+	bool		probed;			/* a probe ran since the last slot was freed */
+	uint64		pass;			/* the last launcher pass that saw it */
+} ProbedDb;
+
+static HTAB *probed_dbs;
 
 static SPIPlanPtr task_retry_plan;
 static SPIPlanPtr deadline_plan;
 static SPIPlanPtr notices_plan;
 static SPIPlanPtr next_due_plan;
+static SPIPlanPtr postpone_notices_plan;
+static SPIPlanPtr postpone_deadline_plan;
 
 /* Register the launcher (from _PG_init, when preloaded). */
 void
@@ -94,9 +118,13 @@ wf_scheduler_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Start the scheduler of one database. */
-static void
-start_scheduler(WfDbSlot *slot, int slotno, const char *dbname)
+/*
+ * Start scheduler number index of a database (number 0 of a database
+ * without a slot is a probe: it takes a slot if it finds the extension,
+ * and exits otherwise).  Returns its handle, or NULL with a WARNING.
+ */
+static BackgroundWorkerHandle *
+start_scheduler(Oid dboid, int index, const char *dbname)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -109,9 +137,18 @@ start_scheduler(WfDbSlot *slot, int slotno, const char *dbname)
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "workflow");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_scheduler_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "workflow scheduler %s", dbname);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "workflow scheduler");
-	worker.bgw_main_arg = ObjectIdGetDatum(slot->dboid);
+	if (index == 0)
+	{
+		snprintf(worker.bgw_name, BGW_MAXLEN, "workflow scheduler %s", dbname);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "workflow scheduler");
+	}
+	else
+	{
+		snprintf(worker.bgw_name, BGW_MAXLEN, "workflow scheduler helper %d %s", index, dbname);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "workflow scheduler helper");
+	}
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	memcpy(worker.bgw_extra, &index, sizeof(index));
 	worker.bgw_notify_pid = MyProcPid;
 	/* The handle must outlive the launcher's transaction. */
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -122,42 +159,103 @@ start_scheduler(WfDbSlot *slot, int slotno, const char *dbname)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start the workflow scheduler for database \"%s\"", dbname),
-				 errhint("Raise max_worker_processes.")));
-		return;
+				 errdetail("All background worker slots (max_worker_processes = %d) are in use.",
+						   max_worker_processes),
+				 errhint("Raise max_worker_processes, or lower workflow.max_workers.")));
+		return NULL;
 	}
-	scheduler_handles[slotno] = handle;
+	return handle;
 }
 
-/* Is the scheduler the launcher started for this slot still alive? */
+/* Is the process behind *handle still alive?  Forgets it once it is not. */
 static bool
-scheduler_alive(int slotno)
+handle_alive(BackgroundWorkerHandle **handle)
 {
 	pid_t		pid;
 
-	if (scheduler_handles[slotno] == NULL)
+	if (*handle == NULL)
 		return false;
-	if (GetBackgroundWorkerPid(scheduler_handles[slotno], &pid) != BGWH_STOPPED)
+	if (GetBackgroundWorkerPid(*handle, &pid) != BGWH_STOPPED)
 		return true;
-	pfree(scheduler_handles[slotno]);
-	scheduler_handles[slotno] = NULL;
+	pfree(*handle);
+	*handle = NULL;
 	return false;
 }
 
+/* Keep the pool of a served database full (caller holds the lock). */
+static void
+fill_pool(WfDbSlot *slot, int slotno, const char *dbname, bool probing)
+{
+	int			i;
+
+	for (i = 0; i < wf_max_workers; i++)
+	{
+		BackgroundWorkerHandle **h = &scheduler_handles[slotno * WF_MAX_WORKERS + i];
+
+		/*
+		 * A scheduler started by an earlier launcher (this one was
+		 * restarted), or a probe that took the slot, has no handle here but
+		 * has published its pid.
+		 */
+		if (slot->workers[i].pid != 0 || handle_alive(h) || (i == 0 && probing))
+			continue;
+		*h = start_scheduler(slot->dboid, i, dbname);
+	}
+}
+
 /*
- * One pass of the launcher: a scheduler for every database that may have
- * the extension; free the slots of databases that are gone.
+ * A database without a slot: probe it for the extension, at most
+ * MAX_PROBES at a time, once until a slot is freed.
+ */
+static void
+probe_database(Oid dboid, const char *dbname, uint64 pass, int *probes)
+{
+	bool		found;
+	ProbedDb   *p = hash_search(probed_dbs, &dboid, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		p->probe = NULL;
+		p->probed = false;
+	}
+	p->pass = pass;
+	if (handle_alive(&p->probe))
+	{
+		(*probes)++;
+		return;
+	}
+	if (p->probed || *probes >= MAX_PROBES)
+		return;
+	p->probe = start_scheduler(dboid, 0, dbname);
+	p->probed = p->probe != NULL;
+	if (p->probe)
+		(*probes)++;
+}
+
+/*
+ * One pass of the launcher: full pools for the databases that have a slot
+ * (they have the extension), probes for the others, and the slots of
+ * databases that are gone or lost the extension freed.
  */
 static void
 launcher_pass(void)
 {
+	static uint64 pass = 0;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	TimestampTz now = GetCurrentTimestamp();
 	WfDbSlot   *slots = wf_db_slots();
-	bool		seen[WF_MAX_DATABASES] = {0};
+	bool	   *seen = palloc0(sizeof(bool) * wf_max_databases);
+	bool		freed = false;
+	List	   *known_absent = NIL;
+	ListCell   *lc;
+	int			probes = 0;
+	HASH_SEQ_STATUS hs;
+	ProbedDb   *p;
 	int			i;
 
+	pass++;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	rel = table_open(DatabaseRelationId, AccessShareLock);
@@ -167,45 +265,89 @@ launcher_pass(void)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 		WfDbSlot   *slot;
+		ProbedDb   *probe;
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
 		slot = wf_db_slot(db->oid);
-		if (slot == NULL && (slot = wf_db_slot(InvalidOid)) != NULL)
-		{
-			memset(slot, 0, sizeof(WfDbSlot));
-			slot->dboid = db->oid;
-		}
 		if (slot == NULL)
+		{
+			probe_database(db->oid, NameStr(db->datname), pass, &probes);
 			continue;
+		}
 		seen[slot - slots] = true;
-		/*
-		 * A scheduler started by an earlier launcher (this one was
-		 * restarted) has no handle here, but has published its pid.
-		 */
-		if (!slot->no_extension && slot->paused_until <= now && slot->pid == 0 &&
-			!scheduler_alive(slot - slots))
-			start_scheduler(slot, slot - slots, NameStr(db->datname));
+		probe = hash_search(probed_dbs, &db->oid, HASH_FIND, NULL);
+		if (probe)
+			probe->pass = pass;
+		if (!slot->no_extension && slot->paused_until <= now)
+			fill_pool(slot, slot - slots, NameStr(db->datname),
+					  probe != NULL && handle_alive(&probe->probe));
 	}
-	for (i = 0; i < WF_MAX_DATABASES; i++)
-		if (!seen[i] && OidIsValid(slots[i].dboid) && slots[i].pid == 0 && !scheduler_alive(i))
+	for (i = 0; i < wf_max_databases; i++)
+	{
+		int			j;
+		bool		alive = wf_slot_has_workers(&slots[i]);
+
+		if (!OidIsValid(slots[i].dboid) || (seen[i] && !slots[i].no_extension))
+			continue;
+		for (j = 0; j < WF_MAX_WORKERS; j++)
+			alive |= handle_alive(&scheduler_handles[i * WF_MAX_WORKERS + j]);
+		if (!alive)
+		{
+			if (slots[i].no_extension)
+				known_absent = lappend_oid(known_absent, slots[i].dboid);
 			memset(&slots[i], 0, sizeof(WfDbSlot));
+			freed = true;
+		}
+	}
 	LWLockRelease(wf_shared_lock());
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	/* Forget databases that are gone; after a slot was freed, probe again. */
+	hash_seq_init(&hs, probed_dbs);
+	while ((p = hash_seq_search(&hs)) != NULL)
+	{
+		if (p->pass != pass && !handle_alive(&p->probe))
+			hash_search(probed_dbs, &p->dboid, HASH_REMOVE, NULL);
+		else if (freed)
+			p->probed = false;
+	}
+	/* Those whose schedulers just found no extension need no probe. */
+	foreach(lc, known_absent)
+	{
+		Oid			dboid = lfirst_oid(lc);
+		bool		found;
+
+		p = hash_search(probed_dbs, &dboid, HASH_ENTER, &found);
+		if (!found)
+			p->probe = NULL;
+		p->probed = true;
+		p->pass = pass;
+	}
+	pfree(seen);
 }
 
 /* Main loop of the launcher. */
 void
 wf_launcher_main(Datum arg)
 {
+	HASHCTL		ctl;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	wf_set_launcher_latch(MyLatch);
+	scheduler_handles = MemoryContextAllocZero(TopMemoryContext,
+											   sizeof(BackgroundWorkerHandle *) *
+											   wf_max_databases * WF_MAX_WORKERS);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ProbedDb);
+	probed_dbs = hash_create("workflow probed databases", 64, &ctl, HASH_ELEM | HASH_BLOBS);
 
 	for (;;)
 	{
@@ -230,33 +372,15 @@ scheduler_exit(int code, Datum arg)
 
 	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
 	slot = wf_db_slot(MyDatabaseId);
-	if (slot && slot->pid == MyProcPid)
-	{
-		slot->latch = NULL;
-		slot->pid = 0;
-		slot->no_extension = DatumGetBool(arg) || slot->no_extension;
-	}
+	if (slot && slot->workers[worker_index].pid == MyProcPid)
+		memset(&slot->workers[worker_index], 0, sizeof(WfWorkerSlot));
 	LWLockRelease(wf_shared_lock());
 }
 
-/* Publish this scheduler's latch, so commits can wake it. */
-static void
-scheduler_attach(void)
-{
-	WfDbSlot   *slot;
-
-	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
-	slot = wf_db_slot(MyDatabaseId);
-	if (slot)
-	{
-		slot->latch = MyLatch;
-		slot->pid = MyProcPid;
-	}
-	LWLockRelease(wf_shared_lock());
-	before_shmem_exit(scheduler_exit, BoolGetDatum(false));
-}
-
-/* Tell the launcher this database has no extension, and exit. */
+/*
+ * The extension is absent: say so in this database's slot, if it has one
+ * (the launcher frees it once its schedulers are gone), and exit.
+ */
 static void
 scheduler_no_extension(void)
 {
@@ -288,75 +412,290 @@ lock_extension(void)
 }
 
 /*
- * Lock each run that sql ($1 = now, $2 = batch) selects and apply act to
- * it (only to open runs, if open_only); runs another session holds are
- * left for the next tick.
+ * Join this database's pool: check that the extension is here (exit if
+ * not), take the database's slot if it has none (a probe; exit if all are
+ * taken), and publish this scheduler's latch so that commits can wake it.
  */
-static int
-tick_due_runs(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch,
-			  bool open_only, void (*act) (WfRun *run))
+static void
+scheduler_attach(void)
+{
+	WfDbSlot   *slot;
+	bool		present;
+	bool		taken = false;
+	char	   *dbname;
+
+	StartTransactionCommand();
+	present = OidIsValid(get_extension_oid("workflow", true));
+	dbname = get_database_name(MyDatabaseId);
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
+	slot = present ? wf_take_db_slot(MyDatabaseId, dbname) : wf_db_slot(MyDatabaseId);
+	if (slot && present && slot->workers[worker_index].pid == 0)
+	{
+		slot->no_extension = false;
+		slot->workers[worker_index].latch = MyLatch;
+		slot->workers[worker_index].pid = MyProcPid;
+		taken = true;
+	}
+	LWLockRelease(wf_shared_lock());
+	CommitTransactionCommand();
+	if (!present)
+		scheduler_no_extension();
+	if (!taken)
+		proc_exit(0);			/* no slot, or another has this index */
+	before_shmem_exit(scheduler_exit, (Datum) 0);
+	wf_set_worker_index(worker_index);
+}
+
+/*
+ * Lock each run that sql ($1 = now, $2 = batch) selects, as WfDueItems of
+ * kind.
+ */
+static List *
+due_runs(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch, WfDueKind kind)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
 	int			n,
-				i,
-				done = 0;
+				i;
 	char	  **wfids;
 	Datum	   *runids;
+	List	   *items = NIL;
 
 	n = wf_exec(plan, sql, 2, types, values, NULL, 0);
 	wf_copy_run_ids(n, 1, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
-		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
+		WfDueItem  *item = palloc0(sizeof(WfDueItem));
 
-		if (run == NULL || (open_only && !wf_run_is_open(run)))
-			continue;
-		act(run);
-		done++;
+		item->kind = kind;
+		item->workflow_id = wfids[i];
+		item->run_id = runids[i];
+		items = lappend(items, item);
 	}
-	return done;
+	return items;
+}
+
+/* One batch (per kind) of everything that is due at now. */
+static List *
+collect_due(TimestampTz now, int batch)
+{
+	/* Kept reports first: a task reported in time is never timed out. */
+	List	   *items = list_concat(wf_due_reports(now, batch), wf_due_timers(now, batch));
+
+	items = list_concat(items, wf_due_tasks(now, batch));
+
+	/* Failed workflow tasks whose retry time has come. */
+	items = list_concat(items,
+						due_runs(&task_retry_plan,
+								 "SELECT workflow_id, run_id FROM workflow.workflows"
+								 " WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
+								 now, batch, WF_DUE_TASK_RETRY));
+	items = list_concat(items,
+						due_runs(&notices_plan,
+								 "SELECT DISTINCT n.workflow_id, n.run_id FROM workflow.child_notices n"
+								 " JOIN workflow.workflows w USING (workflow_id, run_id)"
+								 " WHERE n.created_at <= $1 LIMIT $2",
+								 now, batch, WF_DUE_NOTICES));
+	items = list_concat(items,
+						due_runs(&deadline_plan,
+								 "SELECT workflow_id, run_id FROM workflow.workflows"
+								 " WHERE execution_deadline <= $1 AND closed_at IS NULL"
+								 "   AND execution_deadline IS NOT NULL"
+								 " ORDER BY execution_deadline LIMIT $2",
+								 now, batch, WF_DUE_DEADLINE));
+	return items;
+}
+
+/* Do one due item (arg: the TimestampTz now); 1 if done, 0 if held. */
+static int
+process_item(WfDueItem *item, void *arg)
+{
+	TimestampTz now = *(TimestampTz *) arg;
+	WfRun	   *run;
+
+	switch (item->kind)
+	{
+		case WF_DUE_REPORT:
+			return wf_apply_report(item);
+		case WF_DUE_TIMER:
+			return wf_fire_timer(item);
+		case WF_DUE_TASK:
+			return wf_tick_due_task(item, now);
+		default:
+			break;
+	}
+	run = wf_lock_run_by_id(item->workflow_id, item->run_id, true);
+	if (run == NULL)
+		return 0;
+	if (item->kind == WF_DUE_NOTICES)
+		(void) wf_deliver_child_notices(run);	/* a closed parent drops them */
+	else if (!wf_run_is_open(run))
+		return 0;
+	else if (item->kind == WF_DUE_TASK_RETRY)
+		wf_advance(run);
+	else
+		wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
+	return 1;
+}
+
+/* What an item is, for messages and the history. */
+static char *
+describe_item(WfDueItem *item)
+{
+	switch (item->kind)
+	{
+		case WF_DUE_REPORT:
+			return psprintf("report of activity task %lld", (long long) item->key);
+		case WF_DUE_TIMER:
+			return psprintf("timer %lld", (long long) item->key);
+		case WF_DUE_TASK:
+			return psprintf("activity task %lld", (long long) item->key);
+		case WF_DUE_TASK_RETRY:
+			return pstrdup("workflow task retry");
+		case WF_DUE_NOTICES:
+			return pstrdup("child outcome delivery");
+		case WF_DUE_DEADLINE:
+			return pstrdup("execution timeout");
+	}
+	return pstrdup("item");		/* keep compiler quiet */
 }
 
 /*
- * Deliver the outcomes of children that closed while their parent was busy
- * (a closed parent just drops them).
+ * Record on its run that an item failed (WorkflowTaskFailed, with the
+ * error, arg, and the item), and postpone the item by the run's
+ * workflow-task backoff.  Returns 1 if postponed, 0 if the run is held.
  */
-static void
-deliver_notices(WfRun *parent)
+static int
+record_item_failure(WfDueItem *item, void *arg)
 {
-	(void) wf_deliver_child_notices(parent);
+	ErrorData  *edata = arg;
+	WfRun	   *run = wf_lock_run_by_id(item->workflow_id, item->run_id, true);
+	Datum		values[3] = {CStringGetTextDatum(item->workflow_id), item->run_id, 0};
+	Oid			types[3] = {TEXTOID, UUIDOID, TIMESTAMPTZOID};
+	TimestampTz retry_at;
+	WfJson		b;
+	WfJson		e;
+
+	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
+		return 0;
+	retry_at = wf_task_retry_time(run ? run->task_failures + 1 : 1);
+	if (run != NULL)
+	{
+		run->task_failures++;
+		wf_json_begin(&e);
+		wf_json_str(&e, "message", edata->message);
+		wf_json_str(&e, "sqlstate", unpack_sql_state(edata->sqlerrcode));
+		wf_json_begin(&b);
+		wf_json_jsonb(&b, "error", wf_json_end(&e));
+		wf_json_str(&b, "item", describe_item(item));
+		wf_json_int(&b, "attempt", run->task_failures);
+		wf_json_time(&b, "retry_at", retry_at);
+		wf_append_event(run, "WorkflowTaskFailed", wf_json_end(&b));
+		if (item->kind == WF_DUE_TASK_RETRY)
+			run->task_retry_at = retry_at;
+		wf_update_run(run);
+		wf_flush_events();
+	}
+	values[2] = TimestampTzGetDatum(retry_at);
+	if (item->kind == WF_DUE_REPORT)
+		wf_postpone_report(item, retry_at);
+	else if (item->kind == WF_DUE_TIMER)
+		wf_postpone_timer(item, retry_at);
+	else if (item->kind == WF_DUE_TASK)
+		wf_postpone_task(item, retry_at);
+	else if (item->kind == WF_DUE_NOTICES)
+		wf_exec(&postpone_notices_plan,
+				"UPDATE workflow.child_notices SET created_at = $3"
+				" WHERE workflow_id = $1 AND run_id = $2",
+				3, types, values, NULL, 0);
+	else if (item->kind == WF_DUE_DEADLINE)
+		wf_exec(&postpone_deadline_plan,
+				"UPDATE workflow.workflows SET execution_deadline = $3"
+				" WHERE workflow_id = $1 AND run_id = $2",
+				3, types, values, NULL, 0);
+	wf_note_due(retry_at);
+	return 1;
 }
 
-/* A run past its execution_timeout ends as timed_out. */
-static void
-time_out_run(WfRun *run)
+/*
+ * Run fn(item, arg) inside an internal subtransaction, as a PL/pgSQL
+ * exception block does.  Returns false, with the error in *edata, if it
+ * failed (the subtransaction is rolled back); the caller's own
+ * cancellation is rethrown.
+ */
+static bool
+run_isolated(int (*fn) (WfDueItem *, void *), WfDueItem *item, void *arg,
+			 int *result, ErrorData **edata)
 {
-	wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	*edata = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		*result = fn(item, arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if ((*edata)->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			(*edata)->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(*edata);
+	}
+	PG_END_TRY();
+	return *edata == NULL;
+}
+
+/*
+ * Do one item so that its failure never stops the caller's loop: an error
+ * rolls back only the item's work, is logged as a WARNING naming the run,
+ * recorded on the run, and the item is postponed with backoff.  Returns 1
+ * if the item was done or postponed, 0 if another session holds it.
+ */
+static int
+process_isolated(WfDueItem *item, TimestampTz now)
+{
+	ErrorData  *edata;
+	ErrorData  *edata2;
+	int			n = 0;
+
+	if (run_isolated(process_item, item, &now, &n, &edata))
+		return n;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("workflow: %s of workflow \"%s\" (run %s) failed: %s",
+					describe_item(item), item->workflow_id, wf_uuid_out(item->run_id),
+					edata->message),
+			 errdetail("It is recorded on the run as WorkflowTaskFailed and retried with backoff.")));
+	if (run_isolated(record_item_failure, item, edata, &n, &edata2))
+		return n;
+	ereport(WARNING,
+			(errcode(edata2->sqlerrcode),
+			 errmsg("workflow: could not record the failure of workflow \"%s\" (run %s): %s",
+					item->workflow_id, wf_uuid_out(item->run_id), edata2->message)));
+	return 0;
 }
 
 /* One batch of everything that is due at now; returns how much was done. */
 int
 wf_tick_all(TimestampTz now, int batch)
 {
-	int			done = wf_tick_timers(now, batch) + wf_tick_tasks(now, batch);
+	List	   *items = collect_due(now, batch);
+	ListCell   *lc;
+	int			done = 0;
 
-	/* Failed workflow tasks whose retry time has come. */
-	done += tick_due_runs(&task_retry_plan,
-						  "SELECT workflow_id, run_id FROM workflow.workflows"
-						  " WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
-						  now, batch, true, wf_advance);
-	done += tick_due_runs(&notices_plan,
-						  "SELECT DISTINCT n.workflow_id, n.run_id FROM workflow.child_notices n"
-						  " JOIN workflow.workflows w USING (workflow_id, run_id)"
-						  " WHERE n.created_at <= $1 LIMIT $2",
-						  now, batch, false, deliver_notices);
-	done += tick_due_runs(&deadline_plan,
-						  "SELECT workflow_id, run_id FROM workflow.workflows"
-						  " WHERE execution_deadline <= $1 AND closed_at IS NULL"
-						  "   AND execution_deadline IS NOT NULL"
-						  " ORDER BY execution_deadline LIMIT $2",
-						  now, batch, true, time_out_run);
+	foreach(lc, items)
+		done += process_isolated(lfirst(lc), now);
 	return done;
 }
 
@@ -370,6 +709,7 @@ next_due(void)
 	wf_exec(&next_due_plan,
 			"SELECT LEAST("
 			" (SELECT fire_at FROM workflow.timers ORDER BY fire_at LIMIT 1),"
+			" (SELECT reported_at FROM workflow.task_reports ORDER BY reported_at LIMIT 1),"
 			" (SELECT due_at FROM workflow.tasks WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1),"
 			" (SELECT task_retry_at FROM workflow.workflows WHERE task_retry_at IS NOT NULL"
 			"   ORDER BY task_retry_at LIMIT 1),"
@@ -385,22 +725,36 @@ next_due(void)
 }
 
 /*
- * One transaction of the scheduler: notifications, one batch of due work.
- * Returns the time to sleep, in ms (0 = go on at once); exits the process
- * when the extension is gone.
+ * Copy due items into cxt, so that they outlive the transaction (SPI
+ * allocates in its own contexts, freed by SPI_finish).
  */
-static long
-scheduler_iteration(void)
+static List *
+copy_items(List *items, MemoryContext cxt)
 {
-	WfInternal	save;
-	TimestampTz now;
-	TimestampTz due;
-	int			done;
-	bool		overflow;
-	long		sleep_ms = wf_max_naptime_ms;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	List	   *copy = NIL;
+	ListCell   *lc;
 
-	/* Awake: any commit from now on that makes something due sets our latch. */
-	wf_set_next_wakeup(0);
+	foreach(lc, items)
+	{
+		WfDueItem  *item = palloc(sizeof(WfDueItem));
+
+		*item = *(WfDueItem *) lfirst(lc);
+		item->workflow_id = pstrdup(item->workflow_id);
+		item->run_id = datumCopy(item->run_id, false, UUID_LEN);
+		copy = lappend(copy, item);
+	}
+	MemoryContextSwitchTo(old);
+	return copy;
+}
+
+/*
+ * Start a transaction of the scheduler, as the extension owner; exits the
+ * process when the extension is gone.
+ */
+static void
+begin_work(WfInternal *save, const char *activity)
+{
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -412,31 +766,79 @@ scheduler_iteration(void)
 		CommitTransactionCommand();
 		scheduler_no_extension();
 	}
-	pgstat_report_activity(STATE_RUNNING, "workflow scheduler: due work");
-	wf_enter_internal(&save);
+	pgstat_report_activity(STATE_RUNNING, activity);
+	wf_enter_internal(save);
+}
+
+/* Commit a transaction begin_work started. */
+static void
+end_work(WfInternal *save)
+{
+	wf_leave_internal(save);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * One pass of the scheduler: notifications and the list of what is due in
+ * one transaction, then each due item in a transaction of its own, so that
+ * one run's slow code holds no other run's lock or result, and the other
+ * schedulers of the database (SKIP LOCKED) take the other items meanwhile.
+ * Returns the time to sleep, in ms (0 = go on at once).
+ */
+static long
+scheduler_iteration(MemoryContext items_cxt)
+{
+	WfInternal	save;
+	TimestampTz now;
+	TimestampTz due = 0;
+	int			done = 0;
+	bool		overflow;
+	long		sleep_ms = wf_max_naptime_ms;
+	List	   *items;
+	ListCell   *lc;
+
+	/* Awake: any commit from now on that makes something due sets our latch. */
+	wf_set_next_wakeup(0);
+	begin_work(&save, "workflow scheduler: due work");
 	(void) wf_send_pending_notifies(&overflow);
 	if (overflow || announce_all)
 		(void) wf_notify_all_ready_queues();
 	announce_all = false;
 	now = GetCurrentTimestamp();
-	done = wf_tick_all(now, wf_batch_size);
-	due = next_due();
-	wf_leave_internal(&save);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	items = copy_items(collect_due(now, wf_batch_size), items_cxt);
+	if (items == NIL)
+		due = next_due();
+	end_work(&save);
+
+	foreach(lc, items)
+	{
+		CHECK_FOR_INTERRUPTS();
+		begin_work(&save, "workflow scheduler: due item");
+		done += process_isolated(lfirst(lc), now);
+		end_work(&save);
+	}
 
 	if (done > 0)
+	{
+		held_retry_ms = HELD_RETRY_MS;
 		return 0;
-	if (due != 0)
+	}
+	if (items != NIL)
+	{
+		/* All of it is held by other sessions: retry, less often each time. */
+		sleep_ms = Min(held_retry_ms, sleep_ms);
+		held_retry_ms = Min(held_retry_ms * 2, HELD_RETRY_MAX_MS);
+	}
+	else if (due != 0)
 	{
 		long		secs;
 		int			usecs;
 
 		TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
 		sleep_ms = Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000);
-		/* Overdue but nothing done: another session holds it; retry soon. */
 		if (sleep_ms <= 0)
 			sleep_ms = HELD_RETRY_MS;
 	}
@@ -468,7 +870,7 @@ notify_only_iteration(void)
 	return Max(1, secs * 1000 + (usecs + 999) / 1000);
 }
 
-/* Main loop of a database's scheduler. */
+/* Main loop of one scheduler of a database's pool. */
 void
 wf_scheduler_main(Datum arg)
 {
@@ -477,6 +879,7 @@ wf_scheduler_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	memcpy(&worker_index, MyBgworkerEntry->bgw_extra, sizeof(worker_index));
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
 	scheduler_attach();
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "workflow scheduler loop",
@@ -492,13 +895,16 @@ wf_scheduler_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* workflow.max_workers was lowered below this one's number */
+			if (worker_index >= wf_max_workers)
+				proc_exit(0);
 		}
 		old = MemoryContextSwitchTo(loop_cxt);
 		/* A standby does nothing until it is promoted. */
 		if (!RecoveryInProgress())
 		{
 			if (announce_all || wf_scheduler_needs_pass(GetCurrentTimestamp()))
-				sleep_ms = scheduler_iteration();
+				sleep_ms = scheduler_iteration(loop_cxt);
 			else
 				sleep_ms = notify_only_iteration();
 		}
@@ -593,13 +999,12 @@ wf_skip_time(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(total);
 }
 
-/* Stop the scheduler of a database (by name) and keep it stopped a while. */
+/* Stop the schedulers of a database (by name) and keep them stopped a while. */
 static void
 stop_scheduler_of(const char *dbname)
 {
 	Oid			dboid;
 	WfDbSlot   *slot;
-	pid_t		pid = 0;
 	int			waited;
 
 	if (dbname == NULL || wf_shared_state() == NULL)
@@ -609,18 +1014,29 @@ stop_scheduler_of(const char *dbname)
 		return;
 	for (waited = 0; waited <= STOP_WAIT_MS; waited += 10)
 	{
+		pid_t		pids[WF_MAX_WORKERS] = {0};
+		bool		any = false;
+		int			i;
+
 		LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
 		slot = wf_db_slot(dboid);
 		if (slot)
 		{
 			slot->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PAUSE_MS);
-			pid = slot->pid;
+			for (i = 0; i < WF_MAX_WORKERS; i++)
+				pids[i] = slot->workers[i].pid;
 		}
 		LWLockRelease(wf_shared_lock());
-		if (pid == 0)
+		for (i = 0; i < WF_MAX_WORKERS; i++)
+		{
+			if (pids[i] == 0)
+				continue;
+			any = true;
+			if (waited == 0)
+				(void) kill(pids[i], SIGTERM);
+		}
+		if (!any)
 			return;
-		if (waited == 0)
-			(void) kill(pid, SIGTERM);
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(10 * 1000L);
 	}

@@ -96,6 +96,8 @@ static SPIPlanPtr defer_report_plan;
 static SPIPlanPtr report_due_plan;
 static SPIPlanPtr reports_plan;
 static SPIPlanPtr take_report_plan;
+static SPIPlanPtr postpone_plan;
+static SPIPlanPtr postpone_report_plan;
 
 /* Check one interval-valued option, if present. */
 static void
@@ -547,7 +549,7 @@ activity_resolved(WfRun *run, WfTask *t, Jsonb *failure)
 
 /*
  * Keep a report whose run or task another session holds, instead of
- * waiting: tick_reports applies it under the run's lock once it is free.
+ * waiting: wf_apply_report applies it under the run's lock once it is free.
  * The task, if its row is free, is made due now, so that the scheduler
  * retries it as it retries any held due work, until it gets the lock.
  */
@@ -904,117 +906,154 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 }
 
 /*
- * Apply up to batch deferred reports whose run is free now; returns how
- * many were applied or dropped.  A report of a task that moved on meanwhile
- * (reported again, timed out, withdrawn) is dropped, as a late one is.
+ * Up to batch kept reports (reports that found their run held by another
+ * session) as WfDueItems (key: the task id), oldest first.
  */
-static int
-tick_reports(int batch)
-{
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2];
-	int			n,
-				i,
-				done = 0;
-	int64	   *ids;
-	char	  **wfids;
-	Datum	   *runids;
-
-	values[0] = Int32GetDatum(batch);
-	n = wf_exec(&reports_plan,
-				"SELECT workflow_id, run_id, task_id FROM workflow.task_reports"
-				" ORDER BY reported_at LIMIT $1",
-				1, (Oid[]) {INT4OID}, values, NULL, 0);
-	wf_copy_run_ids(n, 1, &wfids, &runids);
-	ids = palloc(sizeof(int64) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(wf_get_datum(i, 3, &isnull));
-	}
-	for (i = 0; i < n; i++)
-	{
-		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
-		WfTask	   *t;
-		bool		completed;
-		bool		retryable;
-		bool		isnull;
-		Jsonb	   *result;
-		char	   *error;
-		Jsonb	   *details;
-
-		if (run == NULL && wf_run_exists(wfids[i], runids[i]))
-			continue;
-		t = read_task(ids[i], TASK_LOCK_SKIP);
-		if (t == NULL && read_task(ids[i], TASK_PEEK) != NULL)
-			continue;
-		values[0] = CStringGetTextDatum(wfids[i]);
-		values[1] = Int64GetDatum(ids[i]);
-		if (wf_exec(&take_report_plan,
-					"DELETE FROM workflow.task_reports WHERE workflow_id = $1 AND task_id = $2"
-					" RETURNING completed, result, error, retryable, details",
-					2, types, values, NULL, 0) != 1)
-			continue;
-		completed = DatumGetBool(wf_get_datum(0, 1, &isnull));
-		result = wf_get_jsonb(0, 2);
-		error = wf_get_text(0, 3);
-		retryable = DatumGetBool(wf_get_datum(0, 4, &isnull));
-		details = wf_get_jsonb(0, 5);
-		done++;
-		if (t == NULL || strcmp(t->status, "running") != 0)
-			continue;
-		if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
-			wf_delete_task(t->task_id);
-		else if (completed)
-			record_completion(run, t, result);
-		else
-			attempt_failed(run, t, "ActivityFailed", error, details, retryable, NULL);
-	}
-	return done;
-}
-
-/*
- * Handle up to batch tasks whose due time has come, after the deferred
- * reports (a task reported in time is never timed out); returns how many.
- */
-int
-wf_tick_tasks(TimestampTz now, int batch)
+List *
+wf_due_reports(TimestampTz now, int batch)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
 	int			n,
-				i,
-				done = tick_reports(batch);
-	int64	   *ids;
+				i;
 	char	  **wfids;
 	Datum	   *runids;
+	List	   *items = NIL;
+
+	n = wf_exec(&reports_plan,
+				"SELECT workflow_id, run_id, task_id FROM workflow.task_reports"
+				" WHERE reported_at <= $1 ORDER BY reported_at LIMIT $2",
+				2, types, values, NULL, 0);
+	wf_copy_run_ids(n, 1, &wfids, &runids);
+	for (i = 0; i < n; i++)
+	{
+		WfDueItem  *item = palloc0(sizeof(WfDueItem));
+		bool		isnull;
+
+		item->kind = WF_DUE_REPORT;
+		item->workflow_id = wfids[i];
+		item->run_id = runids[i];
+		item->key = DatumGetInt64(wf_get_datum(i, 3, &isnull));
+		items = lappend(items, item);
+	}
+	return items;
+}
+
+/*
+ * Apply one kept report under its run's lock; 1 if applied or dropped, 0
+ * if the run or task is still held.  A report of a task that moved on
+ * meanwhile (reported again, timed out, withdrawn) is dropped, as a late
+ * one is.
+ */
+int
+wf_apply_report(WfDueItem *item)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2] = {CStringGetTextDatum(item->workflow_id), Int64GetDatum(item->key)};
+	WfRun	   *run = wf_lock_run_by_id(item->workflow_id, item->run_id, true);
+	WfTask	   *t;
+	bool		completed;
+	bool		retryable;
+	bool		isnull;
+	Jsonb	   *result;
+	char	   *error;
+	Jsonb	   *details;
+
+	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
+		return 0;
+	t = read_task(item->key, TASK_LOCK_SKIP);
+	if (t == NULL && read_task(item->key, TASK_PEEK) != NULL)
+		return 0;
+	if (wf_exec(&take_report_plan,
+				"DELETE FROM workflow.task_reports WHERE workflow_id = $1 AND task_id = $2"
+				" RETURNING completed, result, error, retryable, details",
+				2, types, values, NULL, 0) != 1)
+		return 0;
+	completed = DatumGetBool(wf_get_datum(0, 1, &isnull));
+	result = wf_get_jsonb(0, 2);
+	error = wf_get_text(0, 3);
+	retryable = DatumGetBool(wf_get_datum(0, 4, &isnull));
+	details = wf_get_jsonb(0, 5);
+	if (t == NULL || strcmp(t->status, "running") != 0)
+		return 1;
+	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
+		wf_delete_task(t->task_id);
+	else if (completed)
+		record_completion(run, t, result);
+	else
+		attempt_failed(run, t, "ActivityFailed", error, details, retryable, NULL);
+	return 1;
+}
+
+/* Postpone a kept report whose application failed. */
+void
+wf_postpone_report(WfDueItem *item, TimestampTz at)
+{
+	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3] = {CStringGetTextDatum(item->workflow_id), Int64GetDatum(item->key),
+	TimestampTzGetDatum(at)};
+
+	wf_exec(&postpone_report_plan,
+			"UPDATE workflow.task_reports SET reported_at = $3"
+			" WHERE workflow_id = $1 AND task_id = $2",
+			3, types, values, NULL, 0);
+}
+
+/* Up to batch tasks whose due time has come, as WfDueItems, earliest first. */
+List *
+wf_due_tasks(TimestampTz now, int batch)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
+	int			n,
+				i;
+	char	  **wfids;
+	Datum	   *runids;
+	List	   *items = NIL;
 
 	n = wf_exec(&due_list_plan,
 				"SELECT task_id, workflow_id, run_id FROM workflow.tasks"
 				" WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
 				2, types, values, NULL, 0);
-	ids = palloc(sizeof(int64) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(wf_get_datum(i, 1, &isnull));
-	}
 	wf_copy_run_ids(n, 2, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
-		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
-		WfTask	   *t;
+		WfDueItem  *item = palloc0(sizeof(WfDueItem));
+		bool		isnull;
 
-		/* Skip what another session is working on; the next tick gets it. */
-		if ((t = read_task(ids[i], TASK_LOCK_SKIP)) == NULL)
-			continue;
-		if (run == NULL && wf_run_exists(wfids[i], runids[i]))
-			continue;
-		done += tick_task(run, t, now);
+		item->kind = WF_DUE_TASK;
+		item->workflow_id = wfids[i];
+		item->run_id = runids[i];
+		item->key = DatumGetInt64(wf_get_datum(i, 1, &isnull));
+		items = lappend(items, item);
 	}
-	return done;
+	return items;
+}
+
+/* Handle one due task; returns 1 if done, 0 if another session holds it. */
+int
+wf_tick_due_task(WfDueItem *item, TimestampTz now)
+{
+	WfRun	   *run = wf_lock_run_by_id(item->workflow_id, item->run_id, true);
+	WfTask	   *t;
+
+	/* Skip what another session is working on; the next tick gets it. */
+	if ((t = read_task(item->key, TASK_LOCK_SKIP)) == NULL)
+		return 0;
+	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
+		return 0;
+	return tick_task(run, t, now);
+}
+
+/* Retry a due task that could not be handled at at. */
+void
+wf_postpone_task(WfDueItem *item, TimestampTz at)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(item->key), TimestampTzGetDatum(at)};
+
+	wf_exec(&postpone_plan, "UPDATE workflow.tasks SET due_at = $2 WHERE task_id = $1",
+			2, types, values, NULL, 0);
 }
 
 /*

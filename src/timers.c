@@ -14,6 +14,7 @@ static SPIPlanPtr insert_plan;
 static SPIPlanPtr delete_plan;
 static SPIPlanPtr delete_all_plan;
 static SPIPlanPtr due_plan;
+static SPIPlanPtr postpone_plan;
 
 /* Start a timer for the run's command seq. */
 void
@@ -53,47 +54,81 @@ wf_cancel_all_timers(WfRun *run)
 			2, types, values, NULL, 0);
 }
 
-/* Fire up to batch timers that are due; returns how many fired. */
-int
-wf_tick_timers(TimestampTz now, int batch)
+/* Up to batch timers that are due, as WfDueItems, earliest first. */
+List *
+wf_due_timers(TimestampTz now, int batch)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
 	int			n,
-				i,
-				fired = 0;
+				i;
 	char	  **wfids;
 	Datum	   *runids;
-	int		   *seqs;
+	List	   *items = NIL;
 
 	n = wf_exec(&due_plan,
 				"SELECT workflow_id, run_id, seq FROM workflow.timers"
 				" WHERE fire_at <= $1 ORDER BY fire_at LIMIT $2",
 				2, types, values, NULL, 0);
-	seqs = palloc(sizeof(int) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		seqs[i] = DatumGetInt32(wf_get_datum(i, 3, &isnull));
-	}
 	wf_copy_run_ids(n, 1, &wfids, &runids);
 	for (i = 0; i < n; i++)
 	{
-		WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], true);
-		WfJson		b;
+		WfDueItem  *item = palloc0(sizeof(WfDueItem));
+		bool		isnull;
 
-		/* Locked by someone else: the next tick gets it. */
-		if (run == NULL || !wf_cancel_timer(run, seqs[i]))
-			continue;
-		fired++;
-		if (!wf_run_is_open(run))
-			continue;
-		wf_json_begin(&b);
-		wf_json_int(&b, "seq", seqs[i]);
-		wf_append_event(run, "TimerFired", wf_json_end(&b));
-		wf_advance(run);
+		item->kind = WF_DUE_TIMER;
+		item->workflow_id = wfids[i];
+		item->run_id = runids[i];
+		item->key = DatumGetInt32(wf_get_datum(i, 3, &isnull));
+		items = lappend(items, item);
 	}
-	return fired;
+	return items;
 }
 
+/*
+ * Fire one due timer; returns 1 if it fired (or was an orphan, removed), 0
+ * if another session holds its run.
+ */
+int
+wf_fire_timer(WfDueItem *item)
+{
+	WfRun	   *run = wf_lock_run_by_id(item->workflow_id, item->run_id, true);
+	WfJson		b;
+
+	if (run == NULL)
+	{
+		WfRun		orphan = {0};
+
+		/* Locked by someone else: the next tick gets it. */
+		if (wf_run_exists(item->workflow_id, item->run_id))
+			return 0;
+		/* An orphan (its run is gone): drop it. */
+		orphan.workflow_id = item->workflow_id;
+		orphan.run_id = item->run_id;
+		(void) wf_cancel_timer(&orphan, (int) item->key);
+		return 1;
+	}
+	if (!wf_cancel_timer(run, (int) item->key))
+		return 0;
+	if (!wf_run_is_open(run))
+		return 1;
+	wf_json_begin(&b);
+	wf_json_int(&b, "seq", item->key);
+	wf_append_event(run, "TimerFired", wf_json_end(&b));
+	wf_advance(run);
+	return 1;
+}
+
+/* Retry a timer that could not be fired at at. */
+void
+wf_postpone_timer(WfDueItem *item, TimestampTz at)
+{
+	Oid			types[4] = {TEXTOID, UUIDOID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[4] = {CStringGetTextDatum(item->workflow_id), item->run_id,
+	Int32GetDatum((int) item->key), TimestampTzGetDatum(at)};
+
+	wf_exec(&postpone_plan,
+			"UPDATE workflow.timers SET fire_at = $4"
+			" WHERE workflow_id = $1 AND run_id = $2 AND seq = $3",
+			4, types, values, NULL, 0);
+}

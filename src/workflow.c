@@ -151,10 +151,12 @@ define_settings(void)
 							"Scheduler processes per database that do due work in parallel.",
 							NULL, &wf_max_workers, 2, 1, WF_MAX_WORKERS,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("workflow.max_databases",
-							"Databases with the extension that the launcher can serve.",
-							NULL, &wf_max_databases, 64, 1, 10000,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* Sizes shared memory: only when preloaded (later it would be FATAL). */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("workflow.max_databases",
+								"Databases with the extension that the launcher can serve.",
+								NULL, &wf_max_databases, 64, 1, 10000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("workflow");
 }
 

@@ -180,6 +180,7 @@ extern void wf_defer_advance(WfRun *run);
 extern bool wf_in_workflow_code(void);
 extern void wf_replay_reset(void);
 extern void wf_replay_subxact_abort(SubTransactionId subid);
+extern TimestampTz wf_task_retry_time(int failures);
 
 /* runs.c: creating runs; children and parents */
 typedef struct WfRunSpec
@@ -226,6 +227,25 @@ extern void wf_continue_compensation(WfRun *run, Jsonb *failure);
 extern void wf_terminate_run(WfRun *run, const char *event_type, const char *status,
 							 const char *reason);
 
+/* A piece of due work of one run; the scheduler does them one at a time. */
+typedef enum WfDueKind
+{
+	WF_DUE_REPORT,				/* key: the task id of a kept report */
+	WF_DUE_TIMER,				/* key: the timer's seq */
+	WF_DUE_TASK,				/* key: the task id */
+	WF_DUE_TASK_RETRY,			/* a failed workflow task's retry */
+	WF_DUE_NOTICES,				/* child outcomes to deliver */
+	WF_DUE_DEADLINE				/* execution_timeout */
+} WfDueKind;
+
+typedef struct WfDueItem
+{
+	WfDueKind	kind;
+	char	   *workflow_id;
+	Datum		run_id;
+	int64		key;
+} WfDueItem;
+
 /* tasks.c: activity tasks */
 extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);
 extern void wf_check_queue_produce(Oid role, const char *queue);
@@ -233,28 +253,38 @@ extern int64 wf_schedule_task(WfRun *run, int seq, bool is_compensation, const c
 							  const char *queue, Jsonb *input, Jsonb *options,
 							  char **activity_id);
 extern void wf_withdraw_tasks(WfRun *run, int seq, bool all);
-extern int	wf_tick_tasks(TimestampTz now, int batch);
+extern List *wf_due_reports(TimestampTz now, int batch);
+extern int	wf_apply_report(WfDueItem *item);
+extern void wf_postpone_report(WfDueItem *item, TimestampTz at);
+extern List *wf_due_tasks(TimestampTz now, int batch);
+extern int	wf_tick_due_task(WfDueItem *item, TimestampTz now);
+extern void wf_postpone_task(WfDueItem *item, TimestampTz at);
 extern void wf_delete_task(int64 task_id);
 
 /* timers.c */
 extern void wf_start_timer(WfRun *run, int seq, TimestampTz fire_at);
 extern bool wf_cancel_timer(WfRun *run, int seq);
 extern void wf_cancel_all_timers(WfRun *run);
-extern int	wf_tick_timers(TimestampTz now, int batch);
+extern List *wf_due_timers(TimestampTz now, int batch);
+extern int	wf_fire_timer(WfDueItem *item);
+extern void wf_postpone_timer(WfDueItem *item, TimestampTz at);
 
 /* notify.c: announcing queues after commit; per-database scheduler slots */
-#define WF_MAX_DATABASES 64
+typedef struct WfWorkerSlot
+{
+	Latch	   *latch;			/* the scheduler's, while it runs */
+	pid_t		pid;			/* the scheduler's, while it runs */
+	TimestampTz next_wakeup;	/* when it means to wake, 0 = awake now */
+	bool		due_changed;	/* a commit made something due before that */
+} WfWorkerSlot;
 
 typedef struct WfDbSlot
 {
 	Oid			dboid;			/* InvalidOid = free */
-	Latch	   *latch;			/* the scheduler's, while it runs */
-	pid_t		pid;			/* the scheduler's, while it runs */
-	bool		no_extension;	/* the scheduler found no extension here */
+	bool		no_extension;	/* a scheduler found no extension here */
 	bool		notify_overflow;	/* too many queues: notify all ready ones */
 	TimestampTz paused_until;	/* DROP/ALTER DATABASE in progress */
-	TimestampTz next_wakeup;	/* when the scheduler means to wake, 0 = now */
-	bool		due_changed;	/* a commit made something due before that */
+	WfWorkerSlot workers[WF_MAX_WORKERS];	/* the pool (workflow.max_workers) */
 } WfDbSlot;
 
 struct WfShared;
@@ -262,6 +292,9 @@ extern Size wf_shmem_size(void);
 extern void wf_shmem_startup(void);
 extern struct WfShared *wf_shared_state(void);
 extern WfDbSlot *wf_db_slot(Oid dboid);
+extern WfDbSlot *wf_take_db_slot(Oid dboid, const char *dbname);
+extern void wf_set_worker_index(int i);
+extern bool wf_slot_has_workers(WfDbSlot *slot);
 extern WfDbSlot *wf_db_slots(void);
 extern LWLock *wf_shared_lock(void);
 extern void wf_set_launcher_latch(Latch *latch);

@@ -25,6 +25,7 @@ SELECT throws_ok($$SELECT workflow.revoke_queue('q', 'app_test')$$, '42501', NUL
 RESET ROLE;
 
 GRANT EXECUTE ON FUNCTION workflow.tick(timestamptz), workflow.skip_time(interval) TO app_test;
+SELECT workflow.grant_queue('default', 'app_test', 'produce');
 SET ROLE app_test;
 CREATE FUNCTION app.napper(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN PERFORM workflow.sleep('1 hour'); RETURN '{"rested": true}'; END $$;
@@ -38,7 +39,7 @@ SELECT cmp_ok(workflow.skip_time('1 day'), '>=', 1, 'granted EXECUTE, the role s
 SELECT is(status, 'completed', 'and the other run completes') FROM workflow.workflows WHERE workflow_id = 'nap-2';
 RESET ROLE;
 
-GRANT EXECUTE ON FUNCTION workflow.grant_queue(text, regrole), workflow.revoke_queue(text, regrole)
+GRANT EXECUTE ON FUNCTION workflow.grant_queue(text, regrole, text), workflow.revoke_queue(text, regrole, text)
 	TO app_test;
 SET ROLE app_test;
 SELECT throws_ok($$SELECT workflow.grant_queue('q', 'wf_helper')$$, '42501', NULL,

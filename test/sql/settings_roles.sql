@@ -44,6 +44,7 @@ BEGIN
 END $$;
 SELECT workflow.register_workflow('nap', 'nap(jsonb)');
 SELECT workflow.grant_queue('default', 'regress_wf_owner', 'produce');
+SELECT workflow.grant_queue('default', 'regress_wf_heir', 'produce');
 SET ROLE regress_wf_owner;
 SELECT workflow.start_workflow('nap', '{}', 'owned-1');
 SELECT workflow.start_workflow('nap', '{}', 'owned-2');
