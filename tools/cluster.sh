@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster for tests, demos and benchmarks.
+# A throwaway PostgreSQL cluster for tests, demos and benchmarks, run by
+# the server that PG_CONFIG (default: pg_config on PATH) describes.
 #
 # PostgreSQL refuses to run as root, so the server runs as the
 # unprivileged OS user wfpg (created on first use).  Callers stay root and
 # connect over the unix socket in the cluster directory as the database
-# role "postgres" with trust authentication.  The machine's default
-# Debian cluster (15/main) is never touched.
+# role "postgres" with trust authentication.  The machine's own
+# clusters (Debian's NN/main) are never touched.
 #
 # Usage: tools/cluster.sh COMMAND [ARGS...]
 #   fresh           stop, wipe, initdb, configure and start
@@ -25,9 +26,11 @@
 #   WF_PRELOAD      shared_preload_libraries (default workflow; set it to
 #                   '' to run without the extension library)
 #   WF_EXTRA_CONF   extra postgresql.conf lines appended by "fresh"
+#   PG_CONFIG       the server's pg_config (default: pg_config on PATH)
 set -euo pipefail
 
-PG_BINDIR=/usr/lib/postgresql/15/bin
+# shellcheck source=tools/pgconfig.bash
+source "$(dirname "${BASH_SOURCE[0]}")/pgconfig.bash"
 PG_USER=wfpg
 CLUSTER_DIR=${WF_CLUSTER_DIR:-/tmp/workflow-cluster}
 PORT=${WF_PORT:-54329}
@@ -59,8 +62,7 @@ ensure_user() {
 # Check what every command needs: root, the binaries, the OS user.
 preflight() {
 	((EUID == 0)) || die "run as root (the server itself runs as $PG_USER)"
-	[[ -x $PG_BINDIR/pg_ctl ]] ||
-		die "$PG_BINDIR/pg_ctl not found; run tools/deps.sh"
+	pg_locate || exit 1
 	ensure_user
 }
 
@@ -80,7 +82,7 @@ show_log_tail() {
 # instead of a server that silently refuses to start.
 check_preload() {
 	local libdir lib
-	libdir=$("$PG_BINDIR/pg_config" --pkglibdir)
+	libdir=$PG_PKGLIBDIR
 	local -a libs
 	IFS=', ' read -r -a libs <<<"$PRELOAD"
 	for lib in "${libs[@]}"; do
@@ -188,6 +190,7 @@ cmd_env() {
 }
 
 cmd_psql() {
+	pg_locate || exit 1
 	export PGHOST=$CLUSTER_DIR PGPORT=$PORT
 	export PGUSER=${PGUSER:-postgres} PGDATABASE=${PGDATABASE:-postgres}
 	exec "$PG_BINDIR/psql" "$@"
