@@ -51,14 +51,16 @@ ifeq ($(PGXS),)
 # packages: "make deps" does, and the targets that run a cluster call it
 # first, then start again with the headers in place.
 .PHONY: all install installcheck deps test demo bench
-all install installcheck:
+all install installcheck $(if $(WF_AFTER_DEPS),test demo bench):
 	@echo "$(PG_CONFIG) --pgxs finds no PGXS: install the server headers with 'make deps'" \
 		"(tools/deps.sh), or set PG_CONFIG to a server's pg_config" >&2
 	@exit 1
 deps:
 	./tools/deps.sh
+ifeq ($(WF_AFTER_DEPS),)
 test demo bench: deps
-	$(MAKE) $@
+	$(MAKE) $@ WF_AFTER_DEPS=1
+endif
 else
 include $(PGXS)
 

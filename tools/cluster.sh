@@ -119,14 +119,30 @@ EOF
 	fi
 }
 
+# Close every descriptor above 2 of the current (sub)shell.  The server
+# outlives this script and would otherwise keep what its caller had open:
+# the lock of "flock LOCK make test", or a pipe a caller reads to its end.
+close_inherited_fds() {
+	local fd
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		if ((fd > 2)); then
+			eval "exec $fd>&-" 2>/dev/null || true
+		fi
+	done
+}
+
 cmd_start() {
 	[[ -f $DATA_DIR/PG_VERSION ]] ||
 		die "no cluster in $DATA_DIR; run 'tools/cluster.sh fresh' first"
 	if is_running; then
 		return 0
 	fi
-	if ! as_pg_user "$PG_BINDIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" \
-		-w -t "$START_TIMEOUT" start >/dev/null; then
+	if ! (
+		close_inherited_fds
+		as_pg_user "$PG_BINDIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" \
+			-w -t "$START_TIMEOUT" start >/dev/null
+	); then
 		show_log_tail
 		die "could not start the cluster in $DATA_DIR (port $PORT)"
 	fi
