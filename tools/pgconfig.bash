@@ -32,8 +32,8 @@ pg_locate() {
 	fi
 	PGXS_DIR=${pgxs%/src/makefiles/pgxs.mk}
 	if [[ ! -x $PG_BINDIR/postgres ]]; then
-		echo "$PG_CONFIG ($("$PG_CONFIG" --version)) has no server in" \
-			"$PG_BINDIR: install that server, or set PG_CONFIG to the" \
+		echo "$PG_CONFIG is $("$PG_CONFIG" --version), whose server is not in" \
+			"$PG_BINDIR: install it, or set PG_CONFIG to the" \
 			"pg_config of the installed one (see ls /usr/lib/postgresql/*/bin/pg_config)" >&2
 		return 1
 	fi
