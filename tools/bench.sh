@@ -39,12 +39,14 @@
 #   BENCH_PORT             its port                               [54500]
 #   BENCH_EXTRA_CONF       extra postgresql.conf lines
 #   BENCH_KEEP_CLUSTER     1: leave the cluster running afterwards [0: wipe it]
+#   PG_CONFIG              the server's pg_config        [pg_config on PATH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPO=$(pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PG_BINDIR=$("$PG_CONFIG" --bindir)
+# shellcheck source=tools/pgconfig.bash
+source tools/pgconfig.bash
+pg_locate || exit 1
 
 WORKFLOWS=${BENCH_WORKFLOWS:-20000}
 CLIENTS=${BENCH_CLIENTS:-8}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster for tests, demos and benchmarks.
+# A throwaway PostgreSQL cluster for tests, demos and benchmarks, run by
+# the server that PG_CONFIG (default: pg_config on PATH) describes.
 #
 # PostgreSQL refuses to run as root, so the server runs as the
 # unprivileged OS user wfpg (created on first use).  Callers stay root and
 # connect over the unix socket in the cluster directory as the database
-# role "postgres" with trust authentication.  The machine's default
-# Debian cluster (15/main) is never touched.
+# role "postgres" with trust authentication.  The machine's own
+# clusters (Debian's NN/main) are never touched.
 #
 # Usage: tools/cluster.sh COMMAND [ARGS...]
 #   fresh           stop, wipe, initdb, configure and start
@@ -25,9 +26,11 @@
 #   WF_PRELOAD      shared_preload_libraries (default workflow; set it to
 #                   '' to run without the extension library)
 #   WF_EXTRA_CONF   extra postgresql.conf lines appended by "fresh"
+#   PG_CONFIG       the server's pg_config (default: pg_config on PATH)
 set -euo pipefail
 
-PG_BINDIR=/usr/lib/postgresql/15/bin
+# shellcheck source=tools/pgconfig.bash
+source "$(dirname "${BASH_SOURCE[0]}")/pgconfig.bash"
 PG_USER=wfpg
 CLUSTER_DIR=${WF_CLUSTER_DIR:-/tmp/workflow-cluster}
 PORT=${WF_PORT:-54329}
@@ -59,8 +62,7 @@ ensure_user() {
 # Check what every command needs: root, the binaries, the OS user.
 preflight() {
 	((EUID == 0)) || die "run as root (the server itself runs as $PG_USER)"
-	[[ -x $PG_BINDIR/pg_ctl ]] ||
-		die "$PG_BINDIR/pg_ctl not found; run tools/deps.sh"
+	pg_locate || exit 1
 	ensure_user
 }
 
@@ -80,7 +82,7 @@ show_log_tail() {
 # instead of a server that silently refuses to start.
 check_preload() {
 	local libdir lib
-	libdir=$("$PG_BINDIR/pg_config" --pkglibdir)
+	libdir=$PG_PKGLIBDIR
 	local -a libs
 	IFS=', ' read -r -a libs <<<"$PRELOAD"
 	for lib in "${libs[@]}"; do
@@ -117,14 +119,30 @@ EOF
 	fi
 }
 
+# Close every descriptor above 2 of the current (sub)shell.  The server
+# outlives this script and would otherwise keep what its caller had open:
+# the lock of "flock LOCK make test", or a pipe a caller reads to its end.
+close_inherited_fds() {
+	local fd
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		if ((fd > 2)); then
+			eval "exec $fd>&-" 2>/dev/null || true
+		fi
+	done
+}
+
 cmd_start() {
 	[[ -f $DATA_DIR/PG_VERSION ]] ||
 		die "no cluster in $DATA_DIR; run 'tools/cluster.sh fresh' first"
 	if is_running; then
 		return 0
 	fi
-	if ! as_pg_user "$PG_BINDIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" \
-		-w -t "$START_TIMEOUT" start >/dev/null; then
+	if ! (
+		close_inherited_fds
+		as_pg_user "$PG_BINDIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" \
+			-w -t "$START_TIMEOUT" start >/dev/null
+	); then
 		show_log_tail
 		die "could not start the cluster in $DATA_DIR (port $PORT)"
 	fi
@@ -188,6 +206,7 @@ cmd_env() {
 }
 
 cmd_psql() {
+	pg_locate || exit 1
 	export PGHOST=$CLUSTER_DIR PGPORT=$PORT
 	export PGUSER=${PGUSER:-postgres} PGDATABASE=${PGDATABASE:-postgres}
 	exec "$PG_BINDIR/psql" "$@"

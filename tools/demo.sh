@@ -4,12 +4,18 @@
 # Starts a throwaway cluster (tools/cluster.sh), declares the saga, runs one
 # workflow-worker per queue, starts a few orders -- one of them fails at
 # CreateShipment after its retries and is compensated -- and prints each
-# order's status and history.
+# order's status and history.  PG_CONFIG (default: pg_config on PATH)
+# names the server to use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPO=$(pwd)
-BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+# shellcheck source=tools/pgconfig.bash
+source tools/pgconfig.bash
+pg_locate || exit 1
+BINDIR=$PG_BINDIR
+# psql and friends of that server, not whatever version PATH has first.
+export PATH=$PG_BINDIR:$PATH
 HANDLER=$REPO/examples/order/handlers/activity.sh
 LOGDIR=$(mktemp -d /tmp/workflow-demo.XXXXXX)
 WORKERS=()

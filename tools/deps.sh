@@ -4,13 +4,21 @@
 # dpkg-query and returns (well under a second).
 #
 # Usage: tools/deps.sh            (as root, or with sudo available)
+#   PG_MAJOR  the PostgreSQL major version whose Debian packages to install
+#             (default 15, Debian 12's).  The build and the scripts then
+#             find that server through pg_config, not by this number.
+#
+# Run by "make deps" and first by "make test", "make demo" and "make bench";
+# never by "make" alone nor by the test runner.
 set -euo pipefail
 
+PG_MAJOR=${PG_MAJOR:-15}
+
 PACKAGES=(
-	postgresql-15
-	postgresql-server-dev-15
-	postgresql-client-15
-	postgresql-15-pgtap
+	"postgresql-$PG_MAJOR"
+	"postgresql-server-dev-$PG_MAJOR"
+	"postgresql-client-$PG_MAJOR"
+	"postgresql-$PG_MAJOR-pgtap"
 	libtap-parser-sourcehandler-pgtap-perl
 	libipc-run-perl
 	libpq-dev

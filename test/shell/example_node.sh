@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib/worker.bash"
 
 EXAMPLE=$REPO/examples/node
-command -v node >/dev/null || fail "node not found; run tools/deps.sh"
+command -v node >/dev/null || fail "node not found; run make deps"
 # The pinned pg from the npm registry, once per checkout (node_modules/ is
 # not committed).
 if [[ ! -d $EXAMPLE/node_modules/pg ]]; then

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib/worker.bash"
 PY=/usr/bin/python3   # Debian's, which has python3-psycopg
 EXAMPLE=$REPO/examples/python
 export PYTHONDONTWRITEBYTECODE=1  # importing worker.py leaves no __pycache__/
-"$PY" -c 'import psycopg' || fail "$PY has no psycopg; run tools/deps.sh"
+"$PY" -c 'import psycopg' || fail "$PY has no psycopg; run make deps"
 EXAMPLE_NAME=python
 QUEUE=py_queue
 WORKER_NAME=worker.py

@@ -1,5 +1,7 @@
 # WorkflowTest.pm: helpers shared by the Perl TAP tests of the workflow
-# extension (test/t/*.pl).
+# extension (test/t/*.pl).  They run under PGXS: make installcheck (or make
+# prove_installcheck) runs prove with -I test/t and the server's bindir
+# first on PATH, as an unprivileged user; make test does so as wfpg.
 #
 # - new_node:        a PostgreSQL::Test::Cluster with the library preloaded
 # - poll:            run a query until it returns the expected value, with a

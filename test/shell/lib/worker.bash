@@ -1,8 +1,9 @@
 # Helpers for the workflow-worker tests (test/shell/worker_*.sh).
 #
-# Sourced, not run.  tools/run-tests.sh runs each test as root with the
-# PG* environment of a fresh throwaway cluster (and WF_REPO, WF_CLUSTER);
-# a test may also be run by hand after  eval "$(tools/cluster.sh env)".
+# Sourced, not run.  test/run.sh runs each test as root with the PG*
+# environment of a fresh throwaway cluster (and WF_REPO, WF_CLUSTER,
+# PG_CONFIG, and that server's bindir first on PATH); a test may also be
+# run by hand after  eval "$(tools/cluster.sh env)".
 
 # shellcheck shell=bash disable=SC2034 # HANDLERS, CLUSTER, WORKER_RC are for the tests
 set -euo pipefail
@@ -16,7 +17,7 @@ CLUSTER=${WF_CLUSTER:-$REPO/tools/cluster.sh}
 if [[ -x $REPO/worker/workflow-worker ]]; then
 	WORKER=$REPO/worker/workflow-worker
 else
-	WORKER=$(pg_config --bindir)/workflow-worker
+	WORKER=$("${PG_CONFIG:-pg_config}" --bindir)/workflow-worker
 fi
 
 WT_TMP=$(mktemp -d /tmp/wf-worker-test.XXXXXX)

@@ -2,49 +2,65 @@
 # Run every test suite of the workflow extension against throwaway
 # clusters and finish with exactly one line "N passed, N failed".
 #
-# Usage: tools/run-tests.sh [SUITE...]     (as root; default: all suites)
-#   regress    pg_regress: test/sql/NAME.sql vs test/expected/NAME.out
-#   isolation  isolation tester: test/specs/NAME.spec vs test/expected/NAME.out
+# Usage: test/run.sh [SUITE...]     (as root; default: all suites)
+#   regress    make installcheck's pg_regress part: test/sql/NAME.sql vs
+#              expected/NAME.out, against a throwaway cluster
+#   isolation  make installcheck's isolation part: test/specs/NAME.spec vs
+#              expected/NAME.out, against the same cluster
 #   pgtap      pg_prove: test/pgtap/*.sql, each in its own new database
-#   shell      hooks: test/shell/*.sh, run as root against a fresh cluster
-#   tap        Perl TAP: test/t/*.pl with PostgreSQL::Test::Cluster, as wfpg
+#   shell      test/shell/*.sh, run as root, each against a fresh cluster
+#   tap        make installcheck's TAP part: test/t/*.pl with
+#              PostgreSQL::Test::Cluster, one make call per file
+#
+# "make test" runs it after "make deps", "make all" and "make install"; it
+# installs nothing and does not build.  What PGXS can run, it runs through
+# PGXS: the regress, isolation and tap suites are "make installcheck" (with
+# REGRESS, ISOLATION, TAP_TESTS and PROVE_TESTS narrowed to the suite), run
+# as the unprivileged OS user wfpg in a wfpg-owned copy of the tree
+# (PostgreSQL refuses to run as root, and wfpg may not be able to write, or
+# even read, the checkout), with PGHOST/PGPORT/PGUSER of the throwaway
+# cluster (tools/cluster.sh).  What PGXS cannot run is done here: pgTAP,
+# one database per file; the shell tests; the OS user; the clusters.
 #
 # Each test file counts as one test case.  The exit status is non-zero if
-# any test failed or a suite could not run.  Outputs go to tmp_check/.
+# any test failed or a suite could not run.  Outputs go to tmp_check/
+# (one directory per suite: make's output, diffs, results, TAP logs).
 #
 # Environment (besides tools/cluster.sh's WF_CLUSTER_DIR, WF_PORT,
 # WF_PRELOAD, WF_EXTRA_CONF):
-#   WF_TEST_EXTENSION  extension the harness creates for isolation and
-#                      pgTAP (default workflow; '' for none)
+#   PG_CONFIG          the server's pg_config (default: pg_config on PATH)
 #   WF_TEST_TIMEOUT    seconds allowed per test command (default 600)
-#   WF_TAP_DIR         wfpg-owned work dir for TAP tests
-#                      (default /tmp/workflow-tap)
+#   WF_WORK_DIR        wfpg-owned directory holding the copy of the tree
+#                      where make installcheck runs (default
+#                      /tmp/workflow-installcheck)
 #   WF_KEEP_CLUSTER=1  leave the throwaway cluster running at the end
 #   WF_ONLY=REGEX      run only the test files whose path matches REGEX
+#   PG_TEST_TIMEOUT_DEFAULT, PG_TEST_NOCLEAN  passed on to the TAP tests
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLUSTER=$REPO/tools/cluster.sh
-PG_BINDIR=/usr/lib/postgresql/15/bin
-PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
-PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
-PG_ISOLATION_REGRESS=$PGXS_DIR/src/test/isolation/pg_isolation_regress
 OUT=$REPO/tmp_check
-TAP_DIR=${WF_TAP_DIR:-/tmp/workflow-tap}
+WORK=${WF_WORK_DIR:-/tmp/workflow-installcheck}
+TREE=$WORK/tree
+PG_USER=wfpg
 PRELOAD=${WF_PRELOAD-workflow}
-EXTENSION=${WF_TEST_EXTENSION-workflow}
 TIMEOUT=${WF_TEST_TIMEOUT:-600}
 ALL_SUITES=(regress isolation pgtap shell tap)
+
+# shellcheck source=tools/pgconfig.bash
+source "$REPO/tools/pgconfig.bash"
 
 PASSED=0
 FAILED=0
 FINISHED=0      # the closing line has been printed
 BROKEN=0        # set when a suite could not run at all
 CLUSTER_UP=0    # the shared regress/isolation cluster is running
+TREE_READY=0    # the wfpg-owned copy of the tree is in place
 
 # ---------------------------------------------------------------- helpers
 
-note() { echo "run-tests: $*"; }
+note() { echo "run: $*"; }
 
 # Add a suite's results to the totals and print its summary line.
 record() {
@@ -128,18 +144,76 @@ shared_cluster() {
 	new_cluster "$OUT/cluster-fresh.log"
 }
 
-# Count "... ok" result lines in pg_regress / pg_isolation_regress output.
+# Count the passed tests in pg_regress / pg_isolation_regress output
+# ("test NAME ... ok" up to PostgreSQL 15, "ok N - NAME" from 16 on).
 count_ok() {
-	grep -cE '\.\.\. ok( |$)' "$1" || true
+	grep -cE '(\.\.\. ok( |$))|(^ok [0-9]+ )' "$1" || true
+}
+
+# --------------------------------------------------- make installcheck
+
+# The tree as wfpg runs it: a fresh wfpg-owned copy of the checkout (made
+# once per run), so that PGXS may write results/, output_iso/ and
+# tmp_check/ beside the Makefile as it expects.
+prepare_tree() {
+	((TREE_READY)) && return 0
+	"$CLUSTER" ensure-user
+	tap_cleanup
+	rm -rf "$WORK"
+	mkdir -p "$TREE"
+	tar -C "$REPO" --exclude=./.git --exclude=./tmp_check \
+		--exclude=./results --exclude=./output_iso --exclude=node_modules \
+		--exclude='*.o' --exclude='*.bc' -cf - . | tar -C "$TREE" -xf -
+	chown -R "$PG_USER:" "$WORK"
+	TREE_READY=1
+}
+
+# Run "make installcheck ARGS..." in the copy as wfpg, with the PG*
+# settings of the running throwaway cluster (if any), output to LOG.
+# Returns make's exit status.
+installcheck() {
+	local log=$1
+	shift
+	local -a conn=()
+	if ((CLUSTER_UP)); then
+		# shellcheck disable=SC2034 # PGDATABASE: set by the eval, unused
+		local PGHOST PGPORT PGUSER PGDATABASE
+		eval "$("$CLUSTER" env)"
+		conn=(PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER")
+	fi
+	local rc=0
+	(
+		cd "$TREE"
+		runuser -u "$PG_USER" -- env -i \
+			HOME="$WORK" LANG=C.UTF-8 \
+			PATH="$PG_BINDIR:/usr/local/bin:/usr/bin:/bin" \
+			"${conn[@]}" WF_PRELOAD="$PRELOAD" \
+			${PG_TEST_TIMEOUT_DEFAULT:+PG_TEST_TIMEOUT_DEFAULT="$PG_TEST_TIMEOUT_DEFAULT"} \
+			${PG_TEST_NOCLEAN:+PG_TEST_NOCLEAN="$PG_TEST_NOCLEAN"} \
+			timeout --kill-after=10 "$TIMEOUT" \
+			make --no-print-directory PG_CONFIG="$PG_CONFIG_PATH" installcheck "$@"
+	) >"$log" 2>&1 || rc=$?
+	timed_out "$rc" "make installcheck $*" >>"$log"
+	return "$rc"
+}
+
+# Copy what PGXS left in the tree (PATHS relative to it) to DEST.
+collect() {
+	local dest=$1 p
+	shift
+	for p in "$@"; do
+		[[ -e $TREE/$p ]] && cp -r "$TREE/$p" "$dest/"
+	done
+	return 0
 }
 
 # ----------------------------------------------------------------- suites
 
-# pg_regress-style suite shared by regress and isolation.
-# Args: suite, driver, glob, database, extra driver options...
+# The pg_regress-style part of make installcheck shared by regress and
+# isolation.  Args: suite, driver, glob, make variable of the suite,
+# directory of its diffs in the tree ('.' or output_iso).
 run_regress_like() {
-	local suite=$1 driver=$2 glob=$3 dbname=$4
-	shift 4
+	local suite=$1 driver=$2 glob=$3 var=$4 diffdir=$5
 	local -a files names=()
 	mapfile -t files < <(list_tests "$glob")
 	local n=${#files[@]}
@@ -153,10 +227,10 @@ run_regress_like() {
 	for f in "${files[@]}"; do
 		f=${f##*/}
 		f=${f%.*}
-		if [[ -f test/expected/$f.out ]]; then
+		if [[ -f $REPO/test/expected/$f.out ]]; then
 			names+=("$f")
 		else
-			note "$suite: missing test/expected/$f.out" \
+			note "$suite: missing expected/$f.out" \
 				"(an empty one makes the diff show the actual output)"
 		fi
 	done
@@ -168,15 +242,16 @@ run_regress_like() {
 	local out=$OUT/$suite
 	rm -rf "$out"
 	mkdir -p "$out"
-	[[ -x $driver ]] || { broken "$suite" "$n" "$driver not found; run tools/deps.sh"; return; }
+	[[ -x $driver ]] || { broken "$suite" "$n" "$driver not found; run make deps"; return; }
 	shared_cluster || { broken "$suite" "$n" "could not start the cluster"; return; }
+	prepare_tree
+	rm -rf "$TREE/$diffdir/results" "$TREE/$diffdir/regression.diffs" "$TREE/$diffdir/regression.out"
 
-	local -a conn
-	eval "$("$CLUSTER" env)"
-	conn=(--host="$PGHOST" --port="$PGPORT" --user=postgres)
-	run_limited "$driver" --inputdir=test --outputdir="$out" \
-		--bindir="$PG_BINDIR" "${conn[@]}" --dbname="$dbname" "$@" \
-		"${names[@]}" >"$out/output.txt" 2>&1 || timed_out $? "$suite"
+	# Only this suite's part of make installcheck.
+	local -a only=(REGRESS= ISOLATION= TAP_TESTS=)
+	only+=("$var=${names[*]}")
+	installcheck "$out/output.txt" "${only[@]}" || true
+	collect "$out" "$diffdir/results" "$diffdir/regression.diffs" "$diffdir/regression.out"
 
 	local pass
 	pass=$(count_ok "$out/output.txt")
@@ -190,28 +265,25 @@ run_regress_like() {
 
 run_regress() {
 	# The SQL tests run CREATE EXTENSION themselves.
-	run_regress_like regress "$PG_REGRESS" "test/sql/*.sql" workflow_regress
+	run_regress_like regress "$PGXS_DIR/src/test/regress/pg_regress" \
+		"test/sql/*.sql" REGRESS .
 }
 
 run_isolation() {
 	# Specs start from a database that already has the extension
-	# (--load-extension), so they need no CREATE EXTENSION in their setup,
-	# which every permutation would otherwise repeat.
-	local -a opts=()
-	[[ -z $EXTENSION ]] || opts=(--load-extension="$EXTENSION")
-	run_regress_like isolation "$PG_ISOLATION_REGRESS" "test/specs/*.spec" \
-		workflow_isolation "${opts[@]}"
+	# (ISOLATION_OPTS: --load-extension), so they need no CREATE EXTENSION
+	# in their setup, which every permutation would otherwise repeat.
+	run_regress_like isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" \
+		"test/specs/*.spec" ISOLATION output_iso
 }
 
 # One pgTAP file in its own database, so that it may COMMIT and open
 # other connections.  Returns non-zero on failure.
 run_pgtap_file() {
 	local file=$1 log=$2 db=$3
-	local -a setup=(-c 'CREATE EXTENSION pgtap')
-	[[ -z $EXTENSION ]] || setup+=(-c "CREATE EXTENSION $EXTENSION")
-	"$PG_BINDIR/createdb" "$db" >"$log" 2>&1 || return
-	"$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" "${setup[@]}" \
-		>>"$log" 2>&1 || return
+	createdb "$db" >"$log" 2>&1 || return
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c 'CREATE EXTENSION pgtap' \
+		-c 'CREATE EXTENSION workflow' >>"$log" 2>&1 || return
 	local rc=0
 	run_limited pg_prove --verbose --host "$PGHOST" --port "$PGPORT" \
 		--username postgres --dbname "$db" "$file" >>"$log" 2>&1 || rc=$?
@@ -230,14 +302,15 @@ run_pgtap() {
 	local out=$OUT/pgtap
 	rm -rf "$out"
 	mkdir -p "$out"
-	command -v pg_prove >/dev/null || { broken pgtap "$n" "pg_prove not found; run tools/deps.sh"; return; }
+	command -v pg_prove >/dev/null || { broken pgtap "$n" "pg_prove not found; run make deps"; return; }
 	new_cluster "$out/cluster-fresh.log" || { broken pgtap "$n" "could not start the cluster"; return; }
 	eval "$("$CLUSTER" env)"
 
-	local f name pass=0 fail=0
+	local f name db pass=0 fail=0
 	for f in "${files[@]}"; do
 		name=$(basename "$f" .sql)
-		if run_pgtap_file "$f" "$out/$name.out" "wf_pgtap_${name//[^A-Za-z0-9_]/_}"; then
+		db=wf_pgtap_${name//[^A-Za-z0-9_]/_}
+		if run_pgtap_file "$f" "$out/$name.out" "$db"; then
 			pass=$((pass + 1))
 		else
 			fail=$((fail + 1))
@@ -245,8 +318,8 @@ run_pgtap() {
 			excerpt "$out/$name.out" 80
 			cluster_log_tail
 		fi
-		"$PG_BINDIR/dropdb" --if-exists --force "wf_pgtap_${name//[^A-Za-z0-9_]/_}" \
-			>/dev/null 2>&1 || note "pgtap: could not drop the database of $name"
+		dropdb --if-exists --force "$db" >/dev/null 2>&1 ||
+			note "pgtap: could not drop the database of $name"
 	done
 	record pgtap "$pass" "$fail"
 }
@@ -291,58 +364,21 @@ run_shell() {
 	record shell "$pass" "$fail"
 }
 
-# The repository as wfpg sees it: the checkout itself when wfpg can read
-# it, otherwise a copy (e.g. a clone under /root).
-tap_repo() {
-	if runuser -u wfpg -- test -r "$REPO/Makefile" -a -x "$REPO/test/t"; then
-		echo "$REPO"
-		return
-	fi
-	mkdir -p "$TAP_DIR/repo"
-	tar -C "$REPO" --exclude=./.git --exclude=./tmp_check \
-		--exclude=node_modules -cf - . | tar -C "$TAP_DIR/repo" -xf -
-	chown -R wfpg: "$TAP_DIR/repo"
-	echo "$TAP_DIR/repo"
-}
-
 # Stop servers a killed TAP test left behind (pg_ctl detaches them).
 tap_cleanup() {
 	local pidfile
 	while IFS= read -r pidfile; do
-		runuser -u wfpg -- "$PG_BINDIR/pg_ctl" -D "$(dirname "$pidfile")" \
+		runuser -u "$PG_USER" -- "$PG_BINDIR/pg_ctl" -D "$(dirname "$pidfile")" \
 			-m immediate stop >/dev/null 2>&1 || true
-	done < <(find "$TAP_DIR" -name postmaster.pid 2>/dev/null)
+	done < <(find "$WORK" -name postmaster.pid 2>/dev/null)
 }
 
 # The ends of the server logs of a failed TAP test's nodes.
 tap_server_logs() {
 	local log
-	for log in "$TAP_DIR/tmp_check/log/$1"_*.log; do
+	for log in "$TREE/tmp_check/log/$1"_*.log; do
 		excerpt_tail "$log"
 	done
-}
-
-# One TAP file, as wfpg, with the environment PGXS's prove_installcheck
-# sets up (TESTDIR, PG_REGRESS, PATH).
-run_tap_file() {
-	local repo=$1 file=$2 log=$3
-	(
-		cd "$TAP_DIR"
-		runuser -u wfpg -- env -i \
-			HOME="$TAP_DIR" LANG=C.UTF-8 \
-			PATH="$PG_BINDIR:/usr/local/bin:/usr/bin:/bin" \
-			TESTDIR="$TAP_DIR" PG_REGRESS="$PG_REGRESS" \
-			WF_REPO="$repo" WF_PRELOAD="$PRELOAD" \
-			${PG_TEST_TIMEOUT_DEFAULT:+PG_TEST_TIMEOUT_DEFAULT="$PG_TEST_TIMEOUT_DEFAULT"} \
-			${PG_TEST_NOCLEAN:+PG_TEST_NOCLEAN="$PG_TEST_NOCLEAN"} \
-			timeout --kill-after=10 "$TIMEOUT" \
-			prove -I "$PGXS_DIR/src/test/perl" -I "$repo/test/t" "$repo/$file" ||
-			{
-				local rc=$?
-				timed_out "$rc" "$file"
-				return "$rc"
-			}
-	) >"$log" 2>&1
 }
 
 run_tap() {
@@ -354,31 +390,31 @@ run_tap() {
 		return
 	fi
 	local out=$OUT/tap
-	tap_cleanup
-	rm -rf "$out" "$TAP_DIR"
-	mkdir -p "$out" "$TAP_DIR"
-	[[ -x $PG_REGRESS ]] || { broken tap "$n" "$PG_REGRESS not found; run tools/deps.sh"; return; }
-	"$CLUSTER" ensure-user
-	chown wfpg: "$TAP_DIR"
-	local repo
-	repo=$(tap_repo)
+	rm -rf "$out"
+	mkdir -p "$out/log"
+	[[ -x $PGXS_DIR/src/test/regress/pg_regress ]] ||
+		{ broken tap "$n" "$PGXS_DIR/src/test/regress/pg_regress not found; run make deps"; return; }
+	command -v prove >/dev/null || { broken tap "$n" "prove not found; run make deps"; return; }
+	prepare_tree
 
+	# One make call per file: each has its own status, time limit and logs
+	# (PGXS's prove_installcheck empties tmp_check/ each time).
 	local f name pass=0 fail=0
 	for f in "${files[@]}"; do
 		name=$(basename "$f" .pl)
-		if run_tap_file "$repo" "$f" "$out/$name.out"; then
+		if installcheck "$out/$name.out" REGRESS= ISOLATION= PROVE_TESTS="$f"; then
 			pass=$((pass + 1))
 		else
 			fail=$((fail + 1))
 			echo "tap: FAILED $f"
 			excerpt "$out/$name.out" 60
-			excerpt_tail "$TAP_DIR/tmp_check/log/regress_log_$name" 80
+			excerpt_tail "$TREE/tmp_check/log/regress_log_$name" 80
 			tap_server_logs "$name"
 		fi
+		tap_cleanup
+		# Keep the logs (regress_log_*, server logs) with the other outputs.
+		cp -r "$TREE/tmp_check/log/." "$out/log/" 2>/dev/null || true
 	done
-	tap_cleanup
-	# Keep the logs (regress_log_*, server logs) with the other outputs.
-	cp -r "$TAP_DIR/tmp_check/log" "$out/" 2>/dev/null || true
 	record tap "$pass" "$fail"
 }
 
@@ -403,11 +439,21 @@ main() {
 			exit 2
 		}
 	done
-	((EUID == 0)) || { echo "run-tests: run as root" >&2; exit 2; }
+	((EUID == 0)) || {
+		echo "run: run as root (make test): the servers run as the OS user $PG_USER," \
+			"which this creates; as another user, run make installcheck against" \
+			"your own server" >&2
+		exit 2
+	}
 
 	trap on_exit EXIT
 	cd "$REPO"
-	"$REPO/tools/deps.sh"
+	pg_locate || exit 1
+	# The make calls run as wfpg with a PATH of their own: name pg_config
+	# by its full path.
+	PG_CONFIG_PATH=$(command -v "$PG_CONFIG") || PG_CONFIG_PATH=$PG_CONFIG
+	# psql, createdb, ... of that server, not whatever version PATH has first.
+	export PATH=$PG_BINDIR:$PATH
 	mkdir -p "$OUT"
 	for s in "${suites[@]}"; do
 		# The throwaway cluster is not needed by the TAP tests, which
