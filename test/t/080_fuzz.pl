@@ -68,7 +68,8 @@ $node->safe_psql(
 	$db, q{
 CREATE EXTENSION workflow;
 CREATE ROLE fuzzer LOGIN;
-SELECT workflow.grant_queue('fq', 'fuzzer');
+SELECT workflow.grant_queue('fq', 'fuzzer', 'all');
+SELECT workflow.grant_queue('default', 'fuzzer', 'produce');
 CREATE SCHEMA fuzz_fx AUTHORIZATION fuzzer;
 CREATE SCHEMA fuzz;
 GRANT USAGE ON SCHEMA fuzz TO fuzzer;

@@ -70,6 +70,7 @@ CREATE EXTENSION workflow;
 CREATE ROLE soak LOGIN;
 SELECT workflow.grant_queue('sq1', 'soak');
 SELECT workflow.grant_queue('sq2', 'soak');
+SELECT workflow.grant_queue('*', 'soak', 'produce');
 CREATE SCHEMA soak AUTHORIZATION soak;
 SET ROLE soak;
 
