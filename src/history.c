@@ -421,3 +421,36 @@ wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids)
 		(*run_ids)[i] = datumCopy(wf_get_datum(i, col + 1, &isnull), false, UUID_LEN);
 	}
 }
+
+/*
+ * The due work that sql selects ($1 = now, $2 = batch; columns
+ * workflow_id, run_id and, if there is a third, an int8 key), as
+ * WfDueItems of kind.
+ */
+List *
+wf_due_items(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch, WfDueKind kind)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
+	int			n = wf_exec(plan, sql, 2, types, values, NULL, 0);
+	bool		keyed = SPI_tuptable->tupdesc->natts >= 3;
+	char	  **wfids;
+	Datum	   *runids;
+	List	   *items = NIL;
+	int			i;
+
+	wf_copy_run_ids(n, 1, &wfids, &runids);
+	for (i = 0; i < n; i++)
+	{
+		WfDueItem  *item = palloc0(sizeof(WfDueItem));
+		bool		isnull;
+
+		item->kind = kind;
+		item->workflow_id = wfids[i];
+		item->run_id = runids[i];
+		if (keyed)
+			item->key = DatumGetInt64(wf_get_datum(i, 3, &isnull));
+		items = lappend(items, item);
+	}
+	return items;
+}

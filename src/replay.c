@@ -764,8 +764,9 @@ apply_outcome(ReplayContext *ctx, WfOutcome outcome, Jsonb *result, ErrorData *e
 
 /* One workflow task for a locked, running run: replay it, write what it decided. */
 static void
-advance_body(ReplayContext *ctx)
+advance_body(void *arg)
 {
+	ReplayContext *ctx = arg;
 	Oid			fn;
 	Jsonb	   *result = NULL;
 	ErrorData  *edata = NULL;
@@ -802,38 +803,13 @@ advance_body(ReplayContext *ctx)
 static void
 advance_task(ReplayContext *ctx)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 	WfRun		saved = *ctx->run;
 	int			ndeferred = list_length(deferred_ids);
-	ErrorData  *failure = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		advance_body(ctx);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		current_replay = NULL;
-		MemoryContextSwitchTo(ctx->mcxt);
-		failure = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
+	ErrorData  *failure = wf_isolated(advance_body, ctx);
 
 	if (failure == NULL)
 		return;
-	if (failure->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		failure->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-		ReThrowError(failure);
+	current_replay = NULL;
 	/* Undo what the rolled-back writes did to the run and the deferred list. */
 	*ctx->run = saved;
 	deferred_ids = list_truncate(deferred_ids, ndeferred);

@@ -446,34 +446,6 @@ scheduler_attach(void)
 	wf_set_worker_index(worker_index);
 }
 
-/*
- * Lock each run that sql ($1 = now, $2 = batch) selects, as WfDueItems of
- * kind.
- */
-static List *
-due_runs(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch, WfDueKind kind)
-{
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
-	int			n,
-				i;
-	char	  **wfids;
-	Datum	   *runids;
-	List	   *items = NIL;
-
-	n = wf_exec(plan, sql, 2, types, values, NULL, 0);
-	wf_copy_run_ids(n, 1, &wfids, &runids);
-	for (i = 0; i < n; i++)
-	{
-		WfDueItem  *item = palloc0(sizeof(WfDueItem));
-
-		item->kind = kind;
-		item->workflow_id = wfids[i];
-		item->run_id = runids[i];
-		items = lappend(items, item);
-	}
-	return items;
-}
 
 /* One batch (per kind) of everything that is due at now. */
 static List *
@@ -486,18 +458,18 @@ collect_due(TimestampTz now, int batch)
 
 	/* Failed workflow tasks whose retry time has come. */
 	items = list_concat(items,
-						due_runs(&task_retry_plan,
+						wf_due_items(&task_retry_plan,
 								 "SELECT workflow_id, run_id FROM workflow.workflows"
 								 " WHERE task_retry_at <= $1 ORDER BY task_retry_at LIMIT $2",
 								 now, batch, WF_DUE_TASK_RETRY));
 	items = list_concat(items,
-						due_runs(&notices_plan,
+						wf_due_items(&notices_plan,
 								 "SELECT DISTINCT n.workflow_id, n.run_id FROM workflow.child_notices n"
 								 " JOIN workflow.workflows w USING (workflow_id, run_id)"
 								 " WHERE n.created_at <= $1 LIMIT $2",
 								 now, batch, WF_DUE_NOTICES));
 	items = list_concat(items,
-						due_runs(&deadline_plan,
+						wf_due_items(&deadline_plan,
 								 "SELECT workflow_id, run_id FROM workflow.workflows"
 								 " WHERE execution_deadline <= $1 AND closed_at IS NULL"
 								 "   AND execution_deadline IS NOT NULL"
@@ -617,42 +589,36 @@ record_item_failure(WfDueItem *item, void *arg)
 	return 1;
 }
 
+/* One call of an item's function, for wf_isolated. */
+typedef struct ItemCall
+{
+	int			(*fn) (WfDueItem *, void *);
+	WfDueItem  *item;
+	void	   *arg;
+	int			result;
+} ItemCall;
+
+/* Make the call an ItemCall describes. */
+static void
+call_item(void *arg)
+{
+	ItemCall   *call = arg;
+
+	call->result = call->fn(call->item, call->arg);
+}
+
 /*
- * Run fn(item, arg) inside an internal subtransaction, as a PL/pgSQL
- * exception block does.  Returns false, with the error in *edata, if it
- * failed (the subtransaction is rolled back); the caller's own
- * cancellation is rethrown.
+ * Run fn(item, arg) inside an internal subtransaction (wf_isolated).
+ * Returns false, with the error in *edata, if it failed.
  */
 static bool
 run_isolated(int (*fn) (WfDueItem *, void *), WfDueItem *item, void *arg,
 			 int *result, ErrorData **edata)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	ItemCall	call = {fn, item, arg, 0};
 
-	*edata = NULL;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		*result = fn(item, arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		*edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if ((*edata)->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			(*edata)->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(*edata);
-	}
-	PG_END_TRY();
+	*edata = wf_isolated(call_item, &call);
+	*result = call.result;
 	return *edata == NULL;
 }
 

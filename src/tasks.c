@@ -912,31 +912,10 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 List *
 wf_due_reports(TimestampTz now, int batch)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
-	int			n,
-				i;
-	char	  **wfids;
-	Datum	   *runids;
-	List	   *items = NIL;
-
-	n = wf_exec(&reports_plan,
-				"SELECT workflow_id, run_id, task_id FROM workflow.task_reports"
-				" WHERE reported_at <= $1 ORDER BY reported_at LIMIT $2",
-				2, types, values, NULL, 0);
-	wf_copy_run_ids(n, 1, &wfids, &runids);
-	for (i = 0; i < n; i++)
-	{
-		WfDueItem  *item = palloc0(sizeof(WfDueItem));
-		bool		isnull;
-
-		item->kind = WF_DUE_REPORT;
-		item->workflow_id = wfids[i];
-		item->run_id = runids[i];
-		item->key = DatumGetInt64(wf_get_datum(i, 3, &isnull));
-		items = lappend(items, item);
-	}
-	return items;
+	return wf_due_items(&reports_plan,
+						"SELECT workflow_id, run_id, task_id FROM workflow.task_reports"
+						" WHERE reported_at <= $1 ORDER BY reported_at LIMIT $2",
+						now, batch, WF_DUE_REPORT);
 }
 
 /*
@@ -1003,31 +982,10 @@ wf_postpone_report(WfDueItem *item, TimestampTz at)
 List *
 wf_due_tasks(TimestampTz now, int batch)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
-	int			n,
-				i;
-	char	  **wfids;
-	Datum	   *runids;
-	List	   *items = NIL;
-
-	n = wf_exec(&due_list_plan,
-				"SELECT task_id, workflow_id, run_id FROM workflow.tasks"
-				" WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
-				2, types, values, NULL, 0);
-	wf_copy_run_ids(n, 2, &wfids, &runids);
-	for (i = 0; i < n; i++)
-	{
-		WfDueItem  *item = palloc0(sizeof(WfDueItem));
-		bool		isnull;
-
-		item->kind = WF_DUE_TASK;
-		item->workflow_id = wfids[i];
-		item->run_id = runids[i];
-		item->key = DatumGetInt64(wf_get_datum(i, 1, &isnull));
-		items = lappend(items, item);
-	}
-	return items;
+	return wf_due_items(&due_list_plan,
+						"SELECT workflow_id, run_id, task_id FROM workflow.tasks"
+						" WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+						now, batch, WF_DUE_TASK);
 }
 
 /* Handle one due task; returns 1 if done, 0 if another session holds it. */

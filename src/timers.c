@@ -58,31 +58,10 @@ wf_cancel_all_timers(WfRun *run)
 List *
 wf_due_timers(TimestampTz now, int batch)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch)};
-	int			n,
-				i;
-	char	  **wfids;
-	Datum	   *runids;
-	List	   *items = NIL;
-
-	n = wf_exec(&due_plan,
-				"SELECT workflow_id, run_id, seq FROM workflow.timers"
-				" WHERE fire_at <= $1 ORDER BY fire_at LIMIT $2",
-				2, types, values, NULL, 0);
-	wf_copy_run_ids(n, 1, &wfids, &runids);
-	for (i = 0; i < n; i++)
-	{
-		WfDueItem  *item = palloc0(sizeof(WfDueItem));
-		bool		isnull;
-
-		item->kind = WF_DUE_TIMER;
-		item->workflow_id = wfids[i];
-		item->run_id = runids[i];
-		item->key = DatumGetInt32(wf_get_datum(i, 3, &isnull));
-		items = lappend(items, item);
-	}
-	return items;
+	return wf_due_items(&due_plan,
+						"SELECT workflow_id, run_id, seq::int8 FROM workflow.timers"
+						" WHERE fire_at <= $1 ORDER BY fire_at LIMIT $2",
+						now, batch, WF_DUE_TIMER);
 }
 
 /*

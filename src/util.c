@@ -10,6 +10,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
@@ -324,6 +325,45 @@ wf_check_queue_name(const char *queue)
 				 errmsg("invalid queue name \"%s\"", queue),
 				 errdetail("%s", detail),
 				 errhint("%s", hint)));
+}
+
+/*
+ * Run fn(arg) inside an internal subtransaction, as a PL/pgSQL exception
+ * block does.  Returns NULL if it succeeded; otherwise the subtransaction
+ * is rolled back and the error returned (in the caller's memory context).
+ * The caller's own cancellation (a cancel request, statement_timeout,
+ * shutdown) is not fn's failure: it is rethrown.
+ */
+ErrorData *
+wf_isolated(void (*fn) (void *), void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+	if (edata && (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+				  edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
+		ReThrowError(edata);
+	return edata;
 }
 
 /* Look up key in a jsonb object; false if absent or obj is not an object. */

@@ -79,6 +79,7 @@ extern int	wf_exec(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *arg
 extern Datum wf_get_datum(int row, int col, bool *isnull);
 extern char *wf_get_text(int row, int col);
 extern Jsonb *wf_get_jsonb(int row, int col);
+extern ErrorData *wf_isolated(void (*fn) (void *), void *arg);
 extern void wf_check_payload(Jsonb *value, const char *what);
 extern bool wf_queue_name_ok(const char *queue, const char **detail, const char **hint);
 extern void wf_check_text(const char *value, const char *what, size_t max);
@@ -245,6 +246,10 @@ typedef struct WfDueItem
 	Datum		run_id;
 	int64		key;
 } WfDueItem;
+
+/* history.c: due work as items */
+extern List *wf_due_items(SPIPlanPtr *plan, const char *sql, TimestampTz now, int batch,
+						  WfDueKind kind);
 
 /* tasks.c: activity tasks */
 extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);
