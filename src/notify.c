@@ -320,12 +320,14 @@ wf_wake_launcher_at_commit(void)
 /*
  * Move this transaction's queues to shared memory and wake the schedulers
  * that must act: each one that plans to sleep past a due time this
- * transaction made; for notifications (or an explicit wake), one that is
- * asleep, or all if none is.
+ * transaction made; for notifications, one that is asleep, or all if none
+ * is; for an explicit wake (the extension is being dropped: each must see
+ * it), all of them.
  */
 static void
-publish_at_commit(bool wake)
+publish_at_commit(bool wake_all)
 {
+	bool		wake = wake_all;
 	ListCell   *lc;
 	WfDbSlot   *slot;
 	Latch	   *latches[WF_MAX_WORKERS];
@@ -376,7 +378,18 @@ publish_at_commit(bool wake)
 			latches[nlatches++] = w->latch;
 		}
 	}
-	if (slot && wake && nlatches == 0)
+	if (slot && wake_all)
+	{
+		/* A full pass each: it is the pass that finds the extension gone. */
+		nlatches = 0;
+		for (i = 0; i < WF_MAX_WORKERS; i++)
+			if (slot->workers[i].latch != NULL)
+			{
+				slot->workers[i].due_changed = true;
+				latches[nlatches++] = slot->workers[i].latch;
+			}
+	}
+	else if (slot && wake && nlatches == 0)
 	{
 		/* The first one asleep; if all are busy, all (they look when done). */
 		for (i = 0; i < WF_MAX_WORKERS && nlatches == 0; i++)

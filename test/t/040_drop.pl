@@ -21,11 +21,17 @@ use Time::HiRes qw(time usleep sleep);
 use WorkflowTest;
 
 my $t_start = time();
-my $node = new_node('drop');
+# Schedulers sleep up to a minute when nothing is due: leaving promptly
+# after DROP EXTENSION takes the commit's wake-up of every one of them.
+my $node = new_node('drop', extra_conf => "workflow.max_naptime = 60000\nworkflow.max_workers = 2\n");
 
 my $sched_of = sub {
 	my ($db) = @_;
 	return "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'workflow scheduler' AND datname = '$db'";
+};
+my $pool_of = sub {
+	my ($db) = @_;
+	return "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'workflow scheduler%' AND datname = '$db'";
 };
 
 # A database with the extension, a registered workflow and some pending
@@ -66,11 +72,13 @@ sub timed
 # -------------------------------------------------------- DROP EXTENSION
 setup_db('wfdb');
 ok(poll($node, 'postgres', $sched_of->('wfdb'), '1'), 'a scheduler serves wfdb');
+ok(poll($node, 'postgres', $pool_of->('wfdb'), '2'), 'with its helper');
 
 my ($ok, $secs, $err) = timed('wfdb', 'DROP EXTENSION workflow');
 ok($ok, 'DROP EXTENSION workflow succeeds') or diag($err);
 cmp_ok($secs, '<', 5, sprintf('DROP EXTENSION completes promptly (%.2f s)', $secs));
-ok(poll($node, 'postgres', $sched_of->('wfdb'), '0', 10), 'the scheduler of wfdb goes away');
+ok(poll($node, 'postgres', $pool_of->('wfdb'), '0', 10),
+	'every scheduler of wfdb goes away (woken by the commit, not at its next wake-up)');
 # Several launcher passes later, still none.
 sleep(1.5);
 is($node->safe_psql('postgres', $sched_of->('wfdb')), '0',
