@@ -50,7 +50,7 @@ is_cancellation(Jsonb *error)
 {
 	char	   *sqlstate = wf_jsonb_get_text(error, "sqlstate");
 
-	return sqlstate && strcmp(sqlstate, "WF002") == 0;
+	return sqlstate && strcmp(sqlstate, unpack_sql_state(ERRCODE_WF_CANCELLED)) == 0;
 }
 
 /*

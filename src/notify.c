@@ -197,7 +197,7 @@ wf_set_launcher_latch(Latch *latch)
 }
 
 /* Wake the launcher now. */
-void
+static void
 wf_wake_launcher(void)
 {
 	Latch	   *latch = NULL;

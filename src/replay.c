@@ -68,7 +68,7 @@ static void run_deferred(void);
 static SPIPlanPtr load_history_plan;
 
 /* Name of a command kind, for messages and history. */
-const char *
+static const char *
 wf_cmd_kind_name(WfCmdKind kind)
 {
 	switch (kind)
@@ -556,13 +556,13 @@ record_task_failure(ReplayContext *ctx, Jsonb *error)
 
 /* A task failure for a reason of the engine's, not an error in the code. */
 static void
-record_task_failure_msg(ReplayContext *ctx, const char *sqlstate, const char *message)
+record_task_failure_msg(ReplayContext *ctx, int sqlerrcode, const char *message)
 {
 	WfJson		b;
 
 	wf_json_begin(&b);
 	wf_json_str(&b, "message", message);
-	wf_json_str(&b, "sqlstate", sqlstate);
+	wf_json_str(&b, "sqlstate", unpack_sql_state(sqlerrcode));
 	record_task_failure(ctx, wf_json_end(&b));
 }
 
@@ -578,7 +578,7 @@ lookup_workflow_fn(ReplayContext *ctx)
 
 	if (type == NULL)
 	{
-		record_task_failure_msg(ctx, "42704",
+		record_task_failure_msg(ctx, ERRCODE_UNDEFINED_OBJECT,
 								psprintf("workflow type \"%s\" is not registered",
 										 ctx->run->workflow_type));
 		return InvalidOid;
@@ -589,14 +589,14 @@ lookup_workflow_fn(ReplayContext *ctx)
 	fn = type->fn;
 	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)))
 	{
-		record_task_failure_msg(ctx, "42883",
+		record_task_failure_msg(ctx, ERRCODE_UNDEFINED_FUNCTION,
 								psprintf("the function of workflow type \"%s\" no longer exists",
 										 ctx->run->workflow_type));
 		return InvalidOid;
 	}
 	if (pg_proc_aclcheck(fn, ctx->run->owner, ACL_EXECUTE) != ACLCHECK_OK)
 	{
-		record_task_failure_msg(ctx, "42501",
+		record_task_failure_msg(ctx, ERRCODE_INSUFFICIENT_PRIVILEGE,
 								psprintf("role \"%s\" may not execute %s",
 										 GetUserNameFromId(ctx->run->owner, false),
 										 format_procedure(fn)));
@@ -782,12 +782,12 @@ advance_body(void *arg)
 	if (outcome != WF_OUT_TASK_FAILED)
 		apply_outcome(ctx, outcome, result, edata);
 	else if (ctx->nondeterminism)
-		record_task_failure_msg(ctx, "WF003", ctx->nondeterminism);
+		record_task_failure_msg(ctx, ERRCODE_WF_NONDETERMINISM, ctx->nondeterminism);
 	else if (ctx->took_locks)
-		record_task_failure_msg(ctx, "WF005",
+		record_task_failure_msg(ctx, ERRCODE_WF_NOT_IN_WORKFLOW,
 								"workflow code cannot take advisory locks: take them in an activity");
 	else if (ctx->timed_out)
-		record_task_failure_msg(ctx, "57014",
+		record_task_failure_msg(ctx, ERRCODE_QUERY_CANCELED,
 								psprintf("workflow task timed out after %d ms (workflow.task_timeout)",
 										 wf_task_timeout_ms));
 	else

@@ -91,7 +91,6 @@ extern void wf_replay_block(ReplayContext *ctx, const char *why) pg_attribute_no
 extern void wf_replay_raise_cancelled(ReplayContext *ctx) pg_attribute_noreturn();
 extern bool wf_replay_deliver_cancel(ReplayContext *ctx, WfCmdKind kind, const char *name);
 extern void wf_replay_raise_failure(WfHistCmd *h) pg_attribute_noreturn();
-extern const char *wf_cmd_kind_name(WfCmdKind kind);
 
 /* commands.c */
 extern WfHistCmd *wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input,

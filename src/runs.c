@@ -35,6 +35,8 @@
 
 #include "workflow.h"
 
+static void wf_cancel_children(WfRun *run);
+
 static SPIPlanPtr insert_run_plan;
 static SPIPlanPtr children_plan;
 static SPIPlanPtr cancel_flag_plan;
@@ -344,7 +346,7 @@ settle_children(WfRun *run, bool cancel)
 }
 
 /* Cancelling a parent asks its open children to cancel. */
-void
+static void
 wf_cancel_children(WfRun *run)
 {
 	if (run->has_children)

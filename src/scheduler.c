@@ -653,7 +653,7 @@ process_isolated(WfDueItem *item, TimestampTz now)
 }
 
 /* One batch of everything that is due at now; returns how much was done. */
-int
+static int
 wf_tick_all(TimestampTz now, int batch)
 {
 	List	   *items = collect_due(now, batch);

@@ -77,6 +77,8 @@ static const char *const retry_option_keys[] = {
 	"maximum_attempts", "non_retryable_errors", NULL
 };
 
+static void wf_delete_task(int64 task_id);
+
 static SPIPlanPtr schedule_plan;
 static SPIPlanPtr claim_plan;
 static SPIPlanPtr delete_task_plan;
@@ -505,7 +507,7 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 }
 
 /* Delete a task row. */
-void
+static void
 wf_delete_task(int64 task_id)
 {
 	Oid			types[1] = {INT8OID};

@@ -196,7 +196,7 @@ wf_leave_internal(WfInternal *save)
  * every statement is a keyed lookup or a short scan of a partial index,
  * and re-planning each call for its parameters costs more than it saves.
  */
-SPIPlanPtr
+static SPIPlanPtr
 wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 {
 	if (*cache == NULL)

@@ -73,7 +73,6 @@ typedef struct WfInternal
 extern Oid	wf_extension_owner(void);
 extern void wf_enter_internal(WfInternal *save);
 extern void wf_leave_internal(WfInternal *save);
-extern SPIPlanPtr wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
 extern int	wf_exec(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
 					Datum *values, const char *nulls, long count);
 extern Datum wf_get_datum(int row, int col, bool *isnull);
@@ -203,7 +202,6 @@ extern WfRun *wf_create_run(WfRunSpec *spec);
 extern void wf_check_workflow_id(const char *workflow_id, Oid owner, const char *parent_id);
 extern void wf_continue_as_new(WfRun *run, Jsonb *input);
 extern void wf_request_cancel(WfRun *run, const char *reason, const char *requested_by);
-extern void wf_cancel_children(WfRun *run);
 extern void wf_mark_parent(WfRun *run);
 extern int	wf_deliver_child_notices(WfRun *parent);
 extern void wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
@@ -264,7 +262,6 @@ extern void wf_postpone_report(WfDueItem *item, TimestampTz at);
 extern List *wf_due_tasks(TimestampTz now, int batch);
 extern int	wf_tick_due_task(WfDueItem *item, TimestampTz now);
 extern void wf_postpone_task(WfDueItem *item, TimestampTz at);
-extern void wf_delete_task(int64 task_id);
 
 /* timers.c */
 extern void wf_start_timer(WfRun *run, int seq, TimestampTz fire_at);
@@ -303,7 +300,6 @@ extern bool wf_slot_has_workers(WfDbSlot *slot);
 extern WfDbSlot *wf_db_slots(void);
 extern LWLock *wf_shared_lock(void);
 extern void wf_set_launcher_latch(Latch *latch);
-extern void wf_wake_launcher(void);
 extern void wf_wake_launcher_at_commit(void);
 extern void wf_notify_queue(const char *queue);
 extern void wf_notify_init(void);
@@ -321,6 +317,5 @@ extern int	wf_notify_all_ready_queues(void);
 /* scheduler.c: the background workers and tick() */
 extern void wf_scheduler_register(void);
 extern void wf_utility_hook_init(void);
-extern int	wf_tick_all(TimestampTz now, int batch);
 
 #endif							/* WORKFLOW_H */
