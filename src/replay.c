@@ -536,22 +536,39 @@ wf_task_retry_time(int failures)
 	return TimestampTzPlusMilliseconds(wf_now(), (int64) delay);
 }
 
+/*
+ * Record a failure on a locked run: WorkflowTaskFailed with the error (and
+ * the due item that failed, if item), after the workflow-task backoff.
+ * With retry_task, the workflow task itself is retried then; otherwise
+ * the caller postpones its item to the returned time.
+ */
+TimestampTz
+wf_record_task_failure(WfRun *run, Jsonb *error, const char *item, bool retry_task)
+{
+	TimestampTz retry_at;
+	WfJson		b;
+
+	run->task_failures++;
+	retry_at = wf_task_retry_time(run->task_failures);
+	if (retry_task)
+		run->task_retry_at = retry_at;
+	wf_json_begin(&b);
+	wf_json_jsonb(&b, "error", error);
+	if (item)
+		wf_json_str(&b, "item", item);
+	wf_json_int(&b, "attempt", run->task_failures);
+	wf_json_time(&b, "retry_at", retry_at);
+	wf_append_event(run, "WorkflowTaskFailed", wf_json_end(&b));
+	wf_update_run(run);
+	wf_note_due(retry_at);
+	return retry_at;
+}
+
 /* Record a failed workflow task and schedule its retry. */
 static void
 record_task_failure(ReplayContext *ctx, Jsonb *error)
 {
-	WfRun	   *run = ctx->run;
-	WfJson		b;
-
-	run->task_failures++;
-	run->task_retry_at = wf_task_retry_time(run->task_failures);
-	wf_json_begin(&b);
-	wf_json_jsonb(&b, "error", error);
-	wf_json_int(&b, "attempt", run->task_failures);
-	wf_json_time(&b, "retry_at", run->task_retry_at);
-	wf_append_event(run, "WorkflowTaskFailed", wf_json_end(&b));
-	wf_update_run(run);
-	wf_note_due(run->task_retry_at);
+	(void) wf_record_task_failure(ctx->run, error, NULL, true);
 }
 
 /* A task failure for a reason of the engine's, not an error in the code. */

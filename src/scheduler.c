@@ -545,27 +545,19 @@ record_item_failure(WfDueItem *item, void *arg)
 	Datum		values[3] = {CStringGetTextDatum(item->workflow_id), item->run_id, 0};
 	Oid			types[3] = {TEXTOID, UUIDOID, TIMESTAMPTZOID};
 	TimestampTz retry_at;
-	WfJson		b;
 	WfJson		e;
 
 	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
 		return 0;
-	retry_at = wf_task_retry_time(run ? run->task_failures + 1 : 1);
-	if (run != NULL)
+	if (run == NULL)
+		retry_at = wf_task_retry_time(1);
+	else
 	{
-		run->task_failures++;
 		wf_json_begin(&e);
 		wf_json_str(&e, "message", edata->message);
 		wf_json_str(&e, "sqlstate", unpack_sql_state(edata->sqlerrcode));
-		wf_json_begin(&b);
-		wf_json_jsonb(&b, "error", wf_json_end(&e));
-		wf_json_str(&b, "item", describe_item(item));
-		wf_json_int(&b, "attempt", run->task_failures);
-		wf_json_time(&b, "retry_at", retry_at);
-		wf_append_event(run, "WorkflowTaskFailed", wf_json_end(&b));
-		if (item->kind == WF_DUE_TASK_RETRY)
-			run->task_retry_at = retry_at;
-		wf_update_run(run);
+		retry_at = wf_record_task_failure(run, wf_json_end(&e), describe_item(item),
+										  item->kind == WF_DUE_TASK_RETRY);
 		wf_flush_events();
 	}
 	values[2] = TimestampTzGetDatum(retry_at);

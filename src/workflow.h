@@ -181,6 +181,8 @@ extern bool wf_in_workflow_code(void);
 extern void wf_replay_reset(void);
 extern void wf_replay_subxact_abort(SubTransactionId subid);
 extern TimestampTz wf_task_retry_time(int failures);
+extern TimestampTz wf_record_task_failure(WfRun *run, Jsonb *error, const char *item,
+										  bool retry_task);
 
 /* runs.c: creating runs; children and parents */
 typedef struct WfRunSpec
