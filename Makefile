@@ -6,19 +6,28 @@ EXTVERSION = 0.2
 MODULE_big = workflow
 OBJS = \
 	src/workflow.o \
-	src/util.o \
-	src/history.o \
-	src/sandbox.o \
-	src/replay.o \
-	src/commands.o \
-	src/saga.o \
-	src/lifecycle.o \
-	src/runs.o \
-	src/client.o \
-	src/tasks.o \
-	src/timers.o \
-	src/notify.o \
-	src/scheduler.o
+	src/core/spi.o \
+	src/core/checks.o \
+	src/core/json.o \
+	src/core/history.o \
+	src/core/wakeup.o \
+	src/core/registry.o \
+	src/core/sandbox.o \
+	src/core/shmem.o \
+	src/core/notify.o \
+	src/model/tasks.o \
+	src/model/timers.o \
+	src/model/runs.o \
+	src/model/lifecycle.o \
+	src/engine/replay.o \
+	src/engine/apply.o \
+	src/engine/saga.o \
+	src/api/frame.o \
+	src/api/client.o \
+	src/api/commands.o \
+	src/api/worker.o \
+	src/bgw/launcher.o \
+	src/bgw/scheduler.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Werror -Wmissing-prototypes
@@ -120,7 +129,7 @@ installcheck-server:
 		exit 1;; esac
 
 # PGXS does not track header dependencies.
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*/*.h)
 
 .PHONY: deps test demo bench clean-local
 

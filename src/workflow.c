@@ -1,11 +1,14 @@
 /*-------------------------------------------------------------------------
  * workflow.c
- *	  Module entry point: settings, shared memory, hooks.  Each concern
- *	  lives in its own file; this one only wires them up.
+ *	  Module entry point, above every layer: settings, shared memory, the
+ *	  utility hook and the transaction callbacks, each of which only calls
+ *	  the end-of-transaction function of every layer that keeps state.
+ *	  The layers are described in src/README.md.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -14,22 +17,9 @@
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
-#include "compat.h"
-#include "workflow.h"
+#include "bgw/bgw.h"
 
 PG_MODULE_MAGIC;
-
-int			wf_task_retry_initial_ms = 1000;
-int			wf_task_retry_max_ms = 600000;
-int			wf_batch_size = 100;
-int			wf_max_naptime_ms = 10000;
-int			wf_launcher_naptime_ms = 10000;
-int			wf_default_timeout_ms = 300000;
-char	   *wf_code_search_path = NULL;
-char	   *wf_default_queue = NULL;
-int			wf_task_timeout_ms = 10000;
-int			wf_max_workers = 2;
-int			wf_max_databases = 64;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -160,6 +150,63 @@ define_settings(void)
 	MarkGUCPrefixReserved("workflow");
 }
 
+/*
+ * Transaction end.  Before commit, every buffered event must be written
+ * and a claim-only transaction may skip waiting for its flush; at commit
+ * the announcements go out; at any end each layer forgets what it kept
+ * for this transaction.
+ */
+static void
+wf_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			wf_history_at_pre_commit();
+			wf_notify_at_pre_commit();
+			return;
+		case XACT_EVENT_COMMIT:
+			wf_notify_at_commit();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			break;
+		default:
+			return;
+	}
+	wf_notify_at_end();
+	wf_wakeups_at_end();
+	wf_history_at_end();
+	wf_replay_at_end();
+	wf_forget_type();
+	wf_set_now(0);
+}
+
+/*
+ * Subtransaction end: a rolled-back savepoint takes back its events,
+ * wake-ups and announcements; a committed one hands them to its parent.
+ */
+static void
+wf_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	bool		commit;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		commit = false;
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		commit = true;
+	else
+		return;
+	if (!commit)
+	{
+		wf_history_at_subabort(mySubid);
+		wf_forget_type();
+	}
+	wf_wakeups_at_subend(mySubid, parentSubid, commit);
+	wf_notify_at_subend(mySubid, parentSubid, commit);
+}
+
 /* Module load. */
 void
 _PG_init(void)
@@ -167,7 +214,8 @@ _PG_init(void)
 	if (IsBinaryUpgrade)
 		return;
 	define_settings();
-	wf_notify_init();
+	RegisterXactCallback(wf_xact_callback, NULL);
+	RegisterSubXactCallback(wf_subxact_callback, NULL);
 	wf_utility_hook_init();
 	if (!process_shared_preload_libraries_in_progress)
 		return;

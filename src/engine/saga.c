@@ -11,11 +11,11 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+#include "postgres.h"
 
 #include "utils/builtins.h"
 
-#include "replay.h"
-#include "workflow.h"
+#include "engine/engine.h"
 
 /* Merge a step's result into the running state. */
 static Jsonb *

@@ -1,22 +1,18 @@
 /*-------------------------------------------------------------------------
  * scheduler.c
- *	  The background workers, and workflow.tick().
+ *	  The per-database schedulers, and workflow.tick() / skip_time().
  *
- * A launcher (static background worker, no database) keeps one scheduler
- * (dynamic background worker) running per database where the extension is
- * created: it starts one for every database that allows connections; a
- * scheduler that finds no extension says so in shared memory and exits,
- * and is started again only when CREATE EXTENSION workflow commits there.
- *
- * A scheduler sleeps on its latch until the earliest due time (timer,
- * backoff, lease, deadline, workflow-task retry), at most
- * workflow.max_naptime; commits that create work or a nearer due time set
- * its latch.  Each wake-up sends the batched NOTIFYs, then does due work
- * in bounded batches, one transaction per batch, with SKIP LOCKED so that
- * tick() and the scheduler can run at once.
- *
- * DROP DATABASE (and the other commands that need a database without
- * sessions) stop its scheduler first, from a ProcessUtility hook.
+ * A scheduler (dynamic background worker, started by the launcher, one of
+ * a pool of workflow.max_workers per database) sleeps on its latch until
+ * the earliest due time (timer, backoff, lease, deadline, workflow-task
+ * retry), at most workflow.max_naptime; commits that create work or a
+ * nearer due time set its latch.  Each wake-up sends the batched NOTIFYs,
+ * then does due work in bounded batches, one transaction per batch, each
+ * item in a subtransaction of its own (its failure is recorded on its run
+ * and the item postponed), with SKIP LOCKED so that the schedulers of a
+ * pool and tick() can run at once.  A scheduler that finds no extension
+ * says so in shared memory and exits; the launcher starts it again only
+ * when CREATE EXTENSION workflow commits there.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -50,26 +46,18 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "workflow.h"
+#include "bgw/bgw.h"
+
+int			wf_batch_size = 100;
+int			wf_max_naptime_ms = 10000;
 
 PG_FUNCTION_INFO_V1(wf_tick);
 PG_FUNCTION_INFO_V1(wf_skip_time);
 
-PGDLLEXPORT void wf_launcher_main(Datum arg);
-PGDLLEXPORT void wf_scheduler_main(Datum arg);
-
-/* How long DROP DATABASE waits for a scheduler to exit. */
-#define STOP_WAIT_MS 10000
 /* How soon a scheduler first retries due work another session holds ... */
 #define HELD_RETRY_MS 10
 /* ... and the longest it waits between such retries. */
 #define HELD_RETRY_MAX_MS 1000
-/* How long the launcher leaves a database alone after such a command. */
-#define PAUSE_MS 15000
-/* Databases the launcher probes for the extension at once. */
-#define MAX_PROBES 2
-
-static ProcessUtility_hook_type prev_utility_hook = NULL;
 
 /* Scheduler: queues overflowed shared memory; announce every ready queue. */
 static bool announce_all = false;
@@ -78,291 +66,12 @@ static bool announce_all = false;
 static int	worker_index = 0;
 static long held_retry_ms = HELD_RETRY_MS;
 
-/*
- * Launcher only: the handles of the schedulers it started, by slot and
- * index, and the databases without a slot it probed or is probing.
- */
-static BackgroundWorkerHandle **scheduler_handles;
-
-typedef struct ProbedDb
-{
-	Oid			dboid;			/* hash key */
-	BackgroundWorkerHandle *probe;	/* while a probe runs */
-	bool		probed;			/* a probe ran since the last slot was freed */
-	uint64		pass;			/* the last launcher pass that saw it */
-} ProbedDb;
-
-static HTAB *probed_dbs;
-
 static SPIPlanPtr task_retry_plan;
 static SPIPlanPtr deadline_plan;
 static SPIPlanPtr notices_plan;
 static SPIPlanPtr next_due_plan;
 static SPIPlanPtr postpone_notices_plan;
 static SPIPlanPtr postpone_deadline_plan;
-
-/* Register the launcher (from _PG_init, when preloaded). */
-void
-wf_scheduler_register(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "workflow");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "workflow launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "workflow launcher");
-	RegisterBackgroundWorker(&worker);
-}
-
-/*
- * Start scheduler number index of a database (number 0 of a database
- * without a slot is a probe: it takes a slot if it finds the extension,
- * and exits otherwise).  Returns its handle, or NULL with a WARNING.
- */
-static BackgroundWorkerHandle *
-start_scheduler(Oid dboid, int index, const char *dbname)
-{
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-	MemoryContext old;
-	bool		registered;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "workflow");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_scheduler_main");
-	if (index == 0)
-	{
-		snprintf(worker.bgw_name, BGW_MAXLEN, "workflow scheduler %s", dbname);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "workflow scheduler");
-	}
-	else
-	{
-		snprintf(worker.bgw_name, BGW_MAXLEN, "workflow scheduler helper %d %s", index, dbname);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "workflow scheduler helper");
-	}
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	memcpy(worker.bgw_extra, &index, sizeof(index));
-	worker.bgw_notify_pid = MyProcPid;
-	/* The handle must outlive the launcher's transaction. */
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	registered = RegisterDynamicBackgroundWorker(&worker, &handle);
-	MemoryContextSwitchTo(old);
-	if (!registered)
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start the workflow scheduler for database \"%s\"", dbname),
-				 errdetail("All background worker slots (max_worker_processes = %d) are in use.",
-						   max_worker_processes),
-				 errhint("Raise max_worker_processes, or lower workflow.max_workers.")));
-		return NULL;
-	}
-	return handle;
-}
-
-/* Is the process behind *handle still alive?  Forgets it once it is not. */
-static bool
-handle_alive(BackgroundWorkerHandle **handle)
-{
-	pid_t		pid;
-
-	if (*handle == NULL)
-		return false;
-	if (GetBackgroundWorkerPid(*handle, &pid) != BGWH_STOPPED)
-		return true;
-	pfree(*handle);
-	*handle = NULL;
-	return false;
-}
-
-/* Keep the pool of a served database full (caller holds the lock). */
-static void
-fill_pool(WfDbSlot *slot, int slotno, const char *dbname, bool probing)
-{
-	int			i;
-
-	for (i = 0; i < wf_max_workers; i++)
-	{
-		BackgroundWorkerHandle **h = &scheduler_handles[slotno * WF_MAX_WORKERS + i];
-
-		/*
-		 * A scheduler started by an earlier launcher (this one was
-		 * restarted), or a probe that took the slot, has no handle here but
-		 * has published its pid.
-		 */
-		if (slot->workers[i].pid != 0 || handle_alive(h) || (i == 0 && probing))
-			continue;
-		*h = start_scheduler(slot->dboid, i, dbname);
-	}
-}
-
-/*
- * A database without a slot: probe it for the extension, at most
- * MAX_PROBES at a time, once until a slot is freed.
- */
-static void
-probe_database(Oid dboid, const char *dbname, uint64 pass, int *probes)
-{
-	bool		found;
-	ProbedDb   *p = hash_search(probed_dbs, &dboid, HASH_ENTER, &found);
-
-	if (!found)
-	{
-		p->probe = NULL;
-		p->probed = false;
-	}
-	p->pass = pass;
-	if (handle_alive(&p->probe))
-	{
-		(*probes)++;
-		return;
-	}
-	if (p->probed || *probes >= MAX_PROBES)
-		return;
-	p->probe = start_scheduler(dboid, 0, dbname);
-	p->probed = p->probe != NULL;
-	if (p->probe)
-		(*probes)++;
-}
-
-/*
- * One pass of the launcher: full pools for the databases that have a slot
- * (they have the extension), probes for the others, and the slots of
- * databases that are gone or lost the extension freed.
- */
-static void
-launcher_pass(void)
-{
-	static uint64 pass = 0;
-	Relation	rel;
-	TableScanDesc scan;
-	HeapTuple	tup;
-	TimestampTz now = GetCurrentTimestamp();
-	WfDbSlot   *slots = wf_db_slots();
-	bool	   *seen = palloc0(sizeof(bool) * wf_max_databases);
-	bool		freed = false;
-	List	   *known_absent = NIL;
-	ListCell   *lc;
-	int			probes = 0;
-	HASH_SEQ_STATUS hs;
-	ProbedDb   *p;
-	int			i;
-
-	pass++;
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
-	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
-	{
-		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-		WfDbSlot   *slot;
-		ProbedDb   *probe;
-
-		if (!db->datallowconn || db->datistemplate)
-			continue;
-		slot = wf_db_slot(db->oid);
-		if (slot == NULL)
-		{
-			probe_database(db->oid, NameStr(db->datname), pass, &probes);
-			continue;
-		}
-		seen[slot - slots] = true;
-		probe = hash_search(probed_dbs, &db->oid, HASH_FIND, NULL);
-		if (probe)
-			probe->pass = pass;
-		if (!slot->no_extension && slot->paused_until <= now)
-			fill_pool(slot, slot - slots, NameStr(db->datname),
-					  probe != NULL && handle_alive(&probe->probe));
-	}
-	for (i = 0; i < wf_max_databases; i++)
-	{
-		int			j;
-		bool		alive = wf_slot_has_workers(&slots[i]);
-
-		if (!OidIsValid(slots[i].dboid) || (seen[i] && !slots[i].no_extension))
-			continue;
-		for (j = 0; j < WF_MAX_WORKERS; j++)
-			alive |= handle_alive(&scheduler_handles[i * WF_MAX_WORKERS + j]);
-		if (!alive)
-		{
-			if (slots[i].no_extension)
-				known_absent = lappend_oid(known_absent, slots[i].dboid);
-			memset(&slots[i], 0, sizeof(WfDbSlot));
-			freed = true;
-		}
-	}
-	LWLockRelease(wf_shared_lock());
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-
-	/* Forget databases that are gone; after a slot was freed, probe again. */
-	hash_seq_init(&hs, probed_dbs);
-	while ((p = hash_seq_search(&hs)) != NULL)
-	{
-		if (p->pass != pass && !handle_alive(&p->probe))
-			hash_search(probed_dbs, &p->dboid, HASH_REMOVE, NULL);
-		else if (freed)
-			p->probed = false;
-	}
-	/* Those whose schedulers just found no extension need no probe. */
-	foreach(lc, known_absent)
-	{
-		Oid			dboid = lfirst_oid(lc);
-		bool		found;
-
-		p = hash_search(probed_dbs, &dboid, HASH_ENTER, &found);
-		if (!found)
-			p->probe = NULL;
-		p->probed = true;
-		p->pass = pass;
-	}
-	pfree(seen);
-}
-
-/* Main loop of the launcher. */
-void
-wf_launcher_main(Datum arg)
-{
-	HASHCTL		ctl;
-
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-	wf_set_launcher_latch(MyLatch);
-	scheduler_handles = MemoryContextAllocZero(TopMemoryContext,
-											   sizeof(BackgroundWorkerHandle *) *
-											   wf_max_databases * WF_MAX_WORKERS);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(ProbedDb);
-	probed_dbs = hash_create("workflow probed databases", 64, &ctl, HASH_ELEM | HASH_BLOBS);
-
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		launcher_pass();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 wf_launcher_naptime_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-}
 
 /* Unpublish this scheduler's latch when it exits. */
 static void
@@ -446,7 +155,6 @@ scheduler_attach(void)
 	wf_set_worker_index(worker_index);
 }
 
-
 /* One batch (per kind) of everything that is due at now. */
 static List *
 collect_due(TimestampTz now, int batch)
@@ -478,11 +186,10 @@ collect_due(TimestampTz now, int batch)
 	return items;
 }
 
-/* Do one due item (arg: the TimestampTz now); 1 if done, 0 if held. */
+/* Do one due item; 1 if done, 0 if held. */
 static int
-process_item(WfDueItem *item, void *arg)
+do_item(WfDueItem *item, TimestampTz now)
 {
-	TimestampTz now = *(TimestampTz *) arg;
 	WfRun	   *run;
 
 	switch (item->kind)
@@ -508,6 +215,19 @@ process_item(WfDueItem *item, void *arg)
 	else
 		wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
 	return 1;
+}
+
+/*
+ * Do one due item (arg: the TimestampTz now) and advance the runs it woke,
+ * as one unit of work; 1 if done, 0 if held.
+ */
+static int
+process_item(WfDueItem *item, void *arg)
+{
+	int			done = do_item(item, *(TimestampTz *) arg);
+
+	wf_api_settle();
+	return done;
 }
 
 /* What an item is, for messages and the history. */
@@ -732,6 +452,7 @@ begin_work(WfInternal *save, const char *activity)
 static void
 end_work(WfInternal *save)
 {
+	wf_api_settle();
 	wf_leave_internal(save);
 	SPI_finish();
 	PopActiveSnapshot();
@@ -892,9 +613,7 @@ wf_tick(PG_FUNCTION_ARGS)
 	int			n;
 	bool		overflow;
 
-	wf_refuse_in_workflow_code("workflow.tick()");
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.tick()");
 	if (at != 0)
 		wf_set_now(at);
 	do
@@ -906,8 +625,7 @@ wf_tick(PG_FUNCTION_ARGS)
 	if (overflow)
 		(void) wf_notify_all_ready_queues();
 	wf_set_now(0);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	PG_RETURN_INT32(total);
 }
 
@@ -927,13 +645,11 @@ wf_skip_time(PG_FUNCTION_ARGS)
 	int			total = 0;
 	bool		overflow;
 
-	wf_refuse_in_workflow_code("workflow.skip_time()");
 	wf_check_interval(horizon, "horizon");
 	limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													TimestampTzGetDatum(clock),
 													IntervalPGetDatum(horizon)));
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.skip_time()");
 	for (;;)
 	{
 		TimestampTz due = next_due();
@@ -952,256 +668,6 @@ wf_skip_time(PG_FUNCTION_ARGS)
 	if (overflow)
 		(void) wf_notify_all_ready_queues();
 	wf_set_now(0);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	PG_RETURN_INT32(total);
-}
-
-/* Stop the schedulers of a database (by name) and keep them stopped a while. */
-static void
-stop_scheduler_of(const char *dbname)
-{
-	Oid			dboid;
-	WfDbSlot   *slot;
-	int			waited;
-
-	if (dbname == NULL || wf_shared_state() == NULL)
-		return;
-	dboid = get_database_oid(dbname, true);
-	if (!OidIsValid(dboid))
-		return;
-	for (waited = 0; waited <= STOP_WAIT_MS; waited += 10)
-	{
-		pid_t		pids[WF_MAX_WORKERS] = {0};
-		bool		any = false;
-		int			i;
-
-		LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
-		slot = wf_db_slot(dboid);
-		if (slot)
-		{
-			slot->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PAUSE_MS);
-			for (i = 0; i < WF_MAX_WORKERS; i++)
-				pids[i] = slot->workers[i].pid;
-		}
-		LWLockRelease(wf_shared_lock());
-		for (i = 0; i < WF_MAX_WORKERS; i++)
-		{
-			if (pids[i] == 0)
-				continue;
-			any = true;
-			if (waited == 0)
-				(void) kill(pids[i], SIGTERM);
-		}
-		if (!any)
-			return;
-		CHECK_FOR_INTERRUPTS();
-		pg_usleep(10 * 1000L);
-	}
-}
-
-/* The database a utility statement needs free of sessions, if any. */
-static const char *
-database_needing_exclusive_access(Node *stmt)
-{
-	ListCell   *lc;
-
-	switch (nodeTag(stmt))
-	{
-		case T_DropdbStmt:
-			return ((DropdbStmt *) stmt)->dbname;
-		case T_RenameStmt:
-			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
-				return ((RenameStmt *) stmt)->subname;
-			return NULL;
-		case T_AlterDatabaseStmt:
-			return ((AlterDatabaseStmt *) stmt)->dbname;
-		case T_CreatedbStmt:
-			foreach(lc, ((CreatedbStmt *) stmt)->options)
-			{
-				DefElem    *def = lfirst(lc);
-
-				if (strcmp(def->defname, "template") == 0)
-					return defGetString(def);
-			}
-			return NULL;
-		default:
-			return NULL;
-	}
-}
-
-/* Is this CREATE EXTENSION workflow? */
-static bool
-is_create_workflow_extension(Node *stmt)
-{
-	return IsA(stmt, CreateExtensionStmt) &&
-		strcmp(((CreateExtensionStmt *) stmt)->extname, "workflow") == 0;
-}
-
-/* The role OIDs a list of RoleSpecs names (those that exist). */
-static List *
-role_oids(List *specs)
-{
-	List	   *oids = NIL;
-	ListCell   *lc;
-
-	foreach(lc, specs)
-	{
-		RoleSpec   *spec = lfirst(lc);
-		Oid			oid;
-
-		if (spec->roletype != ROLESPEC_CSTRING)
-			continue;
-		oid = get_role_oid(spec->rolename, true);
-		if (OidIsValid(oid))
-			oids = lappend_oid(oids, oid);
-	}
-	return oids;
-}
-
-/*
- * DROP ROLE refuses while the role owns open runs in this database (runs
- * in other databases, which this backend cannot see, are terminated by the
- * engine when it next advances them: see wf_advance).  Once the drop may
- * go on, the role's queue grants here go with it, so that a later role
- * with the same OID inherits nothing.
- */
-static void
-check_drop_role(DropRoleStmt *stmt)
-{
-	static SPIPlanPtr open_plan;
-	static SPIPlanPtr grants_plan;
-	List	   *oids = role_oids(stmt->roles);
-	ListCell   *lc;
-	WfInternal	save;
-
-	if (oids == NIL || !OidIsValid(get_extension_oid("workflow", true)))
-		return;
-	SPI_connect();
-	wf_enter_internal(&save);
-	foreach(lc, oids)
-	{
-		Oid			role = lfirst_oid(lc);
-		Datum		values[1] = {ObjectIdGetDatum(role)};
-		bool		isnull;
-		int64		n;
-
-		wf_exec(&open_plan,
-				"SELECT count(*) FROM workflow.workflows WHERE owner = $1 AND closed_at IS NULL",
-				1, (Oid[]) {OIDOID}, values, NULL, 1);
-		n = DatumGetInt64(wf_get_datum(0, 1, &isnull));
-		if (n > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("role \"%s\" cannot be dropped because it owns open workflow runs",
-							GetUserNameFromId(role, false)),
-					 errdetail("It owns " INT64_FORMAT " running workflow runs in database \"%s\".",
-							   n, get_database_name(MyDatabaseId)),
-					 errhint("Use REASSIGN OWNED to give them to another role, DROP OWNED to terminate them, "
-							 "or wait for them to end.")));
-		wf_exec(&grants_plan, "DELETE FROM workflow.queue_grants WHERE grantee = $1",
-				1, (Oid[]) {OIDOID}, values, NULL, 0);
-	}
-	wf_leave_internal(&save);
-	SPI_finish();
-}
-
-/*
- * After REASSIGN OWNED (to is valid) or DROP OWNED (it is not) of roles in
- * this database: their workflow runs and types move to the new owner, or
- * their open runs are terminated, as the other objects they own are
- * reassigned or dropped.
- */
-static void
-after_owned_change(List *specs, RoleSpec *to)
-{
-	static SPIPlanPtr reassign_runs_plan;
-	static SPIPlanPtr reassign_types_plan;
-	static SPIPlanPtr open_runs_plan;
-	List	   *oids = role_oids(specs);
-	ListCell   *lc;
-	WfInternal	save;
-	Oid			newowner = to ? get_rolespec_oid(to, false) : InvalidOid;
-
-	if (oids == NIL || !OidIsValid(get_extension_oid("workflow", true)))
-		return;
-	SPI_connect();
-	wf_enter_internal(&save);
-	foreach(lc, oids)
-	{
-		Datum		values[2] = {ObjectIdGetDatum(lfirst_oid(lc)), ObjectIdGetDatum(newowner)};
-		char	  **wfids;
-		Datum	   *runids;
-		int			n,
-					i;
-
-		if (OidIsValid(newowner))
-		{
-			wf_exec(&reassign_runs_plan,
-					"UPDATE workflow.workflows SET owner = $2 WHERE owner = $1",
-					2, (Oid[]) {OIDOID, OIDOID}, values, NULL, 0);
-			wf_exec(&reassign_types_plan,
-					"UPDATE workflow.workflow_types SET owner = $2 WHERE owner = $1",
-					2, (Oid[]) {OIDOID, OIDOID}, values, NULL, 0);
-			continue;
-		}
-		n = wf_exec(&open_runs_plan,
-					"SELECT workflow_id, run_id FROM workflow.workflows"
-					" WHERE owner = $1 AND closed_at IS NULL",
-					1, (Oid[]) {OIDOID}, values, NULL, 0);
-		wf_copy_run_ids(n, 1, &wfids, &runids);
-		for (i = 0; i < n; i++)
-		{
-			WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], false);
-
-			if (run != NULL && wf_run_is_open(run))
-				wf_terminate_run(run, "WorkflowTerminated", "terminated",
-								 psprintf("DROP OWNED BY %s", GetUserNameFromId(run->owner, false)));
-		}
-	}
-	wf_leave_internal(&save);
-	SPI_finish();
-}
-
-/*
- * Stop a database's scheduler before commands that need the database
- * free; wake the launcher after CREATE EXTENSION workflow commits; keep
- * workflow runs consistent with DROP ROLE, DROP OWNED and REASSIGN OWNED.
- */
-static void
-wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				   ProcessUtilityContext context, ParamListInfo params,
-				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *stmt = pstmt->utilityStmt;
-
-	wf_sandbox_check_utility(stmt);
-	stop_scheduler_of(database_needing_exclusive_access(stmt));
-	if (is_create_workflow_extension(stmt))
-		wf_wake_launcher_at_commit();
-	else if (IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION)
-		wf_wake_scheduler();
-	else if (IsA(stmt, DropRoleStmt))
-		check_drop_role((DropRoleStmt *) stmt);
-
-	if (prev_utility_hook)
-		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-						  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
-
-	if (IsA(stmt, ReassignOwnedStmt))
-		after_owned_change(((ReassignOwnedStmt *) stmt)->roles,
-						   ((ReassignOwnedStmt *) stmt)->newrole);
-	else if (IsA(stmt, DropOwnedStmt))
-		after_owned_change(((DropOwnedStmt *) stmt)->roles, NULL);
-}
-
-/* Install the utility hook. */
-void
-wf_utility_hook_init(void)
-{
-	prev_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = wf_process_utility;
 }

@@ -25,6 +25,7 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -33,7 +34,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
-#include "workflow.h"
+#include "model/model.h"
 
 static void wf_cancel_children(WfRun *run);
 
@@ -221,6 +222,7 @@ wf_create_run(WfRunSpec *spec)
 	if (spec->continued_from)
 		wf_json_str(&b, "continued_from_run_id", wf_uuid_out(spec->continued_from));
 	wf_append_event(run, "WorkflowStarted", wf_json_end(&b));
+	wf_wake_run(run);
 	return run;
 }
 
@@ -262,7 +264,7 @@ wf_continue_as_new(WfRun *run, Jsonb *input)
 	wf_json_jsonb(&b, "input", input);
 	wf_json_str(&b, "new_run_id", wf_uuid_out(next_run_id));
 	wf_append_event(run, "WorkflowContinuedAsNew", wf_json_end(&b));
-	wf_close_run(run, "continued_as_new", NULL, NULL);
+	wf_end_run(run, "continued_as_new", NULL, NULL);
 
 	memset(&spec, 0, sizeof(spec));
 	spec.workflow_id = run->workflow_id;
@@ -280,7 +282,6 @@ wf_continue_as_new(WfRun *run, Jsonb *input)
 	if (next == NULL)
 		elog(ERROR, "could not start the next run of workflow \"%s\"", run->workflow_id);
 	carry_over(run, next_run_id);
-	wf_defer_advance(next);
 }
 
 /* The ids of the open children of a run (lists of text and uuid datums). */
@@ -317,7 +318,7 @@ wf_request_cancel(WfRun *run, const char *reason, const char *requested_by)
 			" WHERE workflow_id = $1 AND run_id = $2",
 			2, types, values, NULL, 0);
 	run->cancel_requested = true;
-	wf_advance(run);
+	wf_wake_run(run);
 	wf_cancel_children(run);
 }
 
@@ -402,7 +403,7 @@ deliver_child_outcome(WfRun *parent, const char *child_id, const char *child_typ
 			wf_json_jsonb(&b, "details", error);
 		wf_append_event(parent, "ChildWorkflowFailed", wf_json_end(&b));
 	}
-	wf_defer_advance(parent);
+	wf_wake_run(parent);
 }
 
 /*
@@ -495,12 +496,14 @@ drop_buffered_signals(WfRun *run)
 }
 
 /*
- * A run just closed: settle its children (cancelled with it if it was
- * cancelled, else terminated) and tell its parent.
+ * Close the run with a final status, then settle its relatives: its
+ * children (cancelled with it if it was cancelled, else terminated), its
+ * buffered signals, its parent.
  */
 void
-wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
+wf_end_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 {
+	wf_close_run(run, status, result, error);
 	if (run->has_children)
 		settle_children(run, run->cancel_requested);
 	/* Buffered signals go on to the next run; otherwise nobody reads them. */
@@ -508,4 +511,37 @@ wf_run_closed(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 		drop_buffered_signals(run);
 	if (run->parent_workflow_id && strcmp(status, "continued_as_new") != 0)
 		notify_parent(run, status, result, error);
+}
+
+/* Options shared by workflow types, starts and child workflows. */
+void
+wf_check_run_options(Jsonb *options, const char *what, const char *const *allowed)
+{
+	char	   *queue;
+	char	   *timeout;
+	char	   *if_exists;
+	Jsonb	   *attrs;
+
+	wf_check_options_object(options, what, allowed);
+	queue = wf_jsonb_get_text(options, "queue");
+	if (queue)
+		wf_check_queue_name(queue);
+	timeout = wf_jsonb_get_text(options, "execution_timeout");
+	if (timeout)
+		(void) wf_parse_interval(timeout, "execution_timeout");
+	wf_validate_activity_options(NULL, options);
+	if_exists = wf_jsonb_get_text(options, "if_exists");
+	if (if_exists && strcmp(if_exists, "error") != 0 && strcmp(if_exists, "return") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for option \"if_exists\"", if_exists),
+				 errhint("Use \"error\" (the default) or \"return\".")));
+	attrs = wf_jsonb_get_jsonb(options, "search_attributes");
+	if (attrs && !JB_ROOT_IS_OBJECT(attrs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"search_attributes\" must be a jsonb object"),
+				 errhint("Write it as {\"customer\": \"c-42\"}.")));
+	wf_check_payload(attrs, "search_attributes");
+	wf_check_payload(options, what);
 }

@@ -4,11 +4,12 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
-#include "workflow.h"
+#include "model/model.h"
 
 static SPIPlanPtr insert_plan;
 static SPIPlanPtr delete_plan;
@@ -94,7 +95,7 @@ wf_fire_timer(WfDueItem *item)
 	wf_json_begin(&b);
 	wf_json_int(&b, "seq", item->key);
 	wf_append_event(run, "TimerFired", wf_json_end(&b));
-	wf_advance(run);
+	wf_wake_run(run);
 	return 1;
 }
 

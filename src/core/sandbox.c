@@ -36,12 +36,17 @@
 #include "utils/guc.h"
 #include "utils/timeout.h"
 
-#include "compat.h"
-#include "workflow.h"
+#include "core/core.h"
+
+char	   *wf_code_search_path = NULL;
+int			wf_task_timeout_ms = 10000;
 
 /* The timeout that ends an attempt, registered on first use. */
 static TimeoutId task_timeout_id = MAX_TIMEOUTS;
 static volatile sig_atomic_t task_timeout_fired = false;
+
+/* Between wf_sandbox_enter and the end of the attempt (leave or disarm). */
+static bool in_workflow_code = false;
 
 /*
  * The advisory locks this backend holds (tag and held modes), read from
@@ -159,6 +164,7 @@ wf_sandbox_enter(WfSandbox *sb, Oid owner)
 	task_timeout_fired = false;
 	if (wf_task_timeout_ms > 0)
 		enable_timeout_after(task_timeout_id, wf_task_timeout_ms);
+	in_workflow_code = true;
 }
 
 /*
@@ -182,6 +188,7 @@ wf_sandbox_leave(WfSandbox *sb)
 void
 wf_sandbox_disarm(void)
 {
+	in_workflow_code = false;
 	if (task_timeout_id == MAX_TIMEOUTS)
 		return;
 	disable_timeout(task_timeout_id, false);
@@ -194,6 +201,13 @@ bool
 wf_sandbox_timed_out(void)
 {
 	return task_timeout_fired;
+}
+
+/* Is workflow code running in this backend right now? */
+bool
+wf_in_workflow_code(void)
+{
+	return in_workflow_code;
 }
 
 /* Refuse a client, worker or administrative function in workflow code. */

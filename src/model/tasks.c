@@ -21,15 +21,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "workflow.h"
+#include "model/model.h"
 
-PG_FUNCTION_INFO_V1(wf_claim_activities);
-PG_FUNCTION_INFO_V1(wf_complete_activity);
-PG_FUNCTION_INFO_V1(wf_complete_and_claim);
-PG_FUNCTION_INFO_V1(wf_fail_activity);
-PG_FUNCTION_INFO_V1(wf_heartbeat_activity);
-PG_FUNCTION_INFO_V1(wf_grant_queue);
-PG_FUNCTION_INFO_V1(wf_revoke_queue);
+int			wf_default_timeout_ms = 300000;
 
 /* A task row, as the reporting functions need it. */
 typedef struct WfTask
@@ -77,7 +71,7 @@ static const char *const retry_option_keys[] = {
 	"maximum_attempts", "non_retryable_errors", NULL
 };
 
-static void wf_delete_task(int64 task_id);
+static void delete_task(int64 task_id);
 
 static SPIPlanPtr schedule_plan;
 static SPIPlanPtr claim_plan;
@@ -316,8 +310,8 @@ wf_check_queue_produce(Oid role, const char *queue)
 }
 
 /* Check the arguments of a claim. */
-static void
-check_claim_args(const char *queue, const char *worker, int32 max_tasks)
+void
+wf_check_claim_args(const char *queue, const char *worker, int32 max_tasks)
 {
 	wf_check_queue_name(queue);
 	wf_check_text(worker, "worker_id", MAX_WORKER_ID_LEN);
@@ -332,11 +326,10 @@ check_claim_args(const char *queue, const char *worker, int32 max_tasks)
  * Claim up to max_tasks ready tasks of the queue, never one another worker
  * holds, into the function's result set.
  */
-static void
-claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *worker,
-			int32 max_tasks)
+void
+wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue, const char *worker,
+			   int32 max_tasks)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', worker ? ' ' : 'n', ' ', ' '};
@@ -376,30 +369,6 @@ claim_tasks(FunctionCallInfo fcinfo, Oid caller, const char *queue, const char *
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 	}
 	wf_claimed_from_queue(queue, n);
-}
-
-/* workflow.claim_activities(queue, worker_id, max_tasks) */
-Datum
-wf_claim_activities(PG_FUNCTION_ARGS)
-{
-	char	   *queue = wf_text_arg(fcinfo, 0, "queue");
-	char	   *worker = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int32		max_tasks = wf_int32_arg(fcinfo, 2, "max_tasks");
-	WfInternal	save;
-
-	bool		only_claims;
-
-	wf_refuse_in_workflow_code("workflow.claim_activities()");
-	check_claim_args(queue, worker, max_tasks);
-	only_claims = wf_claim_starts_clean();
-	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	wf_enter_internal(&save);
-	claim_tasks(fcinfo, save.saved_userid, queue, worker, max_tasks);
-	wf_leave_internal(&save);
-	SPI_finish();
-	wf_claim_done(only_claims);
-	return (Datum) 0;
 }
 
 /* How read_task locks the row it reads. */
@@ -499,7 +468,7 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
 	{
-		wf_delete_task(task_id);
+		delete_task(task_id);
 		return NULL;
 	}
 	*run_out = run;
@@ -508,7 +477,7 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 
 /* Delete a task row. */
 static void
-wf_delete_task(int64 task_id)
+delete_task(int64 task_id)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(task_id)};
@@ -537,8 +506,9 @@ append_started(WfRun *run, WfTask *t)
 }
 
 /*
- * Let the run go on after one of its activities finished for good; failure
- * is the final failure event's data, or NULL on success.
+ * Let the run go on after one of its activities finished for good (its
+ * code is woken; a compensation goes on with the next one); failure is
+ * the final failure event's data, or NULL on success.
  */
 static void
 activity_resolved(WfRun *run, WfTask *t, Jsonb *failure)
@@ -546,7 +516,7 @@ activity_resolved(WfRun *run, WfTask *t, Jsonb *failure)
 	if (t->is_compensation)
 		wf_continue_compensation(run, failure);
 	else
-		wf_advance(run);
+		wf_wake_run(run);
 }
 
 /*
@@ -588,7 +558,7 @@ defer_report(WfTask *t, bool completed, Jsonb *result, const char *error, bool r
 	wf_note_due(now);
 }
 
-/* Record the completion of a task (its run locked) and advance the run. */
+/* Record the completion of a task (its run locked); the run goes on. */
 static void
 record_completion(WfRun *run, WfTask *t, Jsonb *result)
 {
@@ -603,13 +573,13 @@ record_completion(WfRun *run, WfTask *t, Jsonb *result)
 	if (t->is_compensation)
 		wf_json_bool(&b, "is_compensation", true);
 	wf_append_event(run, "ActivityCompleted", wf_json_end(&b));
-	wf_delete_task(t->task_id);
+	delete_task(t->task_id);
 	activity_resolved(run, t, NULL);
 }
 
-/* Record the completion of a task this worker holds and advance the run. */
-static void
-complete_task(int64 task_id, Jsonb *result, Oid caller)
+/* Record the completion of a task this worker holds; the run goes on. */
+void
+wf_complete_task(int64 task_id, Jsonb *result, Oid caller)
 {
 	WfRun	   *run = NULL;
 	bool		held;
@@ -619,53 +589,6 @@ complete_task(int64 task_id, Jsonb *result, Oid caller)
 		defer_report(t, true, result, NULL, true, NULL);
 	else if (t != NULL)
 		record_completion(run, t, result);
-}
-
-/* workflow.complete_activity(task_id, result) */
-Datum
-wf_complete_activity(PG_FUNCTION_ARGS)
-{
-	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
-	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
-	WfInternal	save;
-
-	wf_refuse_in_workflow_code("workflow.complete_activity()");
-	wf_check_payload(result, "activity result");
-	SPI_connect();
-	wf_enter_internal(&save);
-	complete_task(task_id, result, save.saved_userid);
-	wf_leave_internal(&save);
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/*
- * workflow.complete_and_claim(task_id, result, queue, worker_id, max_tasks):
- * complete_activity, then claim_activities, in one call and one commit --
- * the next task a step creates is handed to the worker that finished it
- * (eager dispatch).
- */
-Datum
-wf_complete_and_claim(PG_FUNCTION_ARGS)
-{
-	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
-	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
-	char	   *queue = wf_text_arg(fcinfo, 2, "queue");
-	char	   *worker = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	int32		max_tasks = wf_int32_arg(fcinfo, 4, "max_tasks");
-	WfInternal	save;
-
-	wf_refuse_in_workflow_code("workflow.complete_and_claim()");
-	wf_check_payload(result, "activity result");
-	check_claim_args(queue, worker, max_tasks);
-	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	wf_enter_internal(&save);
-	complete_task(task_id, result, save.saved_userid);
-	claim_tasks(fcinfo, save.saved_userid, queue, worker, max_tasks);
-	wf_leave_internal(&save);
-	SPI_finish();
-	return (Datum) 0;
 }
 
 /*
@@ -721,7 +644,7 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 
 	if (final)
 	{
-		wf_delete_task(t->task_id);
+		delete_task(t->task_id);
 		activity_resolved(run, t, event);
 		return;
 	}
@@ -746,60 +669,37 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 	wf_note_due(next_at);
 }
 
-/* workflow.fail_activity(task_id, error, retryable, details) */
-Datum
-wf_fail_activity(PG_FUNCTION_ARGS)
+/* Record a failed attempt of a task this worker holds: retried, or failed for good. */
+void
+wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details, Oid caller)
 {
-	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
-	char	   *error = wf_text_arg(fcinfo, 1, "error");
-	bool		retryable = wf_bool_arg(fcinfo, 2, "retryable");
-	Jsonb	   *details = wf_jsonb_arg(fcinfo, 3, NULL);
-	WfInternal	save;
 	WfRun	   *run = NULL;
-	WfTask	   *t;
 	bool		held;
+	WfTask	   *t = lock_reported_task(task_id, caller, &run, &held);
 
-	wf_refuse_in_workflow_code("workflow.fail_activity()");
-	wf_check_payload(details, "failure details");
-	wf_check_text(error, "error message", WF_MAX_PAYLOAD);
-	SPI_connect();
-	wf_enter_internal(&save);
-	t = lock_reported_task(task_id, save.saved_userid, &run, &held);
 	if (held)
 		defer_report(t, false, NULL, error, retryable, details);
 	else if (t != NULL)
 		attempt_failed(run, t, "ActivityFailed", error, details, retryable, NULL);
-	wf_leave_internal(&save);
-	SPI_finish();
-	PG_RETURN_VOID();
 }
 
 /*
- * workflow.heartbeat_activity(task_id, details): extend the lease; true
- * when the workflow asks the activity to stop.
+ * Extend the lease of a task this worker holds; true when the workflow
+ * asks the activity to stop.
  */
-Datum
-wf_heartbeat_activity(PG_FUNCTION_ARGS)
+bool
+wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 {
-	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
-	Jsonb	   *details = wf_jsonb_arg(fcinfo, 1, NULL);
 	Oid			types[3] = {INT8OID, JSONBOID, TIMESTAMPTZOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', details ? ' ' : 'n', ' '};
-	WfInternal	save;
-	WfTask	   *t;
-	bool		cancel;
+	WfTask	   *t = read_task(task_id, TASK_PEEK);
 	bool		isnull;
 
-	wf_refuse_in_workflow_code("workflow.heartbeat_activity()");
-	wf_check_payload(details, "heartbeat details");
-	SPI_connect();
-	wf_enter_internal(&save);
-	t = read_task(task_id, TASK_PEEK);
 	if (t == NULL || strcmp(t->status, "running") != 0)
 		stale_task_error(task_id, t ? "The task is not claimed; its lease may have expired."
 						 : "No such task exists (any more).");
-	check_queue_access(save.saved_userid, t->queue);
+	check_queue_access(caller, t->queue);
 
 	values[0] = Int64GetDatum(task_id);
 	values[1] = details ? JsonbPGetDatum(details) : (Datum) 0;
@@ -813,24 +713,18 @@ wf_heartbeat_activity(PG_FUNCTION_ARGS)
 	{
 		if (read_task(task_id, TASK_PEEK) == NULL)
 			stale_task_error(task_id, "No such task exists (any more).");
-		cancel = t->cancel_requested;
+		return t->cancel_requested;
 	}
-	else
-	{
-		if (wf_exec(&heartbeat_plan,
-					"UPDATE workflow.tasks SET heartbeat_at = $3,"
-					" heartbeat_details = COALESCE($2, heartbeat_details),"
-					" lease_expires_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout),"
-					" due_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
-					"                scheduled_at + schedule_to_close_timeout)"
-					" WHERE task_id = $1 AND status = 'running' RETURNING cancel_requested",
-					3, types, values, nulls, 0) != 1)
-			stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
-		cancel = DatumGetBool(wf_get_datum(0, 1, &isnull));
-	}
-	wf_leave_internal(&save);
-	SPI_finish();
-	PG_RETURN_BOOL(cancel);
+	if (wf_exec(&heartbeat_plan,
+				"UPDATE workflow.tasks SET heartbeat_at = $3,"
+				" heartbeat_details = COALESCE($2, heartbeat_details),"
+				" lease_expires_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout),"
+				" due_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
+				"                scheduled_at + schedule_to_close_timeout)"
+				" WHERE task_id = $1 AND status = 'running' RETURNING cancel_requested",
+				3, types, values, nulls, 0) != 1)
+		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
+	return DatumGetBool(wf_get_datum(0, 1, &isnull));
 }
 
 /*
@@ -871,7 +765,7 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
 	{
-		wf_delete_task(t->task_id);
+		delete_task(t->task_id);
 		return 1;
 	}
 
@@ -958,7 +852,7 @@ wf_apply_report(WfDueItem *item)
 	if (t == NULL || strcmp(t->status, "running") != 0)
 		return 1;
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
-		wf_delete_task(t->task_id);
+		delete_task(t->task_id);
 	else if (completed)
 		record_completion(run, t, result);
 	else
@@ -1024,9 +918,8 @@ wf_postpone_task(WfDueItem *item, TimestampTz at)
  * hands out more than it has ("*" only if it holds "*").
  */
 static Datum
-queue_privileges_arg(FunctionCallInfo fcinfo, int argno, Oid caller, const char *queue)
+queue_privileges(const char *privilege, Oid caller, const char *queue)
 {
-	char	   *privilege = wf_text_arg(fcinfo, argno, "privilege");
 	Datum		names[2];
 	int			n = 0;
 	int			i;
@@ -1051,28 +944,15 @@ queue_privileges_arg(FunctionCallInfo fcinfo, int argno, Oid caller, const char 
 	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* Add or remove a queue grant. */
-static Datum
-wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
+/* Add (grant) or remove a queue grant, as caller. */
+void
+wf_change_queue_grant(const char *queue, Oid role, const char *privilege, Oid caller,
+					  bool grant)
 {
-	char	   *queue = wf_text_arg(fcinfo, 0, "queue");
-	Datum		privileges;
-	Oid			role;
 	Oid			types[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
 	Datum		values[3];
-	WfInternal	save;
+	Datum		privileges = queue_privileges(privilege, caller, queue);
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("grantee must not be null"),
-				 errhint("Name a role.")));
-	role = PG_GETARG_OID(1);
-	if (strcmp(queue, "*") != 0)
-		wf_check_queue_name(queue);
-	SPI_connect();
-	wf_enter_internal(&save);
-	privileges = queue_privileges_arg(fcinfo, 2, save.saved_userid, queue);
 	values[0] = CStringGetTextDatum(queue);
 	values[1] = ObjectIdGetDatum(role);
 	values[2] = privileges;
@@ -1087,28 +967,6 @@ wf_change_queue_grant(FunctionCallInfo fcinfo, bool grant)
 				"DELETE FROM workflow.queue_grants"
 				" WHERE queue = $1 AND grantee = $2 AND privilege = ANY ($3)",
 				3, types, values, NULL, 0);
-	wf_leave_internal(&save);
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/*
- * workflow.grant_queue(queue, role, privilege): let role claim from and
- * report on queue ('consume'), schedule tasks on it ('produce'), or both.
- */
-Datum
-wf_grant_queue(PG_FUNCTION_ARGS)
-{
-	wf_refuse_in_workflow_code("workflow.grant_queue()");
-	return wf_change_queue_grant(fcinfo, true);
-}
-
-/* workflow.revoke_queue(queue, role, privilege) */
-Datum
-wf_revoke_queue(PG_FUNCTION_ARGS)
-{
-	wf_refuse_in_workflow_code("workflow.revoke_queue()");
-	return wf_change_queue_grant(fcinfo, false);
 }
 
 /* NOTIFY every queue that has ready tasks (after a notification overflow). */

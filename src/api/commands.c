@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  * commands.c
- *	  The functions workflow code calls (workflow.activity, sleep, now ...)
- *	  and the writing of the commands they record.
+ *	  The functions workflow code calls (workflow.activity, sleep, now ...).
  *
  * Each function takes the next sequence number from the replay context,
  * returns what the history holds there, or records a command and, if it
- * is a blocking call, suspends the attempt (see replay.c).
+ * is a blocking call, suspends the attempt (engine/replay.c); what the
+ * attempt recorded is written after it by engine/apply.c.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -18,8 +18,7 @@
 #include "utils/uuid.h"
 #include "nodes/value.h"
 
-#include "replay.h"
-#include "workflow.h"
+#include "api/api.h"
 
 PG_FUNCTION_INFO_V1(wf_activity);
 PG_FUNCTION_INFO_V1(wf_activity_async);
@@ -41,68 +40,6 @@ static const char *const child_option_keys[] = {
 
 #define PATCH_PREFIX "patch:"
 
-static void apply_timer(WfRun *run, WfNewCmd *cmd);
-
-/* May the run's owner schedule tasks on queue?  (Asked as the extension owner.) */
-static void
-check_produce(ReplayContext *ctx, const char *queue)
-{
-	WfInternal	save;
-
-	SPI_connect();
-	wf_enter_internal(&save);
-	wf_check_queue_produce(ctx->run->owner, queue);
-	wf_leave_internal(&save);
-	SPI_finish();
-}
-
-/*
- * Schedule (or find in history) an activity.  Returns the history entry,
- * NULL when newly scheduled by this attempt.
- */
-WfHistCmd *
-wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input, const char *queue,
-				Jsonb *options, const char *compensation, Jsonb *compensation_input)
-{
-	WfHistCmd  *h;
-	WfNewCmd   *c;
-	MemoryContext old;
-
-	if (activity[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("activity name must not be empty"),
-				 errhint("Name the activity your worker handles, e.g. 'ChargePayment'.")));
-	wf_check_name(activity, "activity name");
-	if (compensation)
-		wf_check_name(compensation, "compensation activity name");
-	if (queue == NULL)
-		queue = ctx->run->queue;
-	wf_check_queue_name(queue);
-	wf_check_payload(input, "activity input");
-	wf_check_payload(compensation_input, "compensation input");
-	wf_validate_activity_options(options, ctx->run->options);
-
-	h = wf_replay_next(ctx, WF_CMD_ACTIVITY, activity);
-	if (h != NULL)
-		return h;
-
-	wf_replay_deliver_cancel(ctx, WF_CMD_ACTIVITY, activity);
-	check_produce(ctx, queue);
-	if (compensation != NULL && wf_jsonb_get_text(options, "compensation_queue") != NULL)
-		check_produce(ctx, wf_jsonb_get_text(options, "compensation_queue"));
-	c = wf_replay_record(ctx, WF_CMD_ACTIVITY, activity);
-	old = MemoryContextSwitchTo(ctx->mcxt);
-	c->queue = pstrdup(queue);
-	c->input = DatumGetJsonbPCopy(JsonbPGetDatum(input));
-	c->options = DatumGetJsonbPCopy(JsonbPGetDatum(options));
-	c->compensation = compensation ? pstrdup(compensation) : NULL;
-	c->compensation_input = compensation_input ?
-		DatumGetJsonbPCopy(JsonbPGetDatum(compensation_input)) : NULL;
-	MemoryContextSwitchTo(old);
-	return NULL;
-}
-
 /* wf_cmd_activity with the arguments of workflow.activity(). */
 static WfHistCmd *
 activity_command(FunctionCallInfo fcinfo, ReplayContext *ctx)
@@ -114,33 +51,6 @@ activity_command(FunctionCallInfo fcinfo, ReplayContext *ctx)
 						   wf_jsonb_arg(fcinfo, 3, "{}"),
 						   PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
 						   wf_jsonb_arg(fcinfo, 5, NULL));
-}
-
-/*
- * The outcome of a command the code waits for: its result, or raise its
- * failure or cancellation, or suspend.
- */
-Jsonb *
-wf_cmd_await(ReplayContext *ctx, WfHistCmd *h, const char *why)
-{
-	if (h == NULL || h->state == WF_CMD_PENDING)
-	{
-		if (h != NULL)
-			wf_replay_deliver_cancel(ctx, h->kind, h->name);
-		wf_replay_block(ctx, why);
-	}
-	switch (h->state)
-	{
-		case WF_CMD_DONE:
-			return h->result;
-		case WF_CMD_FAILED:
-			wf_replay_raise_failure(h);
-		case WF_CMD_CANCELLED:
-			wf_replay_raise_cancelled(ctx);
-		case WF_CMD_PENDING:
-			break;
-	}
-	return NULL;				/* not reached */
 }
 
 /* workflow.activity(...): run an activity and return its result. */
@@ -474,8 +384,7 @@ buffered_signal(ReplayContext *ctx, const char *signal, int64 *signal_id, Jsonb 
 	values[2] = PointerGetDatum(construct_array(taken, ntaken, INT8OID, 8,
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[3] = ctx->run->run_id;
-	SPI_connect();
-	wf_enter_internal(&save);
+	wf_spi_enter(&save);
 	found = wf_exec(&plan,
 					"SELECT signal_id, payload FROM workflow.signals"
 					" WHERE workflow_id = $1 AND run_id = $4 AND signal = $2 AND signal_id <> ALL ($3)"
@@ -489,8 +398,7 @@ buffered_signal(ReplayContext *ctx, const char *signal, int64 *signal_id, Jsonb 
 		*payload = wf_get_jsonb(0, 2);
 		MemoryContextSwitchTo(old);
 	}
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_spi_leave(&save);
 	return found;
 }
 
@@ -540,33 +448,6 @@ wf_wait_signal(PG_FUNCTION_ARGS)
 	wf_replay_block(ctx, "waiting for a signal");
 }
 
-/* Write a signal command: its timeout timer, or the consumption. */
-static void
-apply_signal(WfRun *run, WfNewCmd *cmd)
-{
-	static SPIPlanPtr plan;
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2];
-	WfJson		b;
-
-	if (cmd->signal_id == 0)
-	{
-		apply_timer(run, cmd);
-		return;
-	}
-	values[0] = CStringGetTextDatum(run->workflow_id);
-	values[1] = Int64GetDatum(cmd->signal_id);
-	wf_exec(&plan, "DELETE FROM workflow.signals WHERE workflow_id = $1 AND signal_id = $2",
-			2, types, values, NULL, 0);
-	(void) wf_cancel_timer(run, cmd->seq);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "signal", cmd->name);
-	wf_json_jsonb(&b, "payload", cmd->value);
-	wf_json_int(&b, "signal_id", cmd->signal_id);
-	wf_append_event(run, "SignalConsumed", wf_json_end(&b));
-}
-
 /*
  * May the run start this child?  Its type must be registered, the run's
  * owner must be allowed to produce onto the child's queue and to use its
@@ -578,15 +459,13 @@ check_child_allowed(ReplayContext *ctx, const char *type, Jsonb *options, const 
 	WfInternal	save;
 	char	   *queue;
 
-	SPI_connect();
-	wf_enter_internal(&save);
+	wf_spi_enter(&save);
 	queue = wf_jsonb_get_text(options, "queue");
 	if (queue == NULL)
 		queue = wf_jsonb_get_text(wf_type_options(type), "queue");
 	wf_check_queue_produce(ctx->run->owner, queue ? queue : ctx->run->queue);
 	wf_check_workflow_id(child_id, ctx->run->owner, ctx->run->workflow_id);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_spi_leave(&save);
 }
 
 /*
@@ -649,173 +528,4 @@ wf_continue_as_new_fn(PG_FUNCTION_ARGS)
 			 errmsg("workflow continues as new"),
 			 errhint("Do not catch SQLSTATE WF007 in workflow code.")));
 	PG_RETURN_VOID();
-}
-
-/* Write a child command: start the child, ChildWorkflowStarted in the parent. */
-static void
-apply_child(WfRun *run, WfNewCmd *cmd)
-{
-	WfRunSpec	spec;
-	WfRun	   *child;
-	char	   *queue;
-	WfJson		b;
-
-	memset(&spec, 0, sizeof(spec));
-	spec.workflow_id = cmd->child_id;
-	spec.workflow_type = cmd->name;
-	spec.input = cmd->input;
-	spec.options = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-													  JsonbPGetDatum(wf_type_options(cmd->name)),
-													  JsonbPGetDatum(cmd->options)));
-	queue = wf_jsonb_get_text(spec.options, "queue");
-	spec.queue = queue ? queue : run->queue;
-	spec.owner = run->owner;
-	spec.started_by = run->workflow_id;
-	spec.parent_workflow_id = run->workflow_id;
-	spec.parent_run_id = run->run_id;
-	child = wf_create_run(&spec);
-
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "workflow_type", cmd->name);
-	wf_json_str(&b, "child_workflow_id", cmd->child_id);
-	if (child == NULL)
-	{
-		/* The id is taken by an open run: the call fails at once. */
-		wf_json_str(&b, "error", psprintf("workflow \"%s\" is already running", cmd->child_id));
-		wf_append_event(run, "ChildWorkflowFailed", wf_json_end(&b));
-		wf_defer_advance(run);
-		return;
-	}
-	wf_json_str(&b, "child_run_id", wf_uuid_out(child->run_id));
-	wf_append_event(run, "ChildWorkflowStarted", wf_json_end(&b));
-	wf_mark_parent(run);
-	wf_defer_advance(child);
-}
-
-/* History data of a cancellation delivered at a command. */
-static void
-apply_cancel(WfRun *run, WfNewCmd *cmd)
-{
-	WfJson		b;
-
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, cmd->kind == WF_CMD_ACTIVITY ? "activity" :
-				cmd->kind == WF_CMD_SIGNAL ? "signal" : "name", cmd->name);
-	if (cmd->kind == WF_CMD_ACTIVITY)
-	{
-		wf_withdraw_tasks(run, cmd->seq, false);
-		wf_append_event(run, "ActivityCancelled", wf_json_end(&b));
-	}
-	else if (cmd->kind == WF_CMD_CHILD)
-		wf_append_event(run, "ChildWorkflowCancelled", wf_json_end(&b));
-	else
-	{
-		wf_cancel_timer(run, cmd->seq);
-		wf_append_event(run, "TimerCancelled", wf_json_end(&b));
-	}
-}
-
-/* Write an activity command: its task and ActivityScheduled. */
-static void
-apply_activity(WfRun *run, WfNewCmd *cmd)
-{
-	WfJson		b;
-	int64		task_id;
-	char	   *activity_id;
-	char	   *comp_queue = wf_jsonb_get_text(cmd->options, "compensation_queue");
-
-	task_id = wf_schedule_task(run, cmd->seq, false, cmd->name, cmd->queue,
-							   cmd->input, cmd->options, &activity_id);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "activity", cmd->name);
-	wf_json_str(&b, "queue", cmd->queue);
-	wf_json_jsonb(&b, "input", cmd->input);
-	wf_json_int(&b, "task_id", task_id);
-	wf_json_str(&b, "activity_id", activity_id);
-	wf_json_jsonb(&b, "options", cmd->options);
-	if (cmd->compensation)
-	{
-		wf_json_str(&b, "compensation", cmd->compensation);
-		wf_json_str(&b, "compensation_queue", comp_queue ? comp_queue : cmd->queue);
-		if (cmd->compensation_input)
-			wf_json_jsonb(&b, "compensation_input", cmd->compensation_input);
-	}
-	wf_append_event(run, "ActivityScheduled", wf_json_end(&b));
-}
-
-/* Write a timer command: the timer and TimerStarted. */
-static void
-apply_timer(WfRun *run, WfNewCmd *cmd)
-{
-	WfJson		b;
-
-	wf_start_timer(run, cmd->seq, cmd->fire_at);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, cmd->kind == WF_CMD_SIGNAL ? "signal" : "name", cmd->name);
-	wf_json_str(&b, "duration",
-				DatumGetCString(DirectFunctionCall1(interval_out,
-													IntervalPGetDatum(cmd->duration))));
-	wf_json_time(&b, "fire_at", cmd->fire_at);
-	wf_append_event(run, "TimerStarted", wf_json_end(&b));
-}
-
-/* Write a marker: MarkerRecorded. */
-static void
-apply_marker(WfRun *run, WfNewCmd *cmd)
-{
-	WfJson		b;
-
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "marker", cmd->name);
-	wf_json_jsonb(&b, "value", cmd->value);
-	wf_append_event(run, "MarkerRecorded", wf_json_end(&b));
-}
-
-/* Write one command recorded by an attempt. */
-void
-wf_apply_command(WfRun *run, WfNewCmd *cmd)
-{
-	if (cmd->cancel)
-		apply_cancel(run, cmd);
-	else if (cmd->kind == WF_CMD_ACTIVITY)
-		apply_activity(run, cmd);
-	else if (cmd->kind == WF_CMD_TIMER)
-		apply_timer(run, cmd);
-	else if (cmd->kind == WF_CMD_MARKER)
-		apply_marker(run, cmd);
-	else if (cmd->kind == WF_CMD_SIGNAL)
-		apply_signal(run, cmd);
-	else if (cmd->kind == WF_CMD_CHILD)
-		apply_child(run, cmd);
-	else
-		elog(ERROR, "unexpected command kind %d", (int) cmd->kind);
-}
-
-/* Publish the state the attempt set (last value per key wins). */
-void
-wf_apply_state(WfRun *run, List *updates)
-{
-	static SPIPlanPtr plan;
-	Oid			types[4] = {TEXTOID, TEXTOID, JSONBOID, UUIDOID};
-	ListCell   *lc;
-
-	foreach(lc, updates)
-	{
-		WfStateUpdate *u = lfirst(lc);
-		Datum		values[4] = {CStringGetTextDatum(run->workflow_id),
-			CStringGetTextDatum(u->key), u->value ? JsonbPGetDatum(u->value) : (Datum) 0,
-		run->run_id};
-		char		nulls[4] = {' ', ' ', u->value ? ' ' : 'n', ' '};
-
-		wf_exec(&plan,
-				"INSERT INTO workflow.state (workflow_id, run_id, key, value) VALUES ($1, $4, $2, $3)"
-				" ON CONFLICT (workflow_id, run_id, key) DO UPDATE SET value = EXCLUDED.value,"
-				" updated_at = pg_catalog.clock_timestamp()",
-				4, types, values, nulls, 0);
-	}
 }

@@ -13,11 +13,12 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
-#include "workflow.h"
+#include "model/model.h"
 
 static SPIPlanPtr next_compensation_plan;
 
@@ -41,7 +42,7 @@ wf_complete_run(WfRun *run, Jsonb *result)
 	wf_json_begin(&b);
 	wf_json_jsonb(&b, "result", result);
 	wf_append_event(run, "WorkflowCompleted", wf_json_end(&b));
-	wf_close_run(run, "completed", result, NULL);
+	wf_end_run(run, "completed", result, NULL);
 }
 
 /* Is this failure a delivered cancellation? */
@@ -71,7 +72,7 @@ close_failed(WfRun *run, Jsonb *error, Jsonb *compensation_error)
 		wf_json_jsonb(&b, "compensation_error", compensation_error);
 	data = wf_json_end(&b);
 	wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowFailed", data);
-	wf_close_run(run, cancelled ? "cancelled" : "failed", NULL,
+	wf_end_run(run, cancelled ? "cancelled" : "failed", NULL,
 				 compensation_error ? data : error);
 }
 
@@ -86,7 +87,7 @@ close_compensated(WfRun *run)
 	wf_json_jsonb(&b, "error", run->error);
 	wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowCompensated",
 					wf_json_end(&b));
-	wf_close_run(run, cancelled ? "cancelled" : "compensated", NULL, run->error);
+	wf_end_run(run, cancelled ? "cancelled" : "compensated", NULL, run->error);
 }
 
 /*
@@ -203,5 +204,5 @@ wf_terminate_run(WfRun *run, const char *event_type, const char *status, const c
 	wf_json_begin(&b);
 	wf_json_str(&b, "reason", reason);
 	wf_append_event(run, event_type, wf_json_end(&b));
-	wf_close_run(run, status, NULL, NULL);
+	wf_end_run(run, status, NULL, NULL);
 }

@@ -37,8 +37,10 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
-#include "replay.h"
-#include "workflow.h"
+#include "engine/engine.h"
+
+int			wf_task_retry_initial_ms = 1000;
+int			wf_task_retry_max_ms = 600000;
 
 typedef enum WfOutcome
 {
@@ -53,17 +55,7 @@ typedef enum WfOutcome
 /* The context of the workflow task running in this backend, if any. */
 static ReplayContext *current_replay = NULL;
 
-/*
- * Nesting of wf_advance in this backend, and the runs to advance once the
- * outermost one is done (workflow_id, run_id pairs).
- */
-static int	advance_depth = 0;
-static SubTransactionId advance_subid = InvalidSubTransactionId;
-static List *deferred_ids = NIL;
-static List *deferred_run_ids = NIL;
-
 static void advance_task(ReplayContext *ctx);
-static void run_deferred(void);
 
 static SPIPlanPtr load_history_plan;
 
@@ -85,13 +77,6 @@ wf_cmd_kind_name(WfCmdKind kind)
 			return "child workflow";
 	}
 	return "?";
-}
-
-/* Is workflow code running in this backend right now? */
-bool
-wf_in_workflow_code(void)
-{
-	return current_replay != NULL;
 }
 
 /* The running workflow task's context, or an error naming the function. */
@@ -641,84 +626,41 @@ wf_advance(WfRun *run)
 						 psprintf("the owner of the run (role %u) no longer exists", run->owner));
 		return;
 	}
-	if (current_replay != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("workflows cannot be started or steered from workflow code"),
-				 errhint("Use workflow.child_workflow() to run another workflow from workflow code.")));
-
-	if (advance_depth++ == 0)
-		advance_subid = GetCurrentSubTransactionId();
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.mcxt = AllocSetContextCreate(CurrentMemoryContext, "workflow replay",
 									 ALLOCSET_DEFAULT_SIZES);
 	ctx.run = run;
 	advance_task(&ctx);
 	MemoryContextDelete(ctx.mcxt);
-	advance_depth--;
-	if (advance_depth == 0)
-		run_deferred();
 }
 
 /*
- * Advance run once the workflow task in progress is over (now, if none
- * is).  The run is locked again then, so its state is current.
+ * Advance every run on the wake-up queue, oldest first, each locked again
+ * (so it is advanced from its current row) in its own workflow task.  A
+ * task may wake further runs (a child it started, the next run of a
+ * continue-as-new, a child's cancellation): they are advanced in turn,
+ * after it, until the queue is empty.
  */
 void
-wf_defer_advance(WfRun *run)
+wf_advance_woken(void)
 {
-	MemoryContext old;
+	char	   *workflow_id;
+	Datum		run_id;
 
-	if (advance_depth == 0)
+	while (wf_next_woken(&workflow_id, &run_id))
 	{
-		wf_advance(run);
-		return;
-	}
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	deferred_ids = lappend(deferred_ids, pstrdup(run->workflow_id));
-	deferred_run_ids = lappend(deferred_run_ids, DatumGetPointer(datumCopy(run->run_id, false, UUID_LEN)));
-	MemoryContextSwitchTo(old);
-}
+		WfRun	   *run = wf_lock_run_by_id(workflow_id, run_id, false);
 
-/* Advance the runs deferred by the task that just ended. */
-static void
-run_deferred(void)
-{
-	while (deferred_ids != NIL)
-	{
-		char	   *id = linitial(deferred_ids);
-		Datum		run_id = PointerGetDatum(linitial(deferred_run_ids));
-		WfRun	   *run;
-
-		deferred_ids = list_delete_first(deferred_ids);
-		deferred_run_ids = list_delete_first(deferred_run_ids);
-		run = wf_lock_run_by_id(id, run_id, false);
 		if (run != NULL)
 			wf_advance(run);
 	}
 }
 
-/*
- * A subtransaction was rolled back.  If the outermost workflow task was
- * running in it (an error escaped the task, e.g. a cancelled statement),
- * forget that task's state; the rollback of a workflow attempt's own
- * subtransaction, inside the task, changes nothing here.
- */
+/* Transaction end: no workflow task is running any more. */
 void
-wf_replay_subxact_abort(SubTransactionId subid)
-{
-	if (advance_depth > 0 && subid <= advance_subid)
-		wf_replay_reset();
-}
-
-/* Forget the state of an aborted transaction. */
-void
-wf_replay_reset(void)
+wf_replay_at_end(void)
 {
 	current_replay = NULL;
-	advance_depth = 0;
-	deferred_ids = NIL;			/* freed with TopTransactionContext */
-	deferred_run_ids = NIL;
 }
 
 /*
@@ -821,15 +763,12 @@ static void
 advance_task(ReplayContext *ctx)
 {
 	WfRun		saved = *ctx->run;
-	int			ndeferred = list_length(deferred_ids);
 	ErrorData  *failure = wf_isolated(advance_body, ctx);
 
 	if (failure == NULL)
 		return;
 	current_replay = NULL;
-	/* Undo what the rolled-back writes did to the run and the deferred list. */
+	/* Undo what the rolled-back writes did to the run (the wake-ups went with them). */
 	*ctx->run = saved;
-	deferred_ids = list_truncate(deferred_ids, ndeferred);
-	deferred_run_ids = list_truncate(deferred_run_ids, ndeferred);
 	record_task_failure(ctx, error_to_jsonb(failure));
 }

@@ -12,8 +12,8 @@
  * nothing.  When no scheduler serves the database (library not preloaded,
  * or the scheduler is not running), the transaction notifies directly.
  *
- * The same shared memory holds, per database, the scheduler's latch and
- * process, so that commits can wake it and DROP DATABASE can stop it.
+ * The queue slots live in the shared memory of shmem.c, beside the
+ * per-database scheduler slots that commits use to wake schedulers.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -31,23 +31,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "workflow.h"
-
-#define WF_NOTIFY_SLOTS 1024
-
-typedef struct WfQueueSlot
-{
-	Oid			dboid;			/* InvalidOid = free */
-	char		queue[NAMEDATALEN];
-} WfQueueSlot;
-
-typedef struct WfShared
-{
-	LWLock	   *lock;
-	Latch	   *launcher_latch;
-	WfQueueSlot queues[WF_NOTIFY_SLOTS];
-	WfDbSlot	dbs[FLEXIBLE_ARRAY_MEMBER]; /* workflow.max_databases */
-} WfShared;
+#include "core/core.h"
 
 /*
  * A queue the current transaction made tasks ready on, less those it
@@ -61,13 +45,11 @@ typedef struct PendingQueue
 	SubTransactionId subid;
 } PendingQueue;
 
-static WfShared *wf_shared = NULL;
 static List *pending_queues = NIL;	/* in TopTransactionContext */
 static bool wake_at_commit = false;
 static TimestampTz earliest_due = 0;	/* nearest due time this transaction made */
 static bool wake_launcher_at_commit = false;
 static char created_in[NAMEDATALEN];	/* the database's name, for a warning */
-static int	my_worker = 0;		/* a scheduler's index in its database's pool */
 
 /*
  * A transaction that only claims need not wait for its commit to reach
@@ -82,131 +64,17 @@ static int	my_worker = 0;		/* a scheduler's index in its database's pool */
 static bool claims_only = false;
 static XLogRecPtr claims_wal_end = InvalidXLogRecPtr;
 
-/* Shared memory needed. */
-Size
-wf_shmem_size(void)
-{
-	return MAXALIGN(add_size(offsetof(WfShared, dbs),
-							 mul_size(sizeof(WfDbSlot), wf_max_databases)));
-}
-
-/* Create or attach to the shared state (under AddinShmemInitLock). */
-void
-wf_shmem_startup(void)
-{
-	bool		found;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	wf_shared = ShmemInitStruct("workflow", wf_shmem_size(), &found);
-	if (!found)
-	{
-		memset(wf_shared, 0, wf_shmem_size());
-		wf_shared->lock = &(GetNamedLWLockTranche("workflow"))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* The shared state, or NULL when the library was not preloaded. */
-WfShared *
-wf_shared_state(void)
-{
-	return wf_shared;
-}
-
-/* The slot of a database's scheduler, or NULL.  Caller holds the lock. */
-WfDbSlot *
-wf_db_slot(Oid dboid)
-{
-	int			i;
-
-	for (i = 0; i < wf_max_databases; i++)
-		if (wf_shared->dbs[i].dboid == dboid)
-			return &wf_shared->dbs[i];
-	return NULL;
-}
-
-/*
- * The slot of a database, taken if it has none (caller holds the lock
- * exclusively).  NULL, with a WARNING naming the database and the
- * setting, when all workflow.max_databases slots are taken.
- */
-WfDbSlot *
-wf_take_db_slot(Oid dboid, const char *dbname)
-{
-	WfDbSlot   *slot = wf_db_slot(dboid);
-
-	if (slot != NULL)
-		return slot;
-	slot = wf_db_slot(InvalidOid);
-	if (slot == NULL)
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("database \"%s\" has extension \"workflow\" but no scheduler will serve it",
-						dbname),
-				 errdetail("All %d slots set by workflow.max_databases are in use.",
-						   wf_max_databases),
-				 errhint("Raise workflow.max_databases (it takes a server restart).")));
-		return NULL;
-	}
-	memset(slot, 0, sizeof(WfDbSlot));
-	slot->dboid = dboid;
-	return slot;
-}
-
-/* This process is scheduler number i of its database. */
-void
-wf_set_worker_index(int i)
-{
-	my_worker = i;
-}
-
-/* Does any scheduler of the slot run? */
-bool
-wf_slot_has_workers(WfDbSlot *slot)
-{
-	int			i;
-
-	for (i = 0; i < WF_MAX_WORKERS; i++)
-		if (slot->workers[i].pid != 0)
-			return true;
-	return false;
-}
-
-/* All per-database slots. */
-WfDbSlot *
-wf_db_slots(void)
-{
-	return wf_shared->dbs;
-}
-
-/* Lock for the per-database slots. */
-LWLock *
-wf_shared_lock(void)
-{
-	return wf_shared->lock;
-}
-
-/* Publish the launcher's latch. */
-void
-wf_set_launcher_latch(Latch *latch)
-{
-	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
-	wf_shared->launcher_latch = latch;
-	LWLockRelease(wf_shared->lock);
-}
-
 /* Wake the launcher now. */
 static void
 wf_wake_launcher(void)
 {
 	Latch	   *latch = NULL;
 
-	if (wf_shared == NULL)
+	if (wf_shared_state() == NULL)
 		return;
-	LWLockAcquire(wf_shared->lock, LW_SHARED);
-	latch = wf_shared->launcher_latch;
-	LWLockRelease(wf_shared->lock);
+	LWLockAcquire(wf_shared_lock(), LW_SHARED);
+	latch = wf_shared_state()->launcher_latch;
+	LWLockRelease(wf_shared_lock());
 	if (latch)
 		SetLatch(latch);
 }
@@ -218,10 +86,10 @@ scheduler_running(void)
 	WfDbSlot   *slot;
 	bool		running;
 
-	LWLockAcquire(wf_shared->lock, LW_SHARED);
+	LWLockAcquire(wf_shared_lock(), LW_SHARED);
 	slot = wf_db_slot(MyDatabaseId);
 	running = slot != NULL && wf_slot_has_workers(slot);
-	LWLockRelease(wf_shared->lock);
+	LWLockRelease(wf_shared_lock());
 	return running;
 }
 
@@ -236,7 +104,7 @@ wf_notify_queue(const char *queue)
 	PendingQueue *p;
 	MemoryContext old;
 
-	if (wf_shared == NULL || !scheduler_running())
+	if (wf_shared_state() == NULL || !scheduler_running())
 	{
 		Async_Notify(queue, "");
 		return;
@@ -298,13 +166,13 @@ wf_set_next_wakeup(TimestampTz at)
 {
 	WfDbSlot   *slot;
 
-	if (wf_shared == NULL)
+	if (wf_shared_state() == NULL)
 		return;
-	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot)
-		slot->workers[my_worker].next_wakeup = at;
-	LWLockRelease(wf_shared->lock);
+		slot->workers[wf_worker_index()].next_wakeup = at;
+	LWLockRelease(wf_shared_lock());
 }
 
 /* CREATE EXTENSION committed here: the launcher starts a scheduler. */
@@ -335,7 +203,7 @@ publish_at_commit(bool wake_all)
 	int			free_from = 0;
 	int			i;
 
-	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
 	slot = wf_db_slot(MyDatabaseId);
 	foreach(lc, pending_queues)
 	{
@@ -346,14 +214,14 @@ publish_at_commit(bool wake_all)
 
 		for (i = 0; i < WF_NOTIFY_SLOTS && !done; i++)
 		{
-			WfQueueSlot *q = &wf_shared->queues[i];
+			WfQueueSlot *q = &wf_shared_state()->queues[i];
 
 			if (q->dboid == MyDatabaseId && strcmp(q->queue, p->queue) == 0)
 				done = true;
 		}
 		for (i = free_from; i < WF_NOTIFY_SLOTS && !done; i++)
 		{
-			WfQueueSlot *q = &wf_shared->queues[i];
+			WfQueueSlot *q = &wf_shared_state()->queues[i];
 
 			if (q->dboid == InvalidOid)
 			{
@@ -399,7 +267,7 @@ publish_at_commit(bool wake_all)
 			if (slot->workers[i].latch != NULL)
 				latches[nlatches++] = slot->workers[i].latch;
 	}
-	LWLockRelease(wf_shared->lock);
+	LWLockRelease(wf_shared_lock());
 	for (i = 0; i < nlatches; i++)
 		SetLatch(latches[i]);
 }
@@ -413,11 +281,11 @@ launcher_recheck_at_commit(void)
 {
 	WfDbSlot   *slot;
 
-	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
 	slot = wf_take_db_slot(MyDatabaseId, created_in);
 	if (slot)
 		slot->no_extension = false;
-	LWLockRelease(wf_shared->lock);
+	LWLockRelease(wf_shared_lock());
 	wf_wake_launcher();
 }
 
@@ -438,78 +306,6 @@ wf_claim_done(bool clean)
 	claims_wal_end = XactLastRecEnd;
 }
 
-/* Transaction end: publish on commit, forget on abort. */
-static void
-wf_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			wf_check_flushed();
-			if (claims_only && XactLastRecEnd == claims_wal_end)
-				(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-										 GUC_ACTION_LOCAL, true, 0, false);
-			return;
-		case XACT_EVENT_COMMIT:
-			if (wf_shared != NULL && (wake_at_commit || pending_queues != NIL || earliest_due != 0))
-				publish_at_commit(wake_at_commit);
-			if (wf_shared != NULL && wake_launcher_at_commit)
-				launcher_recheck_at_commit();
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			break;
-		default:
-			return;
-	}
-	pending_queues = NIL;		/* freed with TopTransactionContext */
-	wake_at_commit = false;
-	earliest_due = 0;
-	wake_launcher_at_commit = false;
-	claims_only = false;
-	wf_set_now(0);
-	wf_replay_reset();
-	wf_forget_events();
-	wf_forget_type();
-}
-
-/*
- * Subtransaction end: forget what a rolled-back savepoint queued, and the
- * engine state an error left behind in it.
- */
-static void
-wf_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					SubTransactionId parentSubid, void *arg)
-{
-	ListCell   *lc;
-
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
-		wf_forget_events_since(mySubid);
-		wf_replay_subxact_abort(mySubid);
-		wf_forget_type();
-	}
-	foreach(lc, pending_queues)
-	{
-		PendingQueue *p = lfirst(lc);
-
-		if (p->subid != mySubid)
-			continue;
-		if (event == SUBXACT_EVENT_ABORT_SUB)
-			pending_queues = foreach_delete_current(pending_queues, lc);
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			p->subid = parentSubid;
-	}
-}
-
-/* Register the transaction callbacks (once per backend). */
-void
-wf_notify_init(void)
-{
-	RegisterXactCallback(wf_xact_callback, NULL);
-	RegisterSubXactCallback(wf_subxact_callback, NULL);
-}
-
 /*
  * Scheduler side: NOTIFY each queue published for this database, in the
  * current transaction.  Returns how many; *overflow says that some queues
@@ -525,13 +321,13 @@ wf_send_pending_notifies(bool *overflow)
 	WfDbSlot   *slot;
 
 	*overflow = false;
-	if (wf_shared == NULL)
+	if (wf_shared_state() == NULL)
 		return 0;
 	queues = palloc(sizeof(char[NAMEDATALEN]) * WF_NOTIFY_SLOTS);
-	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
 	for (i = 0; i < WF_NOTIFY_SLOTS; i++)
 	{
-		WfQueueSlot *q = &wf_shared->queues[i];
+		WfQueueSlot *q = &wf_shared_state()->queues[i];
 
 		if (q->dboid != MyDatabaseId)
 			continue;
@@ -544,7 +340,7 @@ wf_send_pending_notifies(bool *overflow)
 		*overflow = true;
 		slot->notify_overflow = false;
 	}
-	LWLockRelease(wf_shared->lock);
+	LWLockRelease(wf_shared_lock());
 
 	for (i = 0; i < n; i++)
 		Async_Notify(queues[i], "");
@@ -561,19 +357,19 @@ wf_scheduler_needs_pass(TimestampTz now)
 	WfDbSlot   *slot;
 	bool		need = true;
 
-	if (wf_shared == NULL)
+	if (wf_shared_state() == NULL)
 		return true;
-	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(wf_shared_lock(), LW_EXCLUSIVE);
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot)
 	{
-		WfWorkerSlot *w = &slot->workers[my_worker];
+		WfWorkerSlot *w = &slot->workers[wf_worker_index()];
 
 		need = w->due_changed || slot->notify_overflow ||
 			w->next_wakeup == 0 || now >= w->next_wakeup;
 		w->due_changed = false;
 	}
-	LWLockRelease(wf_shared->lock);
+	LWLockRelease(wf_shared_lock());
 	return need;
 }
 
@@ -584,10 +380,64 @@ wf_scheduler_planned_wakeup(void)
 	WfDbSlot   *slot;
 	TimestampTz at = 0;
 
-	LWLockAcquire(wf_shared->lock, LW_SHARED);
+	LWLockAcquire(wf_shared_lock(), LW_SHARED);
 	slot = wf_db_slot(MyDatabaseId);
 	if (slot)
-		at = slot->workers[my_worker].next_wakeup;
-	LWLockRelease(wf_shared->lock);
+		at = slot->workers[wf_worker_index()].next_wakeup;
+	LWLockRelease(wf_shared_lock());
 	return at;
+}
+
+/* Before commit: a transaction that only claimed need not wait for its flush. */
+void
+wf_notify_at_pre_commit(void)
+{
+	if (claims_only && XactLastRecEnd == claims_wal_end)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/* Commit: publish the queues and due times, wake who must act. */
+void
+wf_notify_at_commit(void)
+{
+	if (wf_shared_state() == NULL)
+		return;
+	if (wake_at_commit || pending_queues != NIL || earliest_due != 0)
+		publish_at_commit(wake_at_commit);
+	if (wake_launcher_at_commit)
+		launcher_recheck_at_commit();
+}
+
+/* Transaction end, committed or not: forget what was to be announced. */
+void
+wf_notify_at_end(void)
+{
+	pending_queues = NIL;		/* freed with TopTransactionContext */
+	wake_at_commit = false;
+	earliest_due = 0;
+	wake_launcher_at_commit = false;
+	claims_only = false;
+}
+
+/*
+ * Subtransaction end: a rolled-back savepoint announces nothing of its
+ * queues; a committed one hands them to its parent.
+ */
+void
+wf_notify_at_subend(SubTransactionId subid, SubTransactionId parent, bool commit)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_queues)
+	{
+		PendingQueue *p = lfirst(lc);
+
+		if (p->subid != subid)
+			continue;
+		if (commit)
+			p->subid = parent;
+		else
+			pending_queues = foreach_delete_current(pending_queues, lc);
+	}
 }

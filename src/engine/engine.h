@@ -1,14 +1,19 @@
 /*-------------------------------------------------------------------------
- * replay.h
- *	  The replay context shared by the replay engine and the in-workflow
- *	  commands.
+ * engine.h
+ *	  The engine layer: runs workflow code against its history.  Replay,
+ *	  the commands an attempt decides on and how they are written, the
+ *	  declarative saga.  The engine is driven from above (the api frame,
+ *	  the scheduler) by draining the wake-up queue with wf_advance_woken.
  *-------------------------------------------------------------------------
  */
-#ifndef WF_REPLAY_H
-#define WF_REPLAY_H
+#ifndef WF_ENGINE_H
+#define WF_ENGINE_H
 
-#include "workflow.h"
-#include "nodes/pg_list.h"
+#include "model/model.h"
+
+/* Settings of this layer. */
+extern int	wf_task_retry_initial_ms;	/* replay.c */
+extern int	wf_task_retry_max_ms;		/* replay.c */
 
 typedef enum WfCmdKind
 {
@@ -92,7 +97,15 @@ extern void wf_replay_raise_cancelled(ReplayContext *ctx) pg_attribute_noreturn(
 extern bool wf_replay_deliver_cancel(ReplayContext *ctx, WfCmdKind kind, const char *name);
 extern void wf_replay_raise_failure(WfHistCmd *h) pg_attribute_noreturn();
 
-/* commands.c */
+/* replay.c: the replay engine */
+extern void wf_advance(WfRun *run);
+extern void wf_advance_woken(void);
+extern void wf_replay_at_end(void);
+extern TimestampTz wf_task_retry_time(int failures);
+extern TimestampTz wf_record_task_failure(WfRun *run, Jsonb *error, const char *item,
+										  bool retry_task);
+
+/* apply.c: what an attempt decided, recorded and written */
 extern WfHistCmd *wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input,
 								  const char *queue, Jsonb *options, const char *compensation,
 								  Jsonb *compensation_input);
@@ -103,4 +116,4 @@ extern void wf_apply_state(WfRun *run, List *updates);
 /* saga.c */
 extern Datum wf_saga_body(ReplayContext *ctx);
 
-#endif							/* WF_REPLAY_H */
+#endif							/* WF_ENGINE_H */

@@ -18,7 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "workflow.h"
+#include "core/core.h"
 
 #define RUN_COLUMNS \
 	"workflow_id, run_id, workflow_type, status, queue, owner, input, options, " \
@@ -33,6 +33,8 @@ static SPIPlanPtr closed_status_plan;
 static SPIPlanPtr append_plan;
 static SPIPlanPtr update_plan;
 static SPIPlanPtr close_plan;
+
+static int64 buffered_last_event_id(WfRun *run);
 
 /* Build a WfRun from row 0 of the last SPI result. */
 static WfRun *
@@ -57,6 +59,7 @@ run_from_spi(void)
 	run->has_children = DatumGetBool(wf_get_datum(0, 15, &isnull));
 	if (run->parent_workflow_id)
 		run->parent_run_id = datumCopy(wf_get_datum(0, 13, &isnull), false, UUID_LEN);
+	run->last_event_id = buffered_last_event_id(run);
 	return run;
 }
 
@@ -71,7 +74,6 @@ wf_lock_run(const char *workflow_id, bool must_exist, Oid caller)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(workflow_id)};
 
-	wf_flush_events();
 	if (wf_exec(&lock_open_plan,
 				"SELECT " RUN_COLUMNS " FROM workflow.workflows"
 				" WHERE workflow_id = $1 AND closed_at IS NULL FOR UPDATE",
@@ -113,7 +115,6 @@ wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked)
 	Datum		values[2] = {CStringGetTextDatum(workflow_id), run_id};
 	int			n;
 
-	wf_flush_events();
 	if (skip_locked)
 		n = wf_exec(&lock_by_id_skip_plan,
 					"SELECT " RUN_COLUMNS " FROM workflow.workflows"
@@ -285,16 +286,31 @@ flush_run(RunBuffer *rb)
 }
 
 /*
- * Write every buffered event of this transaction.  Called before a run is
- * locked (so its last_event_id is current) and when each SQL-callable
- * function ends (wf_leave_internal); replay reads buffered events itself.
+ * The last event id of a run just read from its row, counting the events
+ * this transaction appended and has not written yet: a run locked again
+ * (by the wake-up queue, say) goes on numbering where it left off, and
+ * its buffer needs no write first.
+ */
+static int64
+buffered_last_event_id(WfRun *run)
+{
+	RunBuffer  *rb = run_buffer(run->workflow_id, run->run_id, false, 0);
+
+	if (rb == NULL)
+		return run->last_event_id;
+	return rb->stored_event_id + list_length(rb->events);
+}
+
+/*
+ * Write every buffered event of this transaction: when each client or
+ * worker function ends (the api frame), when the scheduler's item is
+ * done, and before a query reads the history table itself; replay reads
+ * buffered events itself.  Workflow code never gets here: its commands
+ * only record what the attempt decided, which is written after it.
  */
 void
 wf_flush_events(void)
 {
-	/* Never inside workflow code: its subtransaction rolls back. */
-	if (wf_in_workflow_code())
-		return;
 	while (run_buffers != NIL)
 	{
 		RunBuffer  *rb = linitial(run_buffers);
@@ -307,15 +323,15 @@ wf_flush_events(void)
 
 /* At commit every event must have been written: a bug otherwise. */
 void
-wf_check_flushed(void)
+wf_history_at_pre_commit(void)
 {
 	if (run_buffers != NIL)
 		elog(ERROR, "workflow: history events were left unwritten");
 }
 
-/* Forget the buffers of an aborted transaction. */
+/* Transaction end: forget the buffers (after commit they are empty). */
 void
-wf_forget_events(void)
+wf_history_at_end(void)
 {
 	run_buffers = NIL;			/* freed with TopTransactionContext */
 }
@@ -325,7 +341,7 @@ wf_forget_events(void)
  * it (and inside its children), the tail of each run's buffer.
  */
 void
-wf_forget_events_since(SubTransactionId subid)
+wf_history_at_subabort(SubTransactionId subid)
 {
 	ListCell   *lc;
 
@@ -399,7 +415,6 @@ wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
 			" updated_at = pg_catalog.clock_timestamp(), task_retry_at = NULL"
 			" WHERE workflow_id = $1 AND run_id = $2",
 			5, types, values, nulls, 0);
-	wf_run_closed(run, status, result, error);
 }
 
 /*

@@ -10,6 +10,7 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+#include "postgres.h"
 
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -23,7 +24,9 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
-#include "workflow.h"
+#include "api/api.h"
+
+char	   *wf_default_queue = NULL;
 
 PG_FUNCTION_INFO_V1(wf_register_workflow);
 PG_FUNCTION_INFO_V1(wf_register_saga);
@@ -33,7 +36,6 @@ PG_FUNCTION_INFO_V1(wf_terminate_workflow);
 PG_FUNCTION_INFO_V1(wf_get_state);
 PG_FUNCTION_INFO_V1(wf_signal_workflow);
 
-#define MAX_ID_LEN 255
 
 static const char *const type_option_keys[] = {
 	"queue", "activity_options", "execution_timeout", NULL
@@ -47,56 +49,8 @@ static const char *const step_keys[] = {
 
 static SPIPlanPtr type_owner_plan;
 static SPIPlanPtr upsert_type_plan;
-static SPIPlanPtr type_plan;
-
-/* The registration read last in this transaction (wf_lookup_type). */
-static WfType *last_type = NULL;
 static SPIPlanPtr get_state_plan;
 static SPIPlanPtr buffer_signal_plan;
-
-/* A name (workflow type, workflow id, signal, state key): non-empty, bounded. */
-void
-wf_check_name(const char *value, const char *what)
-{
-	if (value[0] == '\0' || strlen(value) > MAX_ID_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between 1 and %d bytes long", what, MAX_ID_LEN),
-				 errhint("Use a short, stable name such as \"order-1234\".")));
-}
-
-/* Options shared by workflow types, starts and child workflows. */
-void
-wf_check_run_options(Jsonb *options, const char *what, const char *const *allowed)
-{
-	char	   *queue;
-	char	   *timeout;
-	char	   *if_exists;
-	Jsonb	   *attrs;
-
-	wf_check_options_object(options, what, allowed);
-	queue = wf_jsonb_get_text(options, "queue");
-	if (queue)
-		wf_check_queue_name(queue);
-	timeout = wf_jsonb_get_text(options, "execution_timeout");
-	if (timeout)
-		(void) wf_parse_interval(timeout, "execution_timeout");
-	wf_validate_activity_options(NULL, options);
-	if_exists = wf_jsonb_get_text(options, "if_exists");
-	if (if_exists && strcmp(if_exists, "error") != 0 && strcmp(if_exists, "return") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value \"%s\" for option \"if_exists\"", if_exists),
-				 errhint("Use \"error\" (the default) or \"return\".")));
-	attrs = wf_jsonb_get_jsonb(options, "search_attributes");
-	if (attrs && !JB_ROOT_IS_OBJECT(attrs))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"search_attributes\" must be a jsonb object"),
-				 errhint("Write it as {\"customer\": \"c-42\"}.")));
-	wf_check_payload(attrs, "search_attributes");
-	wf_check_payload(options, what);
-}
 
 /*
  * The registration's current owner must be the caller (or a role it is a
@@ -183,7 +137,6 @@ wf_register_workflow(PG_FUNCTION_ARGS)
 	Jsonb	   *options = wf_jsonb_arg(fcinfo, 2, "{}");
 	WfInternal	save;
 
-	wf_refuse_in_workflow_code("workflow.register_workflow()");
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -192,13 +145,11 @@ wf_register_workflow(PG_FUNCTION_ARGS)
 	fn = PG_GETARG_OID(1);
 	wf_check_name(type, "workflow_type");
 	wf_check_run_options(options, "workflow options", type_option_keys);
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.register_workflow()");
 	check_workflow_function(fn, save.saved_userid);
 	check_replace_allowed(type, save.saved_userid);
 	upsert_type(type, fn, NULL, options, save.saved_userid);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	PG_RETURN_VOID();
 }
 
@@ -290,72 +241,17 @@ wf_register_saga(PG_FUNCTION_ARGS)
 	Jsonb	   *options = wf_jsonb_arg(fcinfo, 2, "{}");
 	WfInternal	save;
 
-	wf_refuse_in_workflow_code("workflow.register_saga()");
 	wf_require_arg(fcinfo, 1, "steps");
 	steps = PG_GETARG_JSONB_P(1);
 	wf_check_name(type, "workflow_type");
 	wf_check_payload(steps, "saga steps");
 	check_saga_steps(steps);
 	wf_check_run_options(options, "workflow options", type_option_keys);
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.register_saga()");
 	check_replace_allowed(type, save.saved_userid);
 	upsert_type(type, InvalidOid, steps, options, save.saved_userid);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	PG_RETURN_VOID();
-}
-
-/*
- * The registration of a type, or NULL.  The last one read is kept for the
- * rest of the transaction (registering a type forgets it), so that a start
- * and the workflow task it runs read the registry once.
- */
-WfType *
-wf_lookup_type(const char *type)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(type)};
-	MemoryContext old;
-	bool		isnull;
-	Datum		fn;
-
-	if (last_type != NULL && strcmp(last_type->name, type) == 0)
-		return last_type;
-	if (wf_exec(&type_plan,
-				"SELECT fn, steps, options FROM workflow.workflow_types WHERE workflow_type = $1",
-				1, types, values, NULL, 1) == 0)
-		return NULL;
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	last_type = palloc0(sizeof(WfType));
-	last_type->name = pstrdup(type);
-	fn = wf_get_datum(0, 1, &isnull);
-	last_type->fn = isnull ? InvalidOid : DatumGetObjectId(fn);
-	last_type->steps = wf_get_jsonb(0, 2);
-	last_type->options = wf_get_jsonb(0, 3);
-	MemoryContextSwitchTo(old);
-	return last_type;
-}
-
-/* Forget the kept registration (at transaction end, or when it changes). */
-void
-wf_forget_type(void)
-{
-	last_type = NULL;			/* freed with TopTransactionContext */
-}
-
-/* The registered options of a type; errors if it is not registered. */
-Jsonb *
-wf_type_options(const char *type)
-{
-	WfType	   *t = wf_lookup_type(type);
-
-	if (t == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("workflow type \"%s\" is not registered", type),
-				 errhint("Register it with workflow.register_workflow() or workflow.register_saga().")));
-	return t->options;
 }
 
 /* Shallow merge of two jsonb objects, b's keys winning. */
@@ -413,7 +309,6 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 	WfRun	   *run;
 	WfRunSpec	spec;
 
-	wf_refuse_in_workflow_code("workflow.start_workflow()");
 	wf_check_run_options(options, "start options", start_option_keys);
 	wf_check_payload(input, "workflow input");
 	if (PG_ARGISNULL(2))
@@ -423,8 +318,7 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 	wf_check_name(workflow_id, "workflow_id");
 	if_exists = wf_jsonb_get_text(options, "if_exists");
 
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.start_workflow()");
 	memset(&spec, 0, sizeof(spec));
 	spec.workflow_id = workflow_id;
 	spec.workflow_type = type;
@@ -444,10 +338,7 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 					 errmsg("workflow \"%s\" is already running", workflow_id),
 					 errhint("Use another workflow_id, or pass '{\"if_exists\": \"return\"}' to get the running one.")));
 	}
-	else
-		wf_advance(run);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	PG_RETURN_TEXT_P(cstring_to_text(workflow_id));
 }
 
@@ -485,9 +376,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
-	wf_refuse_in_workflow_code("workflow.cancel_workflow()");
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.cancel_workflow()");
 	run = wf_lock_run(workflow_id, true, save.saved_userid);
 	check_run_access(run, save.saved_userid);
 	if (run->cancel_requested || strcmp(run->status, "running") != 0)
@@ -496,8 +385,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 						workflow_id, run->cancel_requested ? "being cancelled" : "compensating")));
 	else
 		wf_request_cancel(run, reason, GetUserNameFromId(save.saved_userid, false));
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	PG_RETURN_VOID();
 }
 
@@ -510,14 +398,11 @@ wf_terminate_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
-	wf_refuse_in_workflow_code("workflow.terminate_workflow()");
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.terminate_workflow()");
 	run = wf_lock_run(workflow_id, true, save.saved_userid);
 	check_run_access(run, save.saved_userid);
 	wf_terminate_run(run, "WorkflowTerminated", "terminated", reason);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	PG_RETURN_VOID();
 }
 
@@ -533,9 +418,7 @@ wf_get_state(PG_FUNCTION_ARGS)
 	Jsonb	   *value = NULL;
 	int			n;
 
-	wf_refuse_in_workflow_code("workflow.get_state()");
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.get_state()");
 	values[0] = CStringGetTextDatum(workflow_id);
 	values[1] = CStringGetTextDatum(key);
 	values[2] = ObjectIdGetDatum(save.saved_userid);
@@ -565,8 +448,7 @@ wf_get_state(PG_FUNCTION_ARGS)
 	value = wf_get_jsonb(0, 1);
 	if (value)
 		value = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(value), false, -1);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_api_leave(&save);
 	if (value == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(value);
@@ -590,11 +472,9 @@ wf_signal_workflow(PG_FUNCTION_ARGS)
 	WfJson		b;
 	bool		isnull;
 
-	wf_refuse_in_workflow_code("workflow.signal_workflow()");
 	wf_check_name(signal, "signal name");
 	wf_check_payload(payload, "signal payload");
-	SPI_connect();
-	wf_enter_internal(&save);
+	(void) wf_api_enter(&save, "workflow.signal_workflow()");
 	run = wf_lock_run(workflow_id, true, save.saved_userid);
 	check_run_access(run, save.saved_userid);
 	values[0] = CStringGetTextDatum(run->workflow_id);
@@ -611,8 +491,7 @@ wf_signal_workflow(PG_FUNCTION_ARGS)
 	wf_json_int(&b, "signal_id", DatumGetInt64(wf_get_datum(0, 1, &isnull)));
 	wf_json_str(&b, "sent_by", GetUserNameFromId(save.saved_userid, false));
 	wf_append_event(run, "SignalReceived", wf_json_end(&b));
-	wf_advance(run);
-	wf_leave_internal(&save);
-	SPI_finish();
+	wf_wake_run(run);
+	wf_api_leave(&save);
 	PG_RETURN_VOID();
 }

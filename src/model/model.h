@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ * model.h
+ *	  The model layer: rules over rows that never run workflow code.
+ *	  Activity tasks, timers, runs and their relatives, how a run ends.
+ *	  What makes a run go on is recorded as a wake-up (core.h), never by
+ *	  calling the engine.
+ *-------------------------------------------------------------------------
+ */
+#ifndef WF_MODEL_H
+#define WF_MODEL_H
+
+#include "core/core.h"
+
+#include "funcapi.h"
+
+/* Settings of this layer. */
+extern int	wf_default_timeout_ms;	/* tasks.c */
+
+/* runs.c: creating runs; children and parents */
+typedef struct WfRunSpec
+{
+	const char *workflow_id;
+	const char *workflow_type;
+	Jsonb	   *input;
+	const char *queue;
+	Jsonb	   *options;
+	Oid			owner;
+	const char *started_by;
+	const char *parent_workflow_id;
+	Datum		parent_run_id;
+	Datum		run_id;			/* preset run id, or 0 */
+	Datum		continued_from; /* previous run id, or 0 */
+} WfRunSpec;
+
+extern WfRun *wf_create_run(WfRunSpec *spec);
+extern void wf_check_run_options(Jsonb *options, const char *what, const char *const *allowed);
+extern void wf_check_workflow_id(const char *workflow_id, Oid owner, const char *parent_id);
+extern void wf_continue_as_new(WfRun *run, Jsonb *input);
+extern void wf_request_cancel(WfRun *run, const char *reason, const char *requested_by);
+extern void wf_mark_parent(WfRun *run);
+extern int	wf_deliver_child_notices(WfRun *parent);
+extern void wf_end_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
+
+/* lifecycle.c: how runs end */
+extern void wf_complete_run(WfRun *run, Jsonb *result);
+extern void wf_fail_run(WfRun *run, Jsonb *error);
+extern void wf_continue_compensation(WfRun *run, Jsonb *failure);
+extern void wf_terminate_run(WfRun *run, const char *event_type, const char *status,
+							 const char *reason);
+
+/* tasks.c: activity tasks */
+extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);
+extern void wf_check_queue_produce(Oid role, const char *queue);
+extern int64 wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity,
+							  const char *queue, Jsonb *input, Jsonb *options,
+							  char **activity_id);
+extern void wf_withdraw_tasks(WfRun *run, int seq, bool all);
+extern void wf_check_claim_args(const char *queue, const char *worker, int32 max_tasks);
+extern void wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue,
+						   const char *worker, int32 max_tasks);
+extern void wf_complete_task(int64 task_id, Jsonb *result, Oid caller);
+extern void wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details,
+						 Oid caller);
+extern bool wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller);
+extern void wf_change_queue_grant(const char *queue, Oid role, const char *privilege,
+								  Oid caller, bool grant);
+extern List *wf_due_reports(TimestampTz now, int batch);
+extern int	wf_apply_report(WfDueItem *item);
+extern void wf_postpone_report(WfDueItem *item, TimestampTz at);
+extern List *wf_due_tasks(TimestampTz now, int batch);
+extern int	wf_tick_due_task(WfDueItem *item, TimestampTz now);
+extern void wf_postpone_task(WfDueItem *item, TimestampTz at);
+extern int	wf_notify_all_ready_queues(void);
+
+/* timers.c */
+extern void wf_start_timer(WfRun *run, int seq, TimestampTz fire_at);
+extern bool wf_cancel_timer(WfRun *run, int seq);
+extern void wf_cancel_all_timers(WfRun *run);
+extern List *wf_due_timers(TimestampTz now, int batch);
+extern int	wf_fire_timer(WfDueItem *item);
+extern void wf_postpone_timer(WfDueItem *item, TimestampTz at);
+
+#endif							/* WF_MODEL_H */
