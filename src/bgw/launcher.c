@@ -535,7 +535,7 @@ after_owned_change(List *specs, RoleSpec *to)
 			WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], false);
 
 			if (run != NULL && wf_run_is_open(run))
-				wf_terminate_run(run, "WorkflowTerminated", "terminated",
+				wf_terminate_run(run, WF_EV_WORKFLOW_TERMINATED, WF_RUN_TERMINATED,
 								 psprintf("DROP OWNED BY %s", GetUserNameFromId(run->owner, false)));
 		}
 	}

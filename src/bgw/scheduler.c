@@ -213,7 +213,7 @@ do_item(WfDueItem *item, TimestampTz now)
 	else if (item->kind == WF_DUE_TASK_RETRY)
 		wf_advance(run);
 	else
-		wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
+		wf_terminate_run(run, WF_EV_WORKFLOW_TIMED_OUT, WF_RUN_TIMED_OUT, "execution_timeout");
 	return 1;
 }
 
@@ -265,7 +265,6 @@ record_item_failure(WfDueItem *item, void *arg)
 	Datum		values[3] = {CStringGetTextDatum(item->workflow_id), item->run_id, 0};
 	Oid			types[3] = {TEXTOID, UUIDOID, TIMESTAMPTZOID};
 	TimestampTz retry_at;
-	WfJson		e;
 
 	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
 		return 0;
@@ -273,10 +272,10 @@ record_item_failure(WfDueItem *item, void *arg)
 		retry_at = wf_task_retry_time(1);
 	else
 	{
-		wf_json_begin(&e);
-		wf_json_str(&e, "message", edata->message);
-		wf_json_str(&e, "sqlstate", unpack_sql_state(edata->sqlerrcode));
-		retry_at = wf_record_task_failure(run, wf_json_end(&e), describe_item(item),
+		retry_at = wf_record_task_failure(run, wf_error_object(edata->sqlerrcode,
+																edata->message,
+																NULL, NULL, NULL),
+										  describe_item(item),
 										  item->kind == WF_DUE_TASK_RETRY);
 		wf_flush_events();
 	}
