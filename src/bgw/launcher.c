@@ -605,7 +605,9 @@ wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 
-	if (is_update_workflow_extension(stmt))
+	/* The installed version may have changed within this transaction. */
+	if (is_create_workflow_extension(stmt) || is_update_workflow_extension(stmt) ||
+		(IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION))
 		wf_forget_schema_version();
 	else if (IsA(stmt, ReassignOwnedStmt))
 		after_owned_change(((ReassignOwnedStmt *) stmt)->roles,

@@ -232,7 +232,10 @@ wf_require_schema(void)
 					 installed)));
 }
 
-/* Transaction end (or ALTER EXTENSION): read the installed version again when next asked. */
+/*
+ * Transaction end, or CREATE, ALTER or DROP EXTENSION in it: read the
+ * installed version again when next asked.
+ */
 void
 wf_forget_schema_version(void)
 {
