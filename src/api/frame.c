@@ -7,10 +7,10 @@
  * start or steer workflows, or report tasks, from a replay that rolls
  * back), and with a schema of another version than the library's (before
  * ALTER EXTENSION workflow UPDATE: every statement of the engine is
- * written for its own version's tables), connect to SPI and switch to the extension owner with a pinned
- * search_path.  On exit: advance every run the call woke (the wake-up
- * queue: the model records, the engine drains), write the buffered
- * history, switch back and disconnect.  An error skips the exit; the
+ * written for its own version's tables), connect to SPI and switch to the
+ * extension owner with a pinned search_path.  On exit: advance every run
+ * the call woke (the wake-up queue: the model records, the engine drains),
+ * write the buffered history, switch back and disconnect.  An error skips the exit; the
  * transaction callbacks forget what the call had buffered.
  *-------------------------------------------------------------------------
  */
