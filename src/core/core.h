@@ -70,7 +70,16 @@ typedef struct WfInternal
 	int			guc_nestlevel;
 } WfInternal;
 
+/*
+ * The extension's version whose schema this library's statements are
+ * written for (workflow.control's default_version).
+ */
+#define WF_SCHEMA_VERSION "0.2"
+
 extern Oid	wf_extension_owner(void);
+extern const char *wf_schema_mismatch(void);
+extern void wf_require_schema(void);
+extern void wf_forget_schema_version(void);
 extern void wf_enter_internal(WfInternal *save);
 extern void wf_leave_internal(WfInternal *save);
 extern void wf_spi_enter(WfInternal *save);

@@ -155,6 +155,94 @@ wf_extension_owner(void)
 }
 
 /*
+ * The installed version of the extension (pg_extension.extversion), read
+ * once per transaction: ALTER EXTENSION workflow UPDATE may run between
+ * two transactions of any session, and no catalog invalidation says so.
+ * An empty string until read.
+ */
+static char installed_version[NAMEDATALEN] = "";
+
+/* Read extversion of extension "workflow" (which wf_extension_owner found). */
+static void
+read_installed_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("workflow"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			strlcpy(installed_version, TextDatumGetCString(d), sizeof(installed_version));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * The installed version of the extension if it is not the one this
+ * library's code is written for (WF_SCHEMA_VERSION), else NULL.  Errors
+ * as wf_extension_owner does when the extension is absent or its schema
+ * is not its own.
+ */
+const char *
+wf_schema_mismatch(void)
+{
+	(void) wf_extension_owner();
+	if (installed_version[0] == '\0')
+		read_installed_version();
+	return strcmp(installed_version, WF_SCHEMA_VERSION) == 0 ? NULL : installed_version;
+}
+
+/*
+ * Refuse to go on unless the installed schema is the library's: between
+ * the installation of a new library (and the restart that loads it) and
+ * ALTER EXTENSION workflow UPDATE, every function says what to run.
+ */
+void
+wf_require_schema(void)
+{
+	const char *installed = wf_schema_mismatch();
+
+	if (installed == NULL)
+		return;
+	if (strcmp(installed, "0.1") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"workflow\" is installed at version %s, but its library needs version %s",
+						installed, WF_SCHEMA_VERSION),
+				 errdetail("The library has been upgraded; the extension's schema is upgraded separately."),
+				 errhint("Run ALTER EXTENSION workflow UPDATE.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("extension \"workflow\" is installed at version %s, which the loaded library (version %s) does not know",
+					installed, WF_SCHEMA_VERSION),
+			 errdetail("The server runs the library it loaded at its start, older than the installed extension."),
+			 errhint("Restart the server, so that it loads the library installed with version %s.",
+					 installed)));
+}
+
+/*
+ * Transaction end, or CREATE, ALTER or DROP EXTENSION in it: read the
+ * installed version again when next asked.
+ */
+void
+wf_forget_schema_version(void)
+{
+	installed_version[0] = '\0';
+}
+
+/*
  * Switch to the extension owner with a pinned search_path, for the
  * engine's own reads and writes of its tables.  The caller's search_path
  * must never reach queries that run with the owner's rights, and the
