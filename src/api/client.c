@@ -10,7 +10,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -364,6 +363,18 @@ reason_arg(FunctionCallInfo fcinfo, int argno)
 	return reason;
 }
 
+/* Enter the frame for a call that steers the caller's open run of workflow_id. */
+static WfRun *
+enter_for_open_run(WfInternal *save, const char *function, const char *workflow_id)
+{
+	WfRun	   *run;
+
+	(void) wf_api_enter(save, function);
+	run = wf_lock_run(workflow_id, true, save->saved_userid);
+	check_run_access(run, save->saved_userid);
+	return run;
+}
+
 /*
  * workflow.cancel_workflow(workflow_id, reason): the code sees WF002 at its
  * next blocking call; compensations run; the run ends "cancelled".
@@ -376,9 +387,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
-	(void) wf_api_enter(&save, "workflow.cancel_workflow()");
-	run = wf_lock_run(workflow_id, true, save.saved_userid);
-	check_run_access(run, save.saved_userid);
+	run = enter_for_open_run(&save, "workflow.cancel_workflow()", workflow_id);
 	if (run->cancel_requested || run->status != WF_RUN_RUNNING)
 		ereport(NOTICE,
 				(errmsg("workflow \"%s\" is already %s",
@@ -398,9 +407,7 @@ wf_terminate_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
-	(void) wf_api_enter(&save, "workflow.terminate_workflow()");
-	run = wf_lock_run(workflow_id, true, save.saved_userid);
-	check_run_access(run, save.saved_userid);
+	run = enter_for_open_run(&save, "workflow.terminate_workflow()", workflow_id);
 	wf_terminate_run(run, WF_EV_WORKFLOW_TERMINATED, WF_RUN_TERMINATED, reason);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();

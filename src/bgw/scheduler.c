@@ -698,6 +698,23 @@ wf_scheduler_main(Datum arg)
 }
 
 /*
+ * The end of tick() and skip_time(): announce what they made ready (a
+ * scheduler does that on its next pass; these calls are how tests and
+ * pg_cron drive the engine without one), back to the real clock, leave.
+ */
+static void
+end_manual_tick(WfInternal *save)
+{
+	bool		overflow;
+
+	(void) wf_send_pending_notifies(&overflow);
+	if (overflow)
+		(void) wf_notify_all_ready_queues();
+	wf_set_now(0);
+	wf_api_leave(save);
+}
+
+/*
  * workflow.tick(at): do all due work now (as if the time were at), send
  * pending notifications, and return how much was done.  Who may call it
  * (and skip_time) is the SQL privilege: EXECUTE is revoked from PUBLIC,
@@ -710,7 +727,6 @@ wf_tick(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	int			total = 0;
 	int			n;
-	bool		overflow;
 
 	(void) wf_api_enter(&save, "workflow.tick()");
 	if (at != 0)
@@ -720,11 +736,7 @@ wf_tick(PG_FUNCTION_ARGS)
 		n = wf_tick_all(wf_now(), wf_batch_size);
 		total += n;
 	} while (n > 0);
-	(void) wf_send_pending_notifies(&overflow);
-	if (overflow)
-		(void) wf_notify_all_ready_queues();
-	wf_set_now(0);
-	wf_api_leave(&save);
+	end_manual_tick(&save);
 	PG_RETURN_INT32(total);
 }
 
@@ -742,7 +754,6 @@ wf_skip_time(PG_FUNCTION_ARGS)
 	TimestampTz limit;
 	TimestampTz clock = GetCurrentTransactionStartTimestamp();
 	int			total = 0;
-	bool		overflow;
 
 	wf_check_interval(horizon, "horizon");
 	limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -763,10 +774,6 @@ wf_skip_time(PG_FUNCTION_ARGS)
 			break;				/* what is due is locked by another session */
 		total += n;
 	}
-	(void) wf_send_pending_notifies(&overflow);
-	if (overflow)
-		(void) wf_notify_all_ready_queues();
-	wf_set_now(0);
-	wf_api_leave(&save);
+	end_manual_tick(&save);
 	PG_RETURN_INT32(total);
 }

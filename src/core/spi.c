@@ -1,10 +1,9 @@
 /*-------------------------------------------------------------------------
  * spi.c
- *	  Helpers shared by every module: acting as the extension owner, kept
- *	  SPI plans, argument and jsonb option checking, the engine's clock.
+ *	  Acting as the extension owner, the installed schema's version, SPI
+ *	  with kept plans, isolated subtransactions, the engine's clock.
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -66,6 +65,47 @@ ext_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 	ext_valid = false;
 }
 
+/* What the extension's pg_extension row says. */
+typedef struct ExtensionRow
+{
+	Oid			owner;
+	Oid			namespace;
+	char		version[NAMEDATALEN];
+} ExtensionRow;
+
+/* Read extension "workflow"'s pg_extension row; false if it is not installed. */
+static bool
+read_extension_row(ExtensionRow *row)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("workflow"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	found = HeapTupleIsValid(tup);
+	if (found)
+	{
+		bool		isnull;
+		Datum		version = heap_getattr(tup, Anum_pg_extension_extversion,
+										   RelationGetDescr(rel), &isnull);
+
+		row->owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		row->namespace = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		row->version[0] = '\0';
+		if (!isnull)
+			strlcpy(row->version, TextDatumGetCString(version), sizeof(row->version));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /*
  * Read the extension's owner and schema from pg_extension, and refuse to
  * go on unless schema "workflow" (what every internal statement names) is
@@ -76,12 +116,10 @@ ext_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 static void
 load_extension(void)
 {
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
+	ExtensionRow row;
 	HeapTuple	tup;
-	Oid			owner = InvalidOid;
-	Oid			extnsp = InvalidOid;
+	Oid			owner;
+	Oid			extnsp;
 	Oid			nspid;
 	Oid			nspowner;
 	uint64		invalidations = ext_invalidations;
@@ -95,24 +133,13 @@ load_extension(void)
 	ext_valid = false;
 	ext_sentinel = InvalidOid;
 
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
-				CStringGetDatum("workflow"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-		extnsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
-	if (!OidIsValid(owner))
+	if (!read_extension_row(&row))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"workflow\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION workflow.")));
+	owner = row.owner;
+	extnsp = row.namespace;
 	nspid = get_namespace_oid("workflow", true);
 	if (nspid != extnsp)
 		ereport(ERROR,
@@ -162,33 +189,6 @@ wf_extension_owner(void)
  */
 static char installed_version[NAMEDATALEN] = "";
 
-/* Read extversion of extension "workflow" (which wf_extension_owner found). */
-static void
-read_installed_version(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
-				CStringGetDatum("workflow"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
-									 RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-			strlcpy(installed_version, TextDatumGetCString(d), sizeof(installed_version));
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-}
-
 /*
  * The installed version of the extension if it is not the one this
  * library's code is written for (WF_SCHEMA_VERSION), else NULL.  Errors
@@ -198,9 +198,11 @@ read_installed_version(void)
 const char *
 wf_schema_mismatch(void)
 {
+	ExtensionRow row;
+
 	(void) wf_extension_owner();
-	if (installed_version[0] == '\0')
-		read_installed_version();
+	if (installed_version[0] == '\0' && read_extension_row(&row))
+		strlcpy(installed_version, row.version, sizeof(installed_version));
 	return strcmp(installed_version, WF_SCHEMA_VERSION) == 0 ? NULL : installed_version;
 }
 

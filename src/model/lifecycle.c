@@ -13,7 +13,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"

@@ -14,9 +14,9 @@
  * notice, which locks the parent while holding the child (a deadlock
  * there is resolved by PostgreSQL and the report is retried).
  *
- * A run created while another run of this backend is being advanced (a
- * child, from its parent's workflow task) is advanced once that task is
- * over, so that no two workflow tasks of related runs interleave.
+ * A new run is woken (core/wakeup.c), not advanced here: a child created
+ * by its parent's workflow task is advanced once that task is over, so
+ * that no two workflow tasks of related runs interleave.
  *
  * A workflow_id belongs to the role that owns its latest run: another role
  * cannot start it again (nor get its open run with if_exists), and the
@@ -24,7 +24,6 @@
  * <parent>'s own runs.  Published state is kept per run.
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
 #include "postgres.h"
 
 #include "catalog/pg_type.h"

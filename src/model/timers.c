@@ -4,7 +4,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
