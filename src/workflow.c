@@ -8,12 +8,8 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
-#include "storage/shmem.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 

@@ -11,7 +11,6 @@
  */
 #include "postgres.h"
 
-#include "funcapi.h"
 #include "utils/builtins.h"
 
 #include "api/api.h"

@@ -6,24 +6,7 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/indexing.h"
-#include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_extension.h"
-#include "catalog/pg_namespace.h"
-#include "nodes/parsenodes.h"
-#include "fmgr.h"
-#include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/guc.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
-#include "utils/uuid.h"
 
 #include "core/core.h"
 

@@ -9,17 +9,8 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_proc.h"
-#include "catalog/pg_type.h"
-#include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
-#include "utils/syscache.h"
-#include "utils/uuid.h"
 
 #include "core/core.h"
 

@@ -29,9 +29,6 @@
 
 #include "catalog/namespace.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "storage/latch.h"
-#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/timeout.h"

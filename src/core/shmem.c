@@ -8,9 +8,6 @@
  */
 #include "postgres.h"
 
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 
 #include "core/core.h"
 

@@ -11,13 +11,7 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
-#include "common/pg_prng.h"
-#include "fmgr.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/uuid.h"
-#include "nodes/value.h"
 
 #include "engine/engine.h"
 
