@@ -38,184 +38,15 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE=${WF_MATRIX_CACHE:-/var/cache/workflow-matrix}
 LOGS=$REPO/tmp_check/matrix
 STAMP=.workflow-matrix-stamp
 
 # The Debian suite that serves postgresql-MAJOR, for majors this machine's
 # own suite does not have.  No suite reachable here has 16.
 declare -A MAJOR_SUITE=([17]=trixie [18]=sid)
-# Suites whose Release file is past its Valid-Until date on the mirror.
-declare -A STALE_SUITE=([sid]=1)
 
-ACTIVE_ROOT=      # the chroot whose mounts are up
-declare -a MOUNTED=()
-
-note() { echo "matrix: $*"; }
-die() {
-	echo "matrix: $*" >&2
-	exit 1
-}
-
-# ---------------------------------------------------------------- chroots
-
-# The processes whose root directory is ROOT (servers the tests left).
-chroot_pids() {
-	local root=$1 p
-	for p in /proc/[0-9]*; do
-		[[ $(readlink "$p/root" 2>/dev/null) == "$root" ]] && echo "${p#/proc/}"
-	done
-	return 0
-}
-
-# Stop what still runs in ROOT, then unmount everything mounted below it
-# (ours, or left by a run that was killed), innermost first.
-release_chroot() {
-	local root=$1 pid i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		local -a pids
-		mapfile -t pids < <(chroot_pids "$root")
-		((${#pids[@]} == 0)) && break
-		if ((i == 1)); then
-			note "stopping processes left in $root: ${pids[*]}"
-		fi
-		for pid in "${pids[@]}"; do
-			kill "$( ((i < 5)) && echo -TERM || echo -KILL)" "$pid" 2>/dev/null || true
-		done
-		sleep 1
-	done
-	local -a mounts
-	mapfile -t mounts < <(findmnt -rn -o TARGET | grep -E "^$root/" | sort -r)
-	local m
-	for m in "${mounts[@]}"; do
-		umount "$m" || umount -l "$m"
-	done
-	MOUNTED=()
-}
-
-# The EXIT trap: never leave a chroot mounted.
-cleanup() {
-	if [[ -n $ACTIVE_ROOT ]]; then
-		release_chroot "$ACTIVE_ROOT"
-		ACTIVE_ROOT=
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mount_chroot() {
-	local root=$1
-	ACTIVE_ROOT=$root
-	release_chroot "$root"
-	mount -t proc proc "$root/proc"
-	MOUNTED+=("$root/proc")
-	mount --bind /dev "$root/dev"
-	MOUNTED+=("$root/dev")
-	mount --bind /dev/pts "$root/dev/pts"
-	MOUNTED+=("$root/dev/pts")
-	# PostgreSQL's dynamic shared memory lives in /dev/shm.
-	mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
-	MOUNTED+=("$root/dev/shm")
-}
-
-unmount_chroot() {
-	release_chroot "$ACTIVE_ROOT"
-	ACTIVE_ROOT=
-}
-
-# Remove a directory that may hold a chroot: only with nothing mounted in it.
-remove_root() {
-	local root=$1
-	[[ -e $root ]] || return 0
-	release_chroot "$root"
-	if findmnt -rn -o TARGET | grep -qE "^$root(/|$)"; then
-		die "$root still has mounts; not removing it"
-	fi
-	rm -rf --one-file-system "$root"
-}
-
-# The Debian mirror of this machine's own suite (deb822 .sources or
-# one-line .list entries).
-host_mirror() {
-	if [[ -n ${WF_MATRIX_MIRROR:-} ]]; then
-		echo "$WF_MATRIX_MIRROR"
-		return
-	fi
-	local codename
-	codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-	local url f
-	url=$(
-		shopt -s nullglob
-		{
-			for f in /etc/apt/sources.list.d/*.sources; do
-				# One stanza per paragraph.
-				awk -v suite="$codename" 'BEGIN { RS = "" } {
-					uris = ""; has = 0
-					n = split($0, line, "\n")
-					for (j = 1; j <= n; j++) {
-						k = split(line[j], w, /[ \t]+/)
-						if (w[1] == "URIs:") uris = w[2]
-						if (w[1] == "Suites:") for (i = 2; i <= k; i++) if (w[i] == suite) has = 1
-					}
-					if (has && uris != "") print uris
-				}' "$f"
-			done
-			for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-				[[ -f $f ]] || continue
-				# deb [options] URI SUITE COMPONENT...
-				awk -v suite="$codename" '$1 == "deb" {
-					i = 2
-					if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-					if ($(i + 1) == suite) print $i
-				}' "$f"
-			done
-		} | head -n1
-	)
-	[[ -n $url ]] || die "no APT source for suite $codename found; set WF_MATRIX_MIRROR"
-	echo "$url"
-}
-
-# Run a command inside ROOT with a clean environment.
-in_chroot() {
-	local root=$1
-	shift
-	chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "$@"
-}
-
-# debootstrap SUITE into ROOT (built aside, moved in place when complete),
-# and the APT settings every run relies on.
-create_chroot() {
-	local suite=$1 root=$2 mirror
-	command -v debootstrap >/dev/null || {
-		note "installing debootstrap"
-		apt-get install -y --no-install-recommends debootstrap ||
-			{ apt-get update && apt-get install -y --no-install-recommends debootstrap; }
-	}
-	mirror=$(host_mirror)
-	remove_root "$root.new"
-	mkdir -p "$CACHE"
-	note "debootstrap --variant=minbase $suite from $mirror"
-	debootstrap --variant=minbase "$suite" "$root.new" "$mirror" >"$LOGS/debootstrap-$suite.log" 2>&1 || {
-		tail -n 30 "$LOGS/debootstrap-$suite.log" >&2
-		remove_root "$root.new"
-		die "debootstrap of $suite failed (log: $LOGS/debootstrap-$suite.log)"
-	}
-	# Packages never start services here (postgresql would start its
-	# default cluster), and keep our conffiles.
-	printf '#!/bin/sh\nexit 101\n' >"$root.new/usr/sbin/policy-rc.d"
-	chmod 755 "$root.new/usr/sbin/policy-rc.d"
-	{
-		echo 'Dpkg::Options { "--force-confdef"; "--force-confold"; };'
-		echo 'APT::Install-Recommends "false";'
-		[[ -n ${STALE_SUITE[$suite]:-} ]] && echo 'Acquire::Check-Valid-Until "false";'
-	} >"$root.new/etc/apt/apt.conf.d/99workflow-matrix"
-	# No default cluster: the tests make their own.
-	mkdir -p "$root.new/etc/postgresql-common"
-	echo 'create_main_cluster = false' >"$root.new/etc/postgresql-common/createcluster.conf"
-	mv "$root.new" "$root"
-}
+# shellcheck source=tools/chroot.bash
+source "$REPO/tools/chroot.bash"
 
 # Copy the checkout's files (no build products, no .git) to /build/workflow.
 copy_tree() {
@@ -233,7 +64,9 @@ copy_tree() {
 # unmounts.
 prepare_chroot() {
 	local major=$1 suite=$2 root=$3
-	[[ -d $root ]] || create_chroot "$suite" "$root"
+	if [[ ! -d $root ]]; then
+		create_chroot "$suite" "$root"
+	fi
 	mount_chroot "$root"
 	copy_tree "$root"
 	if [[ -f $root/$STAMP ]]; then
@@ -244,6 +77,7 @@ prepare_chroot() {
 		in_chroot "$root" apt-get update -q
 	fi
 	in_chroot "$root" PG_MAJOR="$major" /build/workflow/tools/deps.sh
+	trust_host_cas "$root"
 	date -u +%FT%TZ >"$root/$STAMP"
 }
 
@@ -320,8 +154,13 @@ chroot_suite() {
 	echo "${MAJOR_SUITE[$1]:-}"
 }
 
-# Whether this machine's own APT sources offer postgresql-MAJOR.
+# Whether this machine has, or its own APT sources offer, postgresql-MAJOR.
 host_has() {
+	[[ -x /usr/lib/postgresql/$1/bin/postgres ]] && return 0
+	# A fresh image may have no package lists yet.
+	if ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null; then
+		apt-get update -q >/dev/null
+	fi
 	apt-cache show "postgresql-$1" >/dev/null 2>&1
 }
 
@@ -364,7 +203,7 @@ main() {
 
 	local failed=0
 	echo
-	printf '%-8s %-14s %-8s %-9s %s\n' version where setup tests result
+	printf '%-8s %-14s %-8s %-9s %-4s %s\n' version where setup tests "" result
 	for major in "${majors[@]}"; do
 		local verdict=ok
 		if ((STATUS[$major] != 0)); then
