@@ -184,3 +184,9 @@ PG_VERSIONS ?= 15 17 18
 .PHONY: test-matrix
 test-matrix:
 	./tools/matrix.sh $(PG_VERSIONS)
+
+# As root: build the Debian package (debian/, pg_buildext) in a chroot,
+# install it into a clean one and use it there (tools/package-test.sh).
+.PHONY: test-package
+test-package:
+	./tools/package-test.sh

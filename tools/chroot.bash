@@ -41,7 +41,13 @@ release_chroot() {
 	for ((i = 0; i < 10; i++)); do
 		mapfile -t pids < <(chroot_pids "$root")
 		((${#pids[@]} == 0)) && break
-		((i == 0)) && note "stopping processes left in $root: ${pids[*]}"
+		if ((i == 0)); then
+			local -a names=()
+			for pid in "${pids[@]}"; do
+				names+=("$pid ($(cat "/proc/$pid/comm" 2>/dev/null))")
+			done
+			note "stopping processes left in $root: ${names[*]}"
+		fi
 		((i == 5)) && signal=KILL
 		for pid in "${pids[@]}"; do
 			kill -s "$signal" "$pid" 2>/dev/null || true
