@@ -33,7 +33,8 @@
 #                        APT sources use for its own suite)
 #   WF_MATRIX_HOST_LOCK  a file to hold an flock(1) lock on during the run
 #                        on this machine (for machines whose host installs
-#                        and test runs are serialized that way)
+#                        and test runs are serialized that way; the wait
+#                        counts as that run's setup time)
 #   WF_ONLY, WF_TEST_TIMEOUT, PG_TEST_TIMEOUT_DEFAULT  passed to make test
 set -euo pipefail
 
@@ -44,6 +45,12 @@ STAMP=.workflow-matrix-stamp
 # The Debian suite that serves postgresql-MAJOR, for majors this machine's
 # own suite does not have.  No suite reachable here has 16.
 declare -A MAJOR_SUITE=([17]=trixie [18]=sid)
+
+note() { echo "matrix: $*"; }
+die() {
+	echo "matrix: $*" >&2
+	exit 1
+}
 
 # shellcheck source=tools/chroot.bash
 source "$REPO/tools/chroot.bash"
@@ -104,19 +111,29 @@ test_env() {
 }
 
 run_host() {
-	local major=$1 log=$LOGS/$1.log rc=0
+	local major=$1 log=$LOGS/$1.log rc=0 started=$LOGS/$1.started
 	local -a lock=()
 	[[ -n ${WF_MATRIX_HOST_LOCK:-} ]] && lock=(flock -o "$WF_MATRIX_HOST_LOCK")
 	WHERE[$major]="host"
-	SETUP[$major]=0
-	local t0=$SECONDS
+	local t0
+	t0=$(date +%s)
 	local -a envs
 	mapfile -t envs < <(test_env)
 	note "$major: make test on this machine (log: $log)"
-	"${lock[@]}" env "${envs[@]}" PG_MAJOR="$major" \
+	# The time from here to the start of make test (waiting for the lock)
+	# is its setup time.
+	rm -f "$started"
+	# shellcheck disable=SC2016 # expanded by that bash
+	"${lock[@]}" bash -c 'date +%s >"$0" && exec "$@"' "$started" \
+		env "${envs[@]}" PG_MAJOR="$major" \
 		make -C "$REPO" --no-print-directory test \
 		PG_CONFIG="/usr/lib/postgresql/$major/bin/pg_config" >"$log" 2>&1 || rc=$?
-	WALL[$major]=$((SECONDS - t0))
+	local t1 t2
+	t2=$(date +%s)
+	t1=$(cat "$started" 2>/dev/null || echo "$t0")
+	rm -f "$started"
+	SETUP[$major]=$((t1 - t0))
+	WALL[$major]=$((t2 - t1))
 	STATUS[$major]=$rc
 }
 
