@@ -155,8 +155,11 @@ run_chroot() {
 	local -a envs
 	mapfile -t envs < <(test_env)
 	note "$major: make test in the $suite chroot (log: $log)"
+	# In the background, so that a signal to this script is handled at once
+	# (wait returns; the EXIT trap stops the run and unmounts).
 	in_chroot "$root" "${envs[@]}" PG_MAJOR="$major" \
-		make -C /build/workflow --no-print-directory test >>"$log" 2>&1 || rc=$?
+		make -C /build/workflow --no-print-directory test >>"$log" 2>&1 &
+	wait "$!" || rc=$?
 	WALL[$major]=$((SECONDS - t0))
 	STATUS[$major]=$rc
 	rm -rf "${LOGS:?}/$major"
