@@ -9,6 +9,7 @@ OBJS = \
 	src/core/spi.o \
 	src/core/checks.o \
 	src/core/json.o \
+	src/core/events.o \
 	src/core/history.o \
 	src/core/wakeup.o \
 	src/core/registry.o \

@@ -118,3 +118,23 @@ REVOKE EXECUTE ON FUNCTION workflow.tick(timestamptz), workflow.skip_time(interv
 	workflow.grant_queue(text, pg_catalog.regrole, text),
 	workflow.revoke_queue(text, pg_catalog.regrole, text)
 	FROM PUBLIC;
+
+/*
+ * pg_dump keeps the engine (0.1 did not): the state tables and the
+ * identity sequences become extension configuration, as in a fresh
+ * install of 0.2.
+ */
+SELECT pg_catalog.pg_extension_config_dump('workflow.workflow_types', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.workflows', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.history', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('workflow.tasks', 'task_id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.timers', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.child_notices', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.signals', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('workflow.signals', 'signal_id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.state', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.queue_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.task_reports', '');

@@ -248,6 +248,29 @@ CREATE TABLE workflow.task_reports (
 );
 CREATE INDEX task_reports_reported_idx ON workflow.task_reports (reported_at);
 
+/*
+ * pg_dump keeps the engine: every state table and the identity sequences
+ * of task and signal ids are extension configuration, so a dump carries
+ * their rows and the sequences' positions.  The extension inserts no row
+ * of its own at CREATE EXTENSION, so no filter is needed: every row is
+ * the user's.  Roles and functions are kept as regrole and regprocedure,
+ * which pg_dump writes as names and a restore resolves again.
+ */
+SELECT pg_catalog.pg_extension_config_dump('workflow.workflow_types', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.workflows', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.history', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('workflow.tasks', 'task_id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.timers', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.child_notices', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.signals', '');
+SELECT pg_catalog.pg_extension_config_dump(
+	pg_catalog.pg_get_serial_sequence('workflow.signals', 'signal_id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.state', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.queue_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('workflow.task_reports', '');
+
 /* ---------------------------------------------------------------------
  * Row-level security: a role sees the runs of the roles it is a member of.
  * --------------------------------------------------------------------- */

@@ -179,6 +179,7 @@ wf_xact_callback(XactEvent event, void *arg)
 	wf_history_at_end();
 	wf_replay_at_end();
 	wf_forget_type();
+	wf_forget_schema_version();
 	wf_set_now(0);
 }
 

@@ -188,6 +188,7 @@ installcheck() {
 			HOME="$WORK" LANG=C.UTF-8 \
 			PATH="$PG_BINDIR:/usr/local/bin:/usr/bin:/bin" \
 			"${conn[@]}" WF_PRELOAD="$PRELOAD" \
+			${WF_RELEASE_0_1:+WF_RELEASE_0_1="$WF_RELEASE_0_1"} \
 			${PG_TEST_TIMEOUT_DEFAULT:+PG_TEST_TIMEOUT_DEFAULT="$PG_TEST_TIMEOUT_DEFAULT"} \
 			${PG_TEST_NOCLEAN:+PG_TEST_NOCLEAN="$PG_TEST_NOCLEAN"} \
 			timeout --kill-after=10 "$TIMEOUT" \
@@ -396,6 +397,14 @@ run_tap() {
 		{ broken tap "$n" "$PGXS_DIR/src/test/regress/pg_regress not found; run make deps"; return; }
 	command -v prove >/dev/null || { broken tap "$n" "prove not found; run make deps"; return; }
 	prepare_tree
+	# The released 0.1 library, for the upgrade test (test/t/101_upgrade.pl).
+	local WF_RELEASE_0_1=
+	if PG_CONFIG="$PG_CONFIG_PATH" "$REPO/test/build-release.sh" 0.1 "$WORK/release-0.1" >"$out/build-release.log" 2>&1; then
+		WF_RELEASE_0_1=$WORK/release-0.1/workflow.so
+		chown -R "$PG_USER:" "$WORK/release-0.1"
+	else
+		note "tap: the upgrade test runs without the 0.1 library: $(tail -n 1 "$out/build-release.log")"
+	fi
 
 	# One make call per file: each has its own status, time limit and logs
 	# (PGXS's prove_installcheck empties tmp_check/ each time).

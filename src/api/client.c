@@ -10,7 +10,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -364,6 +363,18 @@ reason_arg(FunctionCallInfo fcinfo, int argno)
 	return reason;
 }
 
+/* Enter the frame for a call that steers the caller's open run of workflow_id. */
+static WfRun *
+enter_for_open_run(WfInternal *save, const char *function, const char *workflow_id)
+{
+	WfRun	   *run;
+
+	(void) wf_api_enter(save, function);
+	run = wf_lock_run(workflow_id, true, save->saved_userid);
+	check_run_access(run, save->saved_userid);
+	return run;
+}
+
 /*
  * workflow.cancel_workflow(workflow_id, reason): the code sees WF002 at its
  * next blocking call; compensations run; the run ends "cancelled".
@@ -376,10 +387,8 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
-	(void) wf_api_enter(&save, "workflow.cancel_workflow()");
-	run = wf_lock_run(workflow_id, true, save.saved_userid);
-	check_run_access(run, save.saved_userid);
-	if (run->cancel_requested || strcmp(run->status, "running") != 0)
+	run = enter_for_open_run(&save, "workflow.cancel_workflow()", workflow_id);
+	if (run->cancel_requested || run->status != WF_RUN_RUNNING)
 		ereport(NOTICE,
 				(errmsg("workflow \"%s\" is already %s",
 						workflow_id, run->cancel_requested ? "being cancelled" : "compensating")));
@@ -398,10 +407,8 @@ wf_terminate_workflow(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	WfRun	   *run;
 
-	(void) wf_api_enter(&save, "workflow.terminate_workflow()");
-	run = wf_lock_run(workflow_id, true, save.saved_userid);
-	check_run_access(run, save.saved_userid);
-	wf_terminate_run(run, "WorkflowTerminated", "terminated", reason);
+	run = enter_for_open_run(&save, "workflow.terminate_workflow()", workflow_id);
+	wf_terminate_run(run, WF_EV_WORKFLOW_TERMINATED, WF_RUN_TERMINATED, reason);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();
 }
@@ -469,7 +476,7 @@ wf_signal_workflow(PG_FUNCTION_ARGS)
 	char		nulls[4] = {' ', ' ', ' ', payload ? ' ' : 'n'};
 	WfInternal	save;
 	WfRun	   *run;
-	WfJson		b;
+	WfEvent		b;
 	bool		isnull;
 
 	wf_check_name(signal, "signal name");
@@ -485,12 +492,12 @@ wf_signal_workflow(PG_FUNCTION_ARGS)
 			"INSERT INTO workflow.signals (workflow_id, run_id, signal, payload)"
 			" VALUES ($1, $2, $3, $4) RETURNING signal_id",
 			4, types, values, nulls, 0);
-	wf_json_begin(&b);
-	wf_json_str(&b, "signal", signal);
-	wf_json_jsonb(&b, "payload", payload);
-	wf_json_int(&b, "signal_id", DatumGetInt64(wf_get_datum(0, 1, &isnull)));
-	wf_json_str(&b, "sent_by", GetUserNameFromId(save.saved_userid, false));
-	wf_append_event(run, "SignalReceived", wf_json_end(&b));
+	wf_event_begin(&b);
+	wf_event_str(&b, WF_KEY_SIGNAL, signal);
+	wf_event_jsonb(&b, WF_KEY_PAYLOAD, payload);
+	wf_event_int(&b, WF_KEY_SIGNAL_ID, DatumGetInt64(wf_get_datum(0, 1, &isnull)));
+	wf_event_str(&b, WF_KEY_SENT_BY, GetUserNameFromId(save.saved_userid, false));
+	wf_append_event(run, WF_EV_SIGNAL_RECEIVED, wf_event_data(&b));
 	wf_wake_run(run);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();

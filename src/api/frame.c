@@ -5,10 +5,12 @@
  *
  * On entry: refuse to run inside workflow code (where a workflow could
  * start or steer workflows, or report tasks, from a replay that rolls
- * back), connect to SPI and switch to the extension owner with a pinned
- * search_path.  On exit: advance every run the call woke (the wake-up
- * queue: the model records, the engine drains), write the buffered
- * history, switch back and disconnect.  An error skips the exit; the
+ * back), and with a schema of another version than the library's (before
+ * ALTER EXTENSION workflow UPDATE: every statement of the engine is
+ * written for its own version's tables), connect to SPI and switch to the
+ * extension owner with a pinned search_path.  On exit: advance every run
+ * the call woke (the wake-up queue: the model records, the engine drains),
+ * write the buffered history, switch back and disconnect.  An error skips the exit; the
  * transaction callbacks forget what the call had buffered.
  *-------------------------------------------------------------------------
  */
@@ -21,6 +23,7 @@ Oid
 wf_api_enter(WfInternal *save, const char *function)
 {
 	wf_refuse_in_workflow_code(function);
+	wf_require_schema();
 	wf_spi_enter(save);
 	return save->saved_userid;
 }

@@ -42,11 +42,10 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 	Oid			caller;
 	bool		only_claims;
 
-	wf_refuse_in_workflow_code("workflow.claim_activities()");
-	wf_check_claim_args(queue, worker, max_tasks);
 	only_claims = wf_claim_starts_clean();
-	InitMaterializedSRF(fcinfo, 0);
 	caller = wf_api_enter(&save, "workflow.claim_activities()");
+	wf_check_claim_args(queue, worker, max_tasks);
+	InitMaterializedSRF(fcinfo, 0);
 	wf_claim_tasks((ReturnSetInfo *) fcinfo->resultinfo, caller, queue, worker, max_tasks);
 	wf_api_leave(&save);
 	wf_claim_done(only_claims);
@@ -62,9 +61,8 @@ wf_complete_activity(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	Oid			caller;
 
-	wf_refuse_in_workflow_code("workflow.complete_activity()");
-	wf_check_payload(result, "activity result");
 	caller = wf_api_enter(&save, "workflow.complete_activity()");
+	wf_check_payload(result, "activity result");
 	wf_complete_task(task_id, result, caller);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();
@@ -87,11 +85,10 @@ wf_complete_and_claim(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	Oid			caller;
 
-	wf_refuse_in_workflow_code("workflow.complete_and_claim()");
+	caller = wf_api_enter(&save, "workflow.complete_and_claim()");
 	wf_check_payload(result, "activity result");
 	wf_check_claim_args(queue, worker, max_tasks);
 	InitMaterializedSRF(fcinfo, 0);
-	caller = wf_api_enter(&save, "workflow.complete_and_claim()");
 	wf_complete_task(task_id, result, caller);
 	wf_api_settle();
 	wf_claim_tasks((ReturnSetInfo *) fcinfo->resultinfo, caller, queue, worker, max_tasks);
@@ -110,10 +107,9 @@ wf_fail_activity(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	Oid			caller;
 
-	wf_refuse_in_workflow_code("workflow.fail_activity()");
+	caller = wf_api_enter(&save, "workflow.fail_activity()");
 	wf_check_payload(details, "failure details");
 	wf_check_text(error, "error message", WF_MAX_PAYLOAD);
-	caller = wf_api_enter(&save, "workflow.fail_activity()");
 	wf_fail_task(task_id, error, retryable, details, caller);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();
@@ -132,9 +128,8 @@ wf_heartbeat_activity(PG_FUNCTION_ARGS)
 	Oid			caller;
 	bool		cancel;
 
-	wf_refuse_in_workflow_code("workflow.heartbeat_activity()");
-	wf_check_payload(details, "heartbeat details");
 	caller = wf_api_enter(&save, "workflow.heartbeat_activity()");
+	wf_check_payload(details, "heartbeat details");
 	cancel = wf_heartbeat_task(task_id, details, caller);
 	wf_api_leave(&save);
 	PG_RETURN_BOOL(cancel);
@@ -150,7 +145,7 @@ change_queue_grant(FunctionCallInfo fcinfo, const char *function, bool grant)
 	WfInternal	save;
 	Oid			caller;
 
-	wf_refuse_in_workflow_code(function);
+	caller = wf_api_enter(&save, function);
 	queue = wf_text_arg(fcinfo, 0, "queue");
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -161,7 +156,6 @@ change_queue_grant(FunctionCallInfo fcinfo, const char *function, bool grant)
 	if (strcmp(queue, "*") != 0)
 		wf_check_queue_name(queue);
 	privilege = wf_text_arg(fcinfo, 2, "privilege");
-	caller = wf_api_enter(&save, function);
 	wf_change_queue_grant(queue, role, privilege, caller, grant);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();

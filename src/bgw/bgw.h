@@ -20,5 +20,6 @@ extern void wf_utility_hook_init(void);
 
 /* scheduler.c: what the launcher needs to know of a scheduler */
 PGDLLEXPORT void wf_scheduler_main(Datum arg);
+extern void wf_hold_schedulers_for_restore(void);
 
 #endif							/* WF_BGW_H */

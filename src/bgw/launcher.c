@@ -22,6 +22,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -41,6 +42,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -421,6 +423,32 @@ is_create_workflow_extension(Node *stmt)
 		strcmp(((CreateExtensionStmt *) stmt)->extname, "workflow") == 0;
 }
 
+/* Is this ALTER EXTENSION workflow UPDATE? */
+static bool
+is_update_workflow_extension(Node *stmt)
+{
+	return IsA(stmt, AlterExtensionStmt) &&
+		strcmp(((AlterExtensionStmt *) stmt)->extname, "workflow") == 0;
+}
+
+/*
+ * Is this a COPY into a table of the extension's schema (a restore of a
+ * dump), outside CREATE EXTENSION?
+ */
+static bool
+is_copy_into_workflow(Node *stmt)
+{
+	CopyStmt   *copy = (CopyStmt *) stmt;
+	Oid			relid;
+
+	if (!IsA(stmt, CopyStmt) || !copy->is_from || copy->relation == NULL || creating_extension)
+		return false;
+	relid = RangeVarGetRelid(copy->relation, NoLock, true);
+	return OidIsValid(relid) &&
+		OidIsValid(get_extension_oid("workflow", true)) &&
+		get_rel_namespace(relid) == get_namespace_oid("workflow", true);
+}
+
 /* The role OIDs a list of RoleSpecs names (those that exist). */
 static List *
 role_oids(List *specs)
@@ -535,7 +563,7 @@ after_owned_change(List *specs, RoleSpec *to)
 			WfRun	   *run = wf_lock_run_by_id(wfids[i], runids[i], false);
 
 			if (run != NULL && wf_run_is_open(run))
-				wf_terminate_run(run, "WorkflowTerminated", "terminated",
+				wf_terminate_run(run, WF_EV_WORKFLOW_TERMINATED, WF_RUN_TERMINATED,
 								 psprintf("DROP OWNED BY %s", GetUserNameFromId(run->owner, false)));
 		}
 	}
@@ -544,8 +572,11 @@ after_owned_change(List *specs, RoleSpec *to)
 
 /*
  * Stop a database's scheduler before commands that need the database
- * free; wake the launcher after CREATE EXTENSION workflow commits; keep
- * workflow runs consistent with DROP ROLE, DROP OWNED and REASSIGN OWNED.
+ * free; wake the launcher after CREATE EXTENSION workflow commits, and
+ * the schedulers after ALTER EXTENSION workflow UPDATE (the schema they
+ * waited for); hold them off while a session restores the extension's
+ * tables; keep workflow runs consistent with DROP ROLE, DROP OWNED and
+ * REASSIGN OWNED.
  */
 static void
 wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -562,6 +593,10 @@ wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		wf_wake_scheduler();
 	else if (IsA(stmt, DropRoleStmt))
 		check_drop_role((DropRoleStmt *) stmt);
+	else if (is_update_workflow_extension(stmt))
+		wf_wake_scheduler();
+	else if (is_copy_into_workflow(stmt))
+		wf_hold_schedulers_for_restore();
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
@@ -570,7 +605,11 @@ wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 
-	if (IsA(stmt, ReassignOwnedStmt))
+	/* The installed version may have changed within this transaction. */
+	if (is_create_workflow_extension(stmt) || is_update_workflow_extension(stmt) ||
+		(IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION))
+		wf_forget_schema_version();
+	else if (IsA(stmt, ReassignOwnedStmt))
 		after_owned_change(((ReassignOwnedStmt *) stmt)->roles,
 						   ((ReassignOwnedStmt *) stmt)->newrole);
 	else if (IsA(stmt, DropOwnedStmt))

@@ -12,7 +12,10 @@
  * and the item postponed), with SKIP LOCKED so that the schedulers of a
  * pool and tick() can run at once.  A scheduler that finds no extension
  * says so in shared memory and exits; the launcher starts it again only
- * when CREATE EXTENSION workflow commits there.
+ * when CREATE EXTENSION workflow commits there.  A scheduler idles (and
+ * says so once in the log) while the installed schema is not the
+ * library's version (until ALTER EXTENSION workflow UPDATE, whose commit
+ * wakes it), and while a session restores the extension's tables.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -72,6 +75,97 @@ static SPIPlanPtr notices_plan;
 static SPIPlanPtr next_due_plan;
 static SPIPlanPtr postpone_notices_plan;
 static SPIPlanPtr postpone_deadline_plan;
+
+/*
+ * The restore lock: an advisory lock of the database (in its own key
+ * space: SQL's advisory locks have field4 1 or 2), held in RowExclusiveLock
+ * from its first COPY into a table of schema workflow until it disconnects
+ * by each session that restores the extension's tables (pg_restore, or
+ * psql running a plain dump), and tried in ShareLock by each pass of a
+ * scheduler.  A dump's tables are restored one by one, each committed on
+ * its own, workflows last: a scheduler working in between would take the
+ * due timers and tasks of runs not yet restored for orphans and drop them.
+ */
+#define RESTORE_LOCK_FIELD4 0x5746
+
+/* The restore lock's tag in this database. */
+static void
+restore_locktag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0, 0, RESTORE_LOCK_FIELD4);
+}
+
+/*
+ * This session restores the extension's tables: hold the database's
+ * schedulers off until it disconnects (see restore_locktag).
+ */
+void
+wf_hold_schedulers_for_restore(void)
+{
+	static bool held = false;
+	LOCKTAG		tag;
+
+	if (held)
+		return;
+	restore_locktag(&tag);
+	(void) LockAcquire(&tag, RowExclusiveLock, true, false);
+	held = true;
+}
+
+/* Check the installed schema's version, for wf_isolated. */
+static void
+require_schema(void *arg)
+{
+	wf_require_schema();
+}
+
+/*
+ * May this pass do the database's work?  Not with a schema of another
+ * version than the library's, nor while a session restores the tables.
+ * The log says when a scheduler starts and stops idling, once each.
+ */
+static bool
+scheduler_may_work(void)
+{
+	static int	idle_reason = 0;	/* 1: schema version, 2: restore */
+	ErrorData  *edata = NULL;
+	LOCKTAG		tag;
+	int			reason = 0;
+
+	if (wf_schema_mismatch() != NULL)
+	{
+		reason = 1;
+		if (idle_reason != 1)
+			edata = wf_isolated(require_schema, NULL);
+	}
+	else
+	{
+		restore_locktag(&tag);
+		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+			reason = 2;
+	}
+	if (reason == idle_reason)
+		return reason == 0;
+	if (reason == 1 && edata != NULL)
+		ereport(LOG,
+				(errcode(edata->sqlerrcode),
+				 errmsg("workflow scheduler of database \"%s\" is idle: %s",
+						get_database_name(MyDatabaseId), edata->message),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+	else if (reason == 2)
+		ereport(LOG,
+				(errmsg("workflow scheduler of database \"%s\" waits for a restore to end",
+						get_database_name(MyDatabaseId)),
+				 errdetail("A session that copied rows into tables of schema \"workflow\" "
+						   "(as pg_restore does) is connected."),
+				 errhint("It goes on within workflow.max_naptime of that session's end.")));
+	else if (reason == 0)
+		ereport(LOG,
+				(errmsg("workflow scheduler of database \"%s\" resumes",
+						get_database_name(MyDatabaseId))));
+	idle_reason = reason;
+	return reason == 0;
+}
 
 /* Unpublish this scheduler's latch when it exits. */
 static void
@@ -213,7 +307,7 @@ do_item(WfDueItem *item, TimestampTz now)
 	else if (item->kind == WF_DUE_TASK_RETRY)
 		wf_advance(run);
 	else
-		wf_terminate_run(run, "WorkflowTimedOut", "timed_out", "execution_timeout");
+		wf_terminate_run(run, WF_EV_WORKFLOW_TIMED_OUT, WF_RUN_TIMED_OUT, "execution_timeout");
 	return 1;
 }
 
@@ -265,7 +359,6 @@ record_item_failure(WfDueItem *item, void *arg)
 	Datum		values[3] = {CStringGetTextDatum(item->workflow_id), item->run_id, 0};
 	Oid			types[3] = {TEXTOID, UUIDOID, TIMESTAMPTZOID};
 	TimestampTz retry_at;
-	WfJson		e;
 
 	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
 		return 0;
@@ -273,10 +366,10 @@ record_item_failure(WfDueItem *item, void *arg)
 		retry_at = wf_task_retry_time(1);
 	else
 	{
-		wf_json_begin(&e);
-		wf_json_str(&e, "message", edata->message);
-		wf_json_str(&e, "sqlstate", unpack_sql_state(edata->sqlerrcode));
-		retry_at = wf_record_task_failure(run, wf_json_end(&e), describe_item(item),
+		retry_at = wf_record_task_failure(run, wf_error_object(edata->sqlerrcode,
+																edata->message,
+																NULL, NULL, NULL),
+										  describe_item(item),
 										  item->kind == WF_DUE_TASK_RETRY);
 		wf_flush_events();
 	}
@@ -482,6 +575,12 @@ scheduler_iteration(MemoryContext items_cxt)
 	/* Awake: any commit from now on that makes something due sets our latch. */
 	wf_set_next_wakeup(0);
 	begin_work(&save, "workflow scheduler: due work");
+	if (!scheduler_may_work())
+	{
+		end_work(&save);
+		wf_set_next_wakeup(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms));
+		return sleep_ms;
+	}
 	(void) wf_send_pending_notifies(&overflow);
 	if (overflow || announce_all)
 		(void) wf_notify_all_ready_queues();
@@ -599,6 +698,23 @@ wf_scheduler_main(Datum arg)
 }
 
 /*
+ * The end of tick() and skip_time(): announce what they made ready (a
+ * scheduler does that on its next pass; these calls are how tests and
+ * pg_cron drive the engine without one), back to the real clock, leave.
+ */
+static void
+end_manual_tick(WfInternal *save)
+{
+	bool		overflow;
+
+	(void) wf_send_pending_notifies(&overflow);
+	if (overflow)
+		(void) wf_notify_all_ready_queues();
+	wf_set_now(0);
+	wf_api_leave(save);
+}
+
+/*
  * workflow.tick(at): do all due work now (as if the time were at), send
  * pending notifications, and return how much was done.  Who may call it
  * (and skip_time) is the SQL privilege: EXECUTE is revoked from PUBLIC,
@@ -611,7 +727,6 @@ wf_tick(PG_FUNCTION_ARGS)
 	WfInternal	save;
 	int			total = 0;
 	int			n;
-	bool		overflow;
 
 	(void) wf_api_enter(&save, "workflow.tick()");
 	if (at != 0)
@@ -621,11 +736,7 @@ wf_tick(PG_FUNCTION_ARGS)
 		n = wf_tick_all(wf_now(), wf_batch_size);
 		total += n;
 	} while (n > 0);
-	(void) wf_send_pending_notifies(&overflow);
-	if (overflow)
-		(void) wf_notify_all_ready_queues();
-	wf_set_now(0);
-	wf_api_leave(&save);
+	end_manual_tick(&save);
 	PG_RETURN_INT32(total);
 }
 
@@ -643,7 +754,6 @@ wf_skip_time(PG_FUNCTION_ARGS)
 	TimestampTz limit;
 	TimestampTz clock = GetCurrentTransactionStartTimestamp();
 	int			total = 0;
-	bool		overflow;
 
 	wf_check_interval(horizon, "horizon");
 	limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -664,10 +774,6 @@ wf_skip_time(PG_FUNCTION_ARGS)
 			break;				/* what is due is locked by another session */
 		total += n;
 	}
-	(void) wf_send_pending_notifies(&overflow);
-	if (overflow)
-		(void) wf_notify_all_ready_queues();
-	wf_set_now(0);
-	wf_api_leave(&save);
+	end_manual_tick(&save);
 	PG_RETURN_INT32(total);
 }

@@ -1,6 +1,9 @@
 /*-------------------------------------------------------------------------
  * checks.c
- *	  TODO
+ *	  Bad input gets a clear error: the checks of payloads, names, queue
+ *	  names, option objects, intervals and the arguments of SQL-callable
+ *	  functions, each with an errcode and a hint.  They run before any
+ *	  change, so a refused call changes nothing.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -22,6 +22,7 @@
 #include "utils/uuid.h"
 
 #include "compat.h"
+#include "events.h"
 
 /*
  * SQLSTATEs of our own (class WF).  Users catch the first three in
@@ -69,7 +70,16 @@ typedef struct WfInternal
 	int			guc_nestlevel;
 } WfInternal;
 
+/*
+ * The extension's version whose schema this library's statements are
+ * written for (workflow.control's default_version).
+ */
+#define WF_SCHEMA_VERSION "0.2"
+
 extern Oid	wf_extension_owner(void);
+extern const char *wf_schema_mismatch(void);
+extern void wf_require_schema(void);
+extern void wf_forget_schema_version(void);
 extern void wf_enter_internal(WfInternal *save);
 extern void wf_leave_internal(WfInternal *save);
 extern void wf_spi_enter(WfInternal *save);
@@ -120,13 +130,31 @@ extern void wf_json_jsonb(WfJson *b, const char *key, Jsonb *value);
 extern void wf_json_time(WfJson *b, const char *key, TimestampTz value);
 extern Jsonb *wf_json_end(WfJson *b);
 
+/* events.c: events built and read by the vocabulary of events.h */
+typedef struct WfEvent
+{
+	WfJson		data;
+} WfEvent;
+
+extern void wf_event_begin(WfEvent *ev);
+extern void wf_event_str(WfEvent *ev, WfEventKey key, const char *value);
+extern void wf_event_int(WfEvent *ev, WfEventKey key, int64 value);
+extern void wf_event_bool(WfEvent *ev, WfEventKey key, bool value);
+extern void wf_event_jsonb(WfEvent *ev, WfEventKey key, Jsonb *value);
+extern void wf_event_time(WfEvent *ev, WfEventKey key, TimestampTz value);
+extern Jsonb *wf_event_data(WfEvent *ev);
+extern char *wf_event_text(Jsonb *data, WfEventKey key);
+extern Jsonb *wf_event_value(Jsonb *data, WfEventKey key);
+extern Jsonb *wf_error_object(int sqlerrcode, const char *message, const char *detail,
+							  const char *hint, const char *context);
+
 /* history.c: runs and the event log */
 typedef struct WfRun
 {
 	char	   *workflow_id;
 	Datum		run_id;			/* uuid */
 	char	   *workflow_type;
-	char	   *status;
+	WfRunStatus status;
 	char	   *queue;
 	Oid			owner;
 	Jsonb	   *input;
@@ -145,14 +173,14 @@ extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist, Oid caller);
 extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked);
 extern bool wf_run_exists(const char *workflow_id, Datum run_id);
 extern void wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids);
-extern int64 wf_append_event(WfRun *run, const char *event_type, Jsonb *data);
+extern int64 wf_append_event(WfRun *run, WfEventType type, Jsonb *data);
 extern int	wf_buffered_events(WfRun *run, List **types, List **data);
 extern void wf_flush_events(void);
 extern void wf_history_at_pre_commit(void);
 extern void wf_history_at_end(void);
 extern void wf_history_at_subabort(SubTransactionId subid);
 extern void wf_update_run(WfRun *run);
-extern void wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
+extern void wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
 extern bool wf_run_is_open(WfRun *run);
 
 /* A piece of due work of one run; the scheduler does them one at a time. */

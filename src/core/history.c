@@ -46,7 +46,7 @@ run_from_spi(void)
 	run->workflow_id = wf_get_text(0, 1);
 	run->run_id = datumCopy(wf_get_datum(0, 2, &isnull), false, UUID_LEN);
 	run->workflow_type = wf_get_text(0, 3);
-	run->status = wf_get_text(0, 4);
+	run->status = wf_run_status_of(wf_get_text(0, 4));
 	run->queue = wf_get_text(0, 5);
 	run->owner = DatumGetObjectId(wf_get_datum(0, 6, &isnull));
 	run->input = wf_get_jsonb(0, 7);
@@ -144,8 +144,7 @@ wf_run_exists(const char *workflow_id, Datum run_id)
 bool
 wf_run_is_open(WfRun *run)
 {
-	return strcmp(run->status, "running") == 0 ||
-		strcmp(run->status, "compensating") == 0;
+	return wf_run_status_is_open(run->status);
 }
 
 /*
@@ -163,7 +162,7 @@ wf_run_is_open(WfRun *run)
  */
 typedef struct BufferedEvent
 {
-	char	   *event_type;
+	WfEventType type;
 	Jsonb	   *data;
 	SubTransactionId subid;
 } BufferedEvent;
@@ -211,14 +210,14 @@ run_buffer(const char *workflow_id, Datum run_id, bool create, int64 stored_even
  * transaction.  Returns the event's id.
  */
 int64
-wf_append_event(WfRun *run, const char *event_type, Jsonb *data)
+wf_append_event(WfRun *run, WfEventType type, Jsonb *data)
 {
 	RunBuffer  *rb = run_buffer(run->workflow_id, run->run_id, true,
 								run->last_event_id);
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 	BufferedEvent *e = palloc(sizeof(BufferedEvent));
 
-	e->event_type = pstrdup(event_type);
+	e->type = type;
 	e->data = DatumGetJsonbPCopy(JsonbPGetDatum(data));
 	e->subid = GetCurrentSubTransactionId();
 	rb->events = lappend(rb->events, e);
@@ -229,7 +228,8 @@ wf_append_event(WfRun *run, const char *event_type, Jsonb *data)
 
 /*
  * The run's events appended in this transaction and not written yet, in
- * order (lists of event type strings and jsonb data); returns how many.
+ * order (an integer list of WfEventType and a list of jsonb data);
+ * returns how many.
  */
 int
 wf_buffered_events(WfRun *run, List **types, List **data)
@@ -245,7 +245,7 @@ wf_buffered_events(WfRun *run, List **types, List **data)
 	{
 		BufferedEvent *e = lfirst(lc);
 
-		*types = lappend(*types, e->event_type);
+		*types = lappend_int(*types, e->type);
 		*data = lappend(*data, e->data);
 	}
 	return list_length(rb->events);
@@ -267,7 +267,7 @@ flush_run(RunBuffer *rb)
 	{
 		BufferedEvent *e = lfirst(lc);
 
-		type_datums[i] = CStringGetTextDatum(e->event_type);
+		type_datums[i] = CStringGetTextDatum(wf_event_name(e->type));
 		data_datums[i] = JsonbPGetDatum(e->data);
 		i++;
 	}
@@ -373,7 +373,7 @@ wf_update_run(WfRun *run)
 
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;
-	values[2] = CStringGetTextDatum(run->status);
+	values[2] = CStringGetTextDatum(wf_run_status_name(run->status));
 	values[3] = Int32GetDatum(run->task_failures);
 	values[4] = (Datum) 0;
 	if (run->task_retry_at != 0)
@@ -397,16 +397,16 @@ wf_update_run(WfRun *run)
 
 /* Close the run with a final status. */
 void
-wf_close_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
+wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 {
 	Oid			types[5] = {TEXTOID, UUIDOID, TEXTOID, JSONBOID, JSONBOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', result ? ' ' : 'n', error ? ' ' : 'n'};
 
-	run->status = pstrdup(status);
+	run->status = status;
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;
-	values[2] = CStringGetTextDatum(status);
+	values[2] = CStringGetTextDatum(wf_run_status_name(status));
 	values[3] = result ? JsonbPGetDatum(result) : (Datum) 0;
 	values[4] = error ? JsonbPGetDatum(error) : (Datum) 0;
 	wf_exec(&close_plan,

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * json.c
- *	  TODO
+ *	  Reading members of jsonb objects, and building jsonb objects one
+ *	  member at a time (the event data of events.c, the saga's state).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

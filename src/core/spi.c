@@ -1,10 +1,9 @@
 /*-------------------------------------------------------------------------
  * spi.c
- *	  Helpers shared by every module: acting as the extension owner, kept
- *	  SPI plans, argument and jsonb option checking, the engine's clock.
+ *	  Acting as the extension owner, the installed schema's version, SPI
+ *	  with kept plans, isolated subtransactions, the engine's clock.
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -66,6 +65,47 @@ ext_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 	ext_valid = false;
 }
 
+/* What the extension's pg_extension row says. */
+typedef struct ExtensionRow
+{
+	Oid			owner;
+	Oid			namespace;
+	char		version[NAMEDATALEN];
+} ExtensionRow;
+
+/* Read extension "workflow"'s pg_extension row; false if it is not installed. */
+static bool
+read_extension_row(ExtensionRow *row)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("workflow"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	found = HeapTupleIsValid(tup);
+	if (found)
+	{
+		bool		isnull;
+		Datum		version = heap_getattr(tup, Anum_pg_extension_extversion,
+										   RelationGetDescr(rel), &isnull);
+
+		row->owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		row->namespace = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		row->version[0] = '\0';
+		if (!isnull)
+			strlcpy(row->version, TextDatumGetCString(version), sizeof(row->version));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /*
  * Read the extension's owner and schema from pg_extension, and refuse to
  * go on unless schema "workflow" (what every internal statement names) is
@@ -76,12 +116,10 @@ ext_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 static void
 load_extension(void)
 {
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
+	ExtensionRow row;
 	HeapTuple	tup;
-	Oid			owner = InvalidOid;
-	Oid			extnsp = InvalidOid;
+	Oid			owner;
+	Oid			extnsp;
 	Oid			nspid;
 	Oid			nspowner;
 	uint64		invalidations = ext_invalidations;
@@ -95,24 +133,13 @@ load_extension(void)
 	ext_valid = false;
 	ext_sentinel = InvalidOid;
 
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
-				CStringGetDatum("workflow"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-		extnsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
-	if (!OidIsValid(owner))
+	if (!read_extension_row(&row))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"workflow\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION workflow.")));
+	owner = row.owner;
+	extnsp = row.namespace;
 	nspid = get_namespace_oid("workflow", true);
 	if (nspid != extnsp)
 		ereport(ERROR,
@@ -152,6 +179,69 @@ wf_extension_owner(void)
 	if (!ext_valid)
 		load_extension();
 	return ext_owner;
+}
+
+/*
+ * The installed version of the extension (pg_extension.extversion), read
+ * once per transaction: ALTER EXTENSION workflow UPDATE may run between
+ * two transactions of any session, and no catalog invalidation says so.
+ * An empty string until read.
+ */
+static char installed_version[NAMEDATALEN] = "";
+
+/*
+ * The installed version of the extension if it is not the one this
+ * library's code is written for (WF_SCHEMA_VERSION), else NULL.  Errors
+ * as wf_extension_owner does when the extension is absent or its schema
+ * is not its own.
+ */
+const char *
+wf_schema_mismatch(void)
+{
+	ExtensionRow row;
+
+	(void) wf_extension_owner();
+	if (installed_version[0] == '\0' && read_extension_row(&row))
+		strlcpy(installed_version, row.version, sizeof(installed_version));
+	return strcmp(installed_version, WF_SCHEMA_VERSION) == 0 ? NULL : installed_version;
+}
+
+/*
+ * Refuse to go on unless the installed schema is the library's: between
+ * the installation of a new library (and the restart that loads it) and
+ * ALTER EXTENSION workflow UPDATE, every function says what to run.
+ */
+void
+wf_require_schema(void)
+{
+	const char *installed = wf_schema_mismatch();
+
+	if (installed == NULL)
+		return;
+	if (strcmp(installed, "0.1") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"workflow\" is installed at version %s, but its library needs version %s",
+						installed, WF_SCHEMA_VERSION),
+				 errdetail("The library has been upgraded; the extension's schema is upgraded separately."),
+				 errhint("Run ALTER EXTENSION workflow UPDATE.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("extension \"workflow\" is installed at version %s, which the loaded library (version %s) does not know",
+					installed, WF_SCHEMA_VERSION),
+			 errdetail("The server runs the library it loaded at its start, older than the installed extension."),
+			 errhint("Restart the server, so that it loads the library installed with version %s.",
+					 installed)));
+}
+
+/*
+ * Transaction end, or CREATE, ALTER or DROP EXTENSION in it: read the
+ * installed version again when next asked.
+ */
+void
+wf_forget_schema_version(void)
+{
+	installed_version[0] = '\0';
 }
 
 /*

@@ -115,7 +115,7 @@ apply_signal(WfRun *run, WfNewCmd *cmd)
 	static SPIPlanPtr plan;
 	Oid			types[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
-	WfJson		b;
+	WfEvent		b;
 
 	if (cmd->signal_id == 0)
 	{
@@ -127,12 +127,12 @@ apply_signal(WfRun *run, WfNewCmd *cmd)
 	wf_exec(&plan, "DELETE FROM workflow.signals WHERE workflow_id = $1 AND signal_id = $2",
 			2, types, values, NULL, 0);
 	(void) wf_cancel_timer(run, cmd->seq);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "signal", cmd->name);
-	wf_json_jsonb(&b, "payload", cmd->value);
-	wf_json_int(&b, "signal_id", cmd->signal_id);
-	wf_append_event(run, "SignalConsumed", wf_json_end(&b));
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, cmd->seq);
+	wf_event_str(&b, WF_KEY_SIGNAL, cmd->name);
+	wf_event_jsonb(&b, WF_KEY_PAYLOAD, cmd->value);
+	wf_event_int(&b, WF_KEY_SIGNAL_ID, cmd->signal_id);
+	wf_append_event(run, WF_EV_SIGNAL_CONSUMED, wf_event_data(&b));
 }
 
 /* Write a child command: start the child, ChildWorkflowStarted in the parent. */
@@ -142,7 +142,7 @@ apply_child(WfRun *run, WfNewCmd *cmd)
 	WfRunSpec	spec;
 	WfRun	   *child;
 	char	   *queue;
-	WfJson		b;
+	WfEvent		b;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.workflow_id = cmd->child_id;
@@ -159,20 +159,20 @@ apply_child(WfRun *run, WfNewCmd *cmd)
 	spec.parent_run_id = run->run_id;
 	child = wf_create_run(&spec);
 
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "workflow_type", cmd->name);
-	wf_json_str(&b, "child_workflow_id", cmd->child_id);
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, cmd->seq);
+	wf_event_str(&b, WF_KEY_WORKFLOW_TYPE, cmd->name);
+	wf_event_str(&b, WF_KEY_CHILD_WORKFLOW_ID, cmd->child_id);
 	if (child == NULL)
 	{
 		/* The id is taken by an open run: the call fails at once. */
-		wf_json_str(&b, "error", psprintf("workflow \"%s\" is already running", cmd->child_id));
-		wf_append_event(run, "ChildWorkflowFailed", wf_json_end(&b));
+		wf_event_str(&b, WF_KEY_ERROR, psprintf("workflow \"%s\" is already running", cmd->child_id));
+		wf_append_event(run, WF_EV_CHILD_FAILED, wf_event_data(&b));
 		wf_wake_run(run);
 		return;
 	}
-	wf_json_str(&b, "child_run_id", wf_uuid_out(child->run_id));
-	wf_append_event(run, "ChildWorkflowStarted", wf_json_end(&b));
+	wf_event_str(&b, WF_KEY_CHILD_RUN_ID, wf_uuid_out(child->run_id));
+	wf_append_event(run, WF_EV_CHILD_STARTED, wf_event_data(&b));
 	wf_mark_parent(run);
 }
 
@@ -180,23 +180,23 @@ apply_child(WfRun *run, WfNewCmd *cmd)
 static void
 apply_cancel(WfRun *run, WfNewCmd *cmd)
 {
-	WfJson		b;
+	WfEvent		b;
 
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, cmd->kind == WF_CMD_ACTIVITY ? "activity" :
-				cmd->kind == WF_CMD_SIGNAL ? "signal" : "name", cmd->name);
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, cmd->seq);
+	wf_event_str(&b, cmd->kind == WF_CMD_ACTIVITY ? WF_KEY_ACTIVITY :
+				 cmd->kind == WF_CMD_SIGNAL ? WF_KEY_SIGNAL : WF_KEY_NAME, cmd->name);
 	if (cmd->kind == WF_CMD_ACTIVITY)
 	{
 		wf_withdraw_tasks(run, cmd->seq, false);
-		wf_append_event(run, "ActivityCancelled", wf_json_end(&b));
+		wf_append_event(run, WF_EV_ACTIVITY_CANCELLED, wf_event_data(&b));
 	}
 	else if (cmd->kind == WF_CMD_CHILD)
-		wf_append_event(run, "ChildWorkflowCancelled", wf_json_end(&b));
+		wf_append_event(run, WF_EV_CHILD_CANCELLED, wf_event_data(&b));
 	else
 	{
 		wf_cancel_timer(run, cmd->seq);
-		wf_append_event(run, "TimerCancelled", wf_json_end(&b));
+		wf_append_event(run, WF_EV_TIMER_CANCELLED, wf_event_data(&b));
 	}
 }
 
@@ -204,59 +204,59 @@ apply_cancel(WfRun *run, WfNewCmd *cmd)
 static void
 apply_activity(WfRun *run, WfNewCmd *cmd)
 {
-	WfJson		b;
+	WfEvent		b;
 	int64		task_id;
 	char	   *activity_id;
 	char	   *comp_queue = wf_jsonb_get_text(cmd->options, "compensation_queue");
 
 	task_id = wf_schedule_task(run, cmd->seq, false, cmd->name, cmd->queue,
 							   cmd->input, cmd->options, &activity_id);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "activity", cmd->name);
-	wf_json_str(&b, "queue", cmd->queue);
-	wf_json_jsonb(&b, "input", cmd->input);
-	wf_json_int(&b, "task_id", task_id);
-	wf_json_str(&b, "activity_id", activity_id);
-	wf_json_jsonb(&b, "options", cmd->options);
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, cmd->seq);
+	wf_event_str(&b, WF_KEY_ACTIVITY, cmd->name);
+	wf_event_str(&b, WF_KEY_QUEUE, cmd->queue);
+	wf_event_jsonb(&b, WF_KEY_INPUT, cmd->input);
+	wf_event_int(&b, WF_KEY_TASK_ID, task_id);
+	wf_event_str(&b, WF_KEY_ACTIVITY_ID, activity_id);
+	wf_event_jsonb(&b, WF_KEY_OPTIONS, cmd->options);
 	if (cmd->compensation)
 	{
-		wf_json_str(&b, "compensation", cmd->compensation);
-		wf_json_str(&b, "compensation_queue", comp_queue ? comp_queue : cmd->queue);
+		wf_event_str(&b, WF_KEY_COMPENSATION, cmd->compensation);
+		wf_event_str(&b, WF_KEY_COMPENSATION_QUEUE, comp_queue ? comp_queue : cmd->queue);
 		if (cmd->compensation_input)
-			wf_json_jsonb(&b, "compensation_input", cmd->compensation_input);
+			wf_event_jsonb(&b, WF_KEY_COMPENSATION_INPUT, cmd->compensation_input);
 	}
-	wf_append_event(run, "ActivityScheduled", wf_json_end(&b));
+	wf_append_event(run, WF_EV_ACTIVITY_SCHEDULED, wf_event_data(&b));
 }
 
 /* Write a timer command: the timer and TimerStarted. */
 static void
 apply_timer(WfRun *run, WfNewCmd *cmd)
 {
-	WfJson		b;
+	WfEvent		b;
 
 	wf_start_timer(run, cmd->seq, cmd->fire_at);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, cmd->kind == WF_CMD_SIGNAL ? "signal" : "name", cmd->name);
-	wf_json_str(&b, "duration",
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, cmd->seq);
+	wf_event_str(&b, cmd->kind == WF_CMD_SIGNAL ? WF_KEY_SIGNAL : WF_KEY_NAME, cmd->name);
+	wf_event_str(&b, WF_KEY_DURATION,
 				DatumGetCString(DirectFunctionCall1(interval_out,
 													IntervalPGetDatum(cmd->duration))));
-	wf_json_time(&b, "fire_at", cmd->fire_at);
-	wf_append_event(run, "TimerStarted", wf_json_end(&b));
+	wf_event_time(&b, WF_KEY_FIRE_AT, cmd->fire_at);
+	wf_append_event(run, WF_EV_TIMER_STARTED, wf_event_data(&b));
 }
 
 /* Write a marker: MarkerRecorded. */
 static void
 apply_marker(WfRun *run, WfNewCmd *cmd)
 {
-	WfJson		b;
+	WfEvent		b;
 
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", cmd->seq);
-	wf_json_str(&b, "marker", cmd->name);
-	wf_json_jsonb(&b, "value", cmd->value);
-	wf_append_event(run, "MarkerRecorded", wf_json_end(&b));
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, cmd->seq);
+	wf_event_str(&b, WF_KEY_MARKER, cmd->name);
+	wf_event_jsonb(&b, WF_KEY_VALUE, cmd->value);
+	wf_append_event(run, WF_EV_MARKER_RECORDED, wf_event_data(&b));
 }
 
 /* Write one command recorded by an attempt. */

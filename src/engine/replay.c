@@ -152,13 +152,33 @@ hist_resolve(ReplayContext *ctx, int seq, WfCmdKind kind, const char *name,
 
 /* A scalar member of an event's data as text; NULL if absent or not scalar. */
 static char *
-event_text(Jsonb *data, const char *key)
+event_text(Jsonb *data, WfEventKey key)
 {
 	JsonbValue	v;
 
-	if (!wf_jsonb_get(data, key, &v) || v.type == jbvNull || v.type == jbvBinary)
+	if (!wf_jsonb_get(data, wf_event_key_name(key), &v) || v.type == jbvNull ||
+		v.type == jbvBinary)
 		return NULL;
-	return wf_jsonb_get_text(data, key);
+	return wf_event_text(data, key);
+}
+
+/* The name a command event carries: activity, marker, signal, timer or child. */
+static char *
+event_command_name(Jsonb *data)
+{
+	static const WfEventKey name_keys[] = {
+		WF_KEY_ACTIVITY, WF_KEY_MARKER, WF_KEY_SIGNAL, WF_KEY_NAME, WF_KEY_WORKFLOW_TYPE
+	};
+	int			i;
+
+	for (i = 0; i < lengthof(name_keys); i++)
+	{
+		char	   *name = event_text(data, name_keys[i]);
+
+		if (name != NULL)
+			return name;
+	}
+	return NULL;
 }
 
 /*
@@ -167,62 +187,84 @@ event_text(Jsonb *data, const char *key)
  * the code's.
  */
 static void
-load_event(ReplayContext *ctx, const char *type, Jsonb *data)
+load_event(ReplayContext *ctx, WfEventType type, Jsonb *data)
 {
-	char	   *seq_text = event_text(data, "seq");
-	char	   *compensation = event_text(data, "is_compensation");
-	char	   *final_text = event_text(data, "final");
+	char	   *seq_text = event_text(data, WF_KEY_SEQ);
+	char	   *compensation = event_text(data, WF_KEY_IS_COMPENSATION);
+	char	   *final_text = event_text(data, WF_KEY_FINAL);
 	bool		final = final_text == NULL || strcmp(final_text, "true") == 0;
-	WfCmdKind	timer_kind = event_text(data, "signal") ? WF_CMD_SIGNAL : WF_CMD_TIMER;
+	WfCmdKind	timer_kind = event_text(data, WF_KEY_SIGNAL) ? WF_CMD_SIGNAL : WF_CMD_TIMER;
 	char	   *name;
 	int			seq;
 
 	if (seq_text == NULL || (compensation && strcmp(compensation, "true") == 0))
 		return;
 	seq = atoi(seq_text);
-	name = event_text(data, "activity");
-	if (name == NULL)
-		name = event_text(data, "marker");
-	if (name == NULL)
-		name = event_text(data, "signal");
-	if (name == NULL)
-		name = event_text(data, "name");
-	if (name == NULL)
-		name = event_text(data, "workflow_type");
+	name = event_command_name(data);
 
-	if (strcmp(type, "ActivityScheduled") == 0)
-		hist_open(ctx, seq, WF_CMD_ACTIVITY, name);
-	else if (strcmp(type, "ActivityCompleted") == 0)
-		hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_DONE,
-					 wf_jsonb_get_jsonb(data, "result"), NULL);
-	else if ((strcmp(type, "ActivityFailed") == 0 ||
-			  strcmp(type, "ActivityTimedOut") == 0) && final)
-		hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_FAILED, data,
-					 event_text(data, "error"));
-	else if (strcmp(type, "ActivityCancelled") == 0)
-		hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_CANCELLED, NULL, NULL);
-	else if (strcmp(type, "TimerStarted") == 0)
-		hist_open(ctx, seq, timer_kind, name);
-	else if (strcmp(type, "TimerFired") == 0)
-		hist_resolve(ctx, seq, timer_kind, name, WF_CMD_DONE, NULL, NULL);
-	else if (strcmp(type, "TimerCancelled") == 0)
-		hist_resolve(ctx, seq, timer_kind, name, WF_CMD_CANCELLED, NULL, NULL);
-	else if (strcmp(type, "ChildWorkflowStarted") == 0)
-		hist_open(ctx, seq, WF_CMD_CHILD, name);
-	else if (strcmp(type, "ChildWorkflowCompleted") == 0)
-		hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_DONE,
-					 wf_jsonb_get_jsonb(data, "result"), NULL);
-	else if (strcmp(type, "ChildWorkflowCancelled") == 0)
-		hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_CANCELLED, NULL, NULL);
-	else if (strcmp(type, "ChildWorkflowFailed") == 0)
-		hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_FAILED, data,
-					 event_text(data, "error"));
-	else if (strcmp(type, "SignalConsumed") == 0)
-		hist_resolve(ctx, seq, WF_CMD_SIGNAL, name, WF_CMD_DONE,
-					 wf_jsonb_get_jsonb(data, "payload"), NULL);
-	else if (strcmp(type, "MarkerRecorded") == 0)
-		hist_resolve(ctx, seq, WF_CMD_MARKER, name, WF_CMD_DONE,
-					 wf_jsonb_get_jsonb(data, "value"), NULL);
+	switch (type)
+	{
+		case WF_EV_ACTIVITY_SCHEDULED:
+			hist_open(ctx, seq, WF_CMD_ACTIVITY, name);
+			break;
+		case WF_EV_ACTIVITY_COMPLETED:
+			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_DONE,
+						 wf_event_value(data, WF_KEY_RESULT), NULL);
+			break;
+		case WF_EV_ACTIVITY_FAILED:
+		case WF_EV_ACTIVITY_TIMED_OUT:
+			if (final)
+				hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_FAILED, data,
+							 event_text(data, WF_KEY_ERROR));
+			break;
+		case WF_EV_ACTIVITY_CANCELLED:
+			hist_resolve(ctx, seq, WF_CMD_ACTIVITY, name, WF_CMD_CANCELLED, NULL, NULL);
+			break;
+		case WF_EV_TIMER_STARTED:
+			hist_open(ctx, seq, timer_kind, name);
+			break;
+		case WF_EV_TIMER_FIRED:
+			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_DONE, NULL, NULL);
+			break;
+		case WF_EV_TIMER_CANCELLED:
+			hist_resolve(ctx, seq, timer_kind, name, WF_CMD_CANCELLED, NULL, NULL);
+			break;
+		case WF_EV_CHILD_STARTED:
+			hist_open(ctx, seq, WF_CMD_CHILD, name);
+			break;
+		case WF_EV_CHILD_COMPLETED:
+			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_DONE,
+						 wf_event_value(data, WF_KEY_RESULT), NULL);
+			break;
+		case WF_EV_CHILD_CANCELLED:
+			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_CANCELLED, NULL, NULL);
+			break;
+		case WF_EV_CHILD_FAILED:
+			hist_resolve(ctx, seq, WF_CMD_CHILD, name, WF_CMD_FAILED, data,
+						 event_text(data, WF_KEY_ERROR));
+			break;
+		case WF_EV_SIGNAL_CONSUMED:
+			hist_resolve(ctx, seq, WF_CMD_SIGNAL, name, WF_CMD_DONE,
+						 wf_event_value(data, WF_KEY_PAYLOAD), NULL);
+			break;
+		case WF_EV_MARKER_RECORDED:
+			hist_resolve(ctx, seq, WF_CMD_MARKER, name, WF_CMD_DONE,
+						 wf_event_value(data, WF_KEY_VALUE), NULL);
+			break;
+		default:
+			/* the other events with a seq (ActivityStarted, ...) are progress */
+			break;
+	}
+}
+
+/* A stored event, by the name workflow.history spells its type with. */
+static void
+load_stored_event(ReplayContext *ctx, const char *type_name, Jsonb *data)
+{
+	WfEventType type;
+
+	if (wf_event_type_of(type_name, &type))
+		load_event(ctx, type, data);
 }
 
 /*
@@ -257,9 +299,9 @@ load_history(ReplayContext *ctx)
 
 	old = MemoryContextSwitchTo(ctx->mcxt);
 	for (i = 0; i < n; i++)
-		load_event(ctx, wf_get_text(i, 1), wf_get_jsonb(i, 2));
+		load_stored_event(ctx, wf_get_text(i, 1), wf_get_jsonb(i, 2));
 	forboth(lt, pending_types, ld, pending_data)
-		load_event(ctx, lfirst(lt), (Jsonb *) lfirst(ld));
+		load_event(ctx, (WfEventType) lfirst_int(lt), (Jsonb *) lfirst(ld));
 	MemoryContextSwitchTo(old);
 }
 
@@ -381,18 +423,8 @@ wf_replay_raise_failure(WfHistCmd *h)
 static Jsonb *
 error_to_jsonb(ErrorData *edata)
 {
-	WfJson		b;
-
-	wf_json_begin(&b);
-	wf_json_str(&b, "message", edata->message);
-	wf_json_str(&b, "sqlstate", unpack_sql_state(edata->sqlerrcode));
-	if (edata->detail)
-		wf_json_str(&b, "detail", edata->detail);
-	if (edata->hint)
-		wf_json_str(&b, "hint", edata->hint);
-	if (edata->context)
-		wf_json_str(&b, "context", edata->context);
-	return wf_json_end(&b);
+	return wf_error_object(edata->sqlerrcode, edata->message, edata->detail, edata->hint,
+						   edata->context);
 }
 
 /*
@@ -531,19 +563,19 @@ TimestampTz
 wf_record_task_failure(WfRun *run, Jsonb *error, const char *item, bool retry_task)
 {
 	TimestampTz retry_at;
-	WfJson		b;
+	WfEvent		b;
 
 	run->task_failures++;
 	retry_at = wf_task_retry_time(run->task_failures);
 	if (retry_task)
 		run->task_retry_at = retry_at;
-	wf_json_begin(&b);
-	wf_json_jsonb(&b, "error", error);
+	wf_event_begin(&b);
+	wf_event_jsonb(&b, WF_KEY_ERROR, error);
 	if (item)
-		wf_json_str(&b, "item", item);
-	wf_json_int(&b, "attempt", run->task_failures);
-	wf_json_time(&b, "retry_at", retry_at);
-	wf_append_event(run, "WorkflowTaskFailed", wf_json_end(&b));
+		wf_event_str(&b, WF_KEY_ITEM, item);
+	wf_event_int(&b, WF_KEY_ATTEMPT, run->task_failures);
+	wf_event_time(&b, WF_KEY_RETRY_AT, retry_at);
+	wf_append_event(run, WF_EV_WORKFLOW_TASK_FAILED, wf_event_data(&b));
 	wf_update_run(run);
 	wf_note_due(retry_at);
 	return retry_at;
@@ -560,12 +592,7 @@ record_task_failure(ReplayContext *ctx, Jsonb *error)
 static void
 record_task_failure_msg(ReplayContext *ctx, int sqlerrcode, const char *message)
 {
-	WfJson		b;
-
-	wf_json_begin(&b);
-	wf_json_str(&b, "message", message);
-	wf_json_str(&b, "sqlstate", unpack_sql_state(sqlerrcode));
-	record_task_failure(ctx, wf_json_end(&b));
+	record_task_failure(ctx, wf_error_object(sqlerrcode, message, NULL, NULL, NULL));
 }
 
 /*
@@ -617,12 +644,12 @@ wf_advance(WfRun *run)
 {
 	ReplayContext ctx;
 
-	if (strcmp(run->status, "running") != 0)
+	if (run->status != WF_RUN_RUNNING)
 		return;
 	/* A role dropped in another database leaves its runs here ownerless. */
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(run->owner)))
 	{
-		wf_terminate_run(run, "WorkflowTerminated", "terminated",
+		wf_terminate_run(run, WF_EV_WORKFLOW_TERMINATED, WF_RUN_TERMINATED,
 						 psprintf("the owner of the run (role %u) no longer exists", run->owner));
 		return;
 	}

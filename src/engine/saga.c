@@ -11,7 +11,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "utils/builtins.h"
 

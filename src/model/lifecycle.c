@@ -13,7 +13,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
@@ -36,20 +35,20 @@ withdraw_pending(WfRun *run)
 void
 wf_complete_run(WfRun *run, Jsonb *result)
 {
-	WfJson		b;
+	WfEvent		b;
 
 	withdraw_pending(run);
-	wf_json_begin(&b);
-	wf_json_jsonb(&b, "result", result);
-	wf_append_event(run, "WorkflowCompleted", wf_json_end(&b));
-	wf_end_run(run, "completed", result, NULL);
+	wf_event_begin(&b);
+	wf_event_jsonb(&b, WF_KEY_RESULT, result);
+	wf_append_event(run, WF_EV_WORKFLOW_COMPLETED, wf_event_data(&b));
+	wf_end_run(run, WF_RUN_COMPLETED, result, NULL);
 }
 
 /* Is this failure a delivered cancellation? */
 static bool
 is_cancellation(Jsonb *error)
 {
-	char	   *sqlstate = wf_jsonb_get_text(error, "sqlstate");
+	char	   *sqlstate = wf_event_text(error, WF_KEY_SQLSTATE);
 
 	return sqlstate && strcmp(sqlstate, unpack_sql_state(ERRCODE_WF_CANCELLED)) == 0;
 }
@@ -64,15 +63,15 @@ close_failed(WfRun *run, Jsonb *error, Jsonb *compensation_error)
 {
 	bool		cancelled = is_cancellation(error) && compensation_error == NULL;
 	Jsonb	   *data;
-	WfJson		b;
+	WfEvent		b;
 
-	wf_json_begin(&b);
-	wf_json_jsonb(&b, "error", error);
+	wf_event_begin(&b);
+	wf_event_jsonb(&b, WF_KEY_ERROR, error);
 	if (compensation_error)
-		wf_json_jsonb(&b, "compensation_error", compensation_error);
-	data = wf_json_end(&b);
-	wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowFailed", data);
-	wf_end_run(run, cancelled ? "cancelled" : "failed", NULL,
+		wf_event_jsonb(&b, WF_KEY_COMPENSATION_ERROR, compensation_error);
+	data = wf_event_data(&b);
+	wf_append_event(run, cancelled ? WF_EV_WORKFLOW_CANCELLED : WF_EV_WORKFLOW_FAILED, data);
+	wf_end_run(run, cancelled ? WF_RUN_CANCELLED : WF_RUN_FAILED, NULL,
 				 compensation_error ? data : error);
 }
 
@@ -81,13 +80,13 @@ static void
 close_compensated(WfRun *run)
 {
 	bool		cancelled = is_cancellation(run->error);
-	WfJson		b;
+	WfEvent		b;
 
-	wf_json_begin(&b);
-	wf_json_jsonb(&b, "error", run->error);
-	wf_append_event(run, cancelled ? "WorkflowCancelled" : "WorkflowCompensated",
-					wf_json_end(&b));
-	wf_end_run(run, cancelled ? "cancelled" : "compensated", NULL, run->error);
+	wf_event_begin(&b);
+	wf_event_jsonb(&b, WF_KEY_ERROR, run->error);
+	wf_append_event(run, cancelled ? WF_EV_WORKFLOW_CANCELLED : WF_EV_WORKFLOW_COMPENSATED,
+					wf_event_data(&b));
+	wf_end_run(run, cancelled ? WF_RUN_CANCELLED : WF_RUN_COMPENSATED, NULL, run->error);
 }
 
 /*
@@ -99,7 +98,7 @@ wf_fail_run(WfRun *run, Jsonb *error)
 {
 	withdraw_pending(run);
 	run->error = error;
-	run->status = pstrdup("compensating");
+	run->status = WF_RUN_COMPENSATING;
 	next_compensation(run, true);
 }
 
@@ -130,7 +129,7 @@ next_compensation(WfRun *run, bool first)
 	Jsonb	   *options;
 	char	   *activity_id;
 	int64		task_id;
-	WfJson		b;
+	WfEvent		b;
 
 	/*
 	 * The most recently completed activity with a compensation that has not
@@ -182,27 +181,27 @@ next_compensation(WfRun *run, bool first)
 	options = wf_get_jsonb(0, 5);
 
 	task_id = wf_schedule_task(run, seq, true, activity, queue, input, options, &activity_id);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", seq);
-	wf_json_str(&b, "activity", activity);
-	wf_json_str(&b, "queue", queue);
-	wf_json_jsonb(&b, "input", input);
-	wf_json_int(&b, "task_id", task_id);
-	wf_json_str(&b, "activity_id", activity_id);
-	wf_json_bool(&b, "is_compensation", true);
-	wf_append_event(run, "CompensationScheduled", wf_json_end(&b));
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, seq);
+	wf_event_str(&b, WF_KEY_ACTIVITY, activity);
+	wf_event_str(&b, WF_KEY_QUEUE, queue);
+	wf_event_jsonb(&b, WF_KEY_INPUT, input);
+	wf_event_int(&b, WF_KEY_TASK_ID, task_id);
+	wf_event_str(&b, WF_KEY_ACTIVITY_ID, activity_id);
+	wf_event_bool(&b, WF_KEY_IS_COMPENSATION, true);
+	wf_append_event(run, WF_EV_COMPENSATION_SCHEDULED, wf_event_data(&b));
 	wf_update_run(run);
 }
 
 /* End a run at once, without code or compensations. */
 void
-wf_terminate_run(WfRun *run, const char *event_type, const char *status, const char *reason)
+wf_terminate_run(WfRun *run, WfEventType event_type, WfRunStatus status, const char *reason)
 {
-	WfJson		b;
+	WfEvent		b;
 
 	withdraw_pending(run);
-	wf_json_begin(&b);
-	wf_json_str(&b, "reason", reason);
-	wf_append_event(run, event_type, wf_json_end(&b));
+	wf_event_begin(&b);
+	wf_event_str(&b, WF_KEY_REASON, reason);
+	wf_append_event(run, event_type, wf_event_data(&b));
 	wf_end_run(run, status, NULL, NULL);
 }

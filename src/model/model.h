@@ -39,13 +39,13 @@ extern void wf_continue_as_new(WfRun *run, Jsonb *input);
 extern void wf_request_cancel(WfRun *run, const char *reason, const char *requested_by);
 extern void wf_mark_parent(WfRun *run);
 extern int	wf_deliver_child_notices(WfRun *parent);
-extern void wf_end_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error);
+extern void wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
 
 /* lifecycle.c: how runs end */
 extern void wf_complete_run(WfRun *run, Jsonb *result);
 extern void wf_fail_run(WfRun *run, Jsonb *error);
 extern void wf_continue_compensation(WfRun *run, Jsonb *failure);
-extern void wf_terminate_run(WfRun *run, const char *event_type, const char *status,
+extern void wf_terminate_run(WfRun *run, WfEventType event_type, WfRunStatus status,
 							 const char *reason);
 
 /* tasks.c: activity tasks */

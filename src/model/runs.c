@@ -14,9 +14,9 @@
  * notice, which locks the parent while holding the child (a deadlock
  * there is resolved by PostgreSQL and the report is retried).
  *
- * A run created while another run of this backend is being advanced (a
- * child, from its parent's workflow task) is advanced once that task is
- * over, so that no two workflow tasks of related runs interleave.
+ * A new run is woken (core/wakeup.c), not advanced here: a child created
+ * by its parent's workflow task is advanced once that task is over, so
+ * that no two workflow tasks of related runs interleave.
  *
  * A workflow_id belongs to the role that owns its latest run: another role
  * cannot start it again (nor get its open run with if_exists), and the
@@ -24,7 +24,6 @@
  * <parent>'s own runs.  Published state is kept per run.
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
@@ -149,7 +148,7 @@ wf_create_run(WfRunSpec *spec)
 	Datum		values[10];
 	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', 'n'};
 	WfRun	   *run;
-	WfJson		b;
+	WfEvent		b;
 	bool		isnull;
 	Datum		deadline;
 
@@ -197,7 +196,7 @@ wf_create_run(WfRunSpec *spec)
 	run->workflow_id = pstrdup(spec->workflow_id);
 	run->run_id = datumCopy(wf_get_datum(0, 1, &isnull), false, UUID_LEN);
 	run->workflow_type = pstrdup(spec->workflow_type);
-	run->status = pstrdup("running");
+	run->status = WF_RUN_RUNNING;
 	run->queue = pstrdup(spec->queue);
 	run->owner = spec->owner;
 	run->input = spec->input;
@@ -208,20 +207,20 @@ wf_create_run(WfRunSpec *spec)
 		run->parent_run_id = spec->parent_run_id;
 	}
 
-	wf_json_begin(&b);
-	wf_json_str(&b, "workflow_type", spec->workflow_type);
-	wf_json_jsonb(&b, "input", spec->input);
-	wf_json_str(&b, "queue", spec->queue);
-	wf_json_str(&b, "started_by", spec->started_by);
-	wf_json_jsonb(&b, "options", spec->options);
+	wf_event_begin(&b);
+	wf_event_str(&b, WF_KEY_WORKFLOW_TYPE, spec->workflow_type);
+	wf_event_jsonb(&b, WF_KEY_INPUT, spec->input);
+	wf_event_str(&b, WF_KEY_QUEUE, spec->queue);
+	wf_event_str(&b, WF_KEY_STARTED_BY, spec->started_by);
+	wf_event_jsonb(&b, WF_KEY_OPTIONS, spec->options);
 	if (spec->parent_workflow_id)
 	{
-		wf_json_str(&b, "parent_workflow_id", spec->parent_workflow_id);
-		wf_json_str(&b, "parent_run_id", wf_uuid_out(spec->parent_run_id));
+		wf_event_str(&b, WF_KEY_PARENT_WORKFLOW_ID, spec->parent_workflow_id);
+		wf_event_str(&b, WF_KEY_PARENT_RUN_ID, wf_uuid_out(spec->parent_run_id));
 	}
 	if (spec->continued_from)
-		wf_json_str(&b, "continued_from_run_id", wf_uuid_out(spec->continued_from));
-	wf_append_event(run, "WorkflowStarted", wf_json_end(&b));
+		wf_event_str(&b, WF_KEY_CONTINUED_FROM_RUN_ID, wf_uuid_out(spec->continued_from));
+	wf_append_event(run, WF_EV_WORKFLOW_STARTED, wf_event_data(&b));
 	wf_wake_run(run);
 	return run;
 }
@@ -255,16 +254,16 @@ wf_continue_as_new(WfRun *run, Jsonb *input)
 {
 	WfRunSpec	spec;
 	Datum		next_run_id = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
-	WfJson		b;
+	WfEvent		b;
 	WfRun	   *next;
 
 	wf_withdraw_tasks(run, 0, true);
 	wf_cancel_all_timers(run);
-	wf_json_begin(&b);
-	wf_json_jsonb(&b, "input", input);
-	wf_json_str(&b, "new_run_id", wf_uuid_out(next_run_id));
-	wf_append_event(run, "WorkflowContinuedAsNew", wf_json_end(&b));
-	wf_end_run(run, "continued_as_new", NULL, NULL);
+	wf_event_begin(&b);
+	wf_event_jsonb(&b, WF_KEY_INPUT, input);
+	wf_event_str(&b, WF_KEY_NEW_RUN_ID, wf_uuid_out(next_run_id));
+	wf_append_event(run, WF_EV_WORKFLOW_CONTINUED_AS_NEW, wf_event_data(&b));
+	wf_end_run(run, WF_RUN_CONTINUED_AS_NEW, NULL, NULL);
 
 	memset(&spec, 0, sizeof(spec));
 	spec.workflow_id = run->workflow_id;
@@ -307,12 +306,12 @@ wf_request_cancel(WfRun *run, const char *reason, const char *requested_by)
 {
 	Oid			types[2] = {TEXTOID, UUIDOID};
 	Datum		values[2] = {CStringGetTextDatum(run->workflow_id), run->run_id};
-	WfJson		b;
+	WfEvent		b;
 
-	wf_json_begin(&b);
-	wf_json_str(&b, "reason", reason);
-	wf_json_str(&b, "requested_by", requested_by);
-	wf_append_event(run, "WorkflowCancelRequested", wf_json_end(&b));
+	wf_event_begin(&b);
+	wf_event_str(&b, WF_KEY_REASON, reason);
+	wf_event_str(&b, WF_KEY_REQUESTED_BY, requested_by);
+	wf_append_event(run, WF_EV_WORKFLOW_CANCEL_REQUESTED, wf_event_data(&b));
 	wf_exec(&cancel_flag_plan,
 			"UPDATE workflow.workflows SET cancel_requested = true"
 			" WHERE workflow_id = $1 AND run_id = $2",
@@ -340,8 +339,8 @@ settle_children(WfRun *run, bool cancel)
 		if (child == NULL || !wf_run_is_open(child))
 			continue;
 		if (!cancel)
-			wf_terminate_run(child, "WorkflowTerminated", "terminated", "parent closed");
-		else if (strcmp(child->status, "running") == 0 && !child->cancel_requested)
+			wf_terminate_run(child, WF_EV_WORKFLOW_TERMINATED, WF_RUN_TERMINATED, "parent closed");
+		else if (child->status == WF_RUN_RUNNING && !child->cancel_requested)
 			wf_request_cancel(child, "parent cancelled", run->workflow_id);
 	}
 }
@@ -376,32 +375,33 @@ wf_mark_parent(WfRun *run)
  */
 static void
 deliver_child_outcome(WfRun *parent, const char *child_id, const char *child_type,
-					  const char *status, Jsonb *result, Jsonb *error)
+					  WfRunStatus status, Jsonb *result, Jsonb *error)
 {
-	WfJson		b;
+	WfEvent		b;
 	int			seq;
 
-	if (strcmp(parent->status, "running") != 0)
+	if (parent->status != WF_RUN_RUNNING)
 		return;
 	seq = child_seq(parent, child_id);
 	if (seq == 0)
 		return;
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", seq);
-	wf_json_str(&b, "workflow_type", child_type);
-	wf_json_str(&b, "child_workflow_id", child_id);
-	wf_json_str(&b, "status", status);
-	if (strcmp(status, "completed") == 0)
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, seq);
+	wf_event_str(&b, WF_KEY_WORKFLOW_TYPE, child_type);
+	wf_event_str(&b, WF_KEY_CHILD_WORKFLOW_ID, child_id);
+	wf_event_str(&b, WF_KEY_STATUS, wf_run_status_name(status));
+	if (status == WF_RUN_COMPLETED)
 	{
-		wf_json_jsonb(&b, "result", result);
-		wf_append_event(parent, "ChildWorkflowCompleted", wf_json_end(&b));
+		wf_event_jsonb(&b, WF_KEY_RESULT, result);
+		wf_append_event(parent, WF_EV_CHILD_COMPLETED, wf_event_data(&b));
 	}
 	else
 	{
-		wf_json_str(&b, "error", psprintf("child workflow \"%s\" ended %s", child_id, status));
+		wf_event_str(&b, WF_KEY_ERROR, psprintf("child workflow \"%s\" ended %s", child_id,
+															 wf_run_status_name(status)));
 		if (error)
-			wf_json_jsonb(&b, "details", error);
-		wf_append_event(parent, "ChildWorkflowFailed", wf_json_end(&b));
+			wf_event_jsonb(&b, WF_KEY_DETAILS, error);
+		wf_append_event(parent, WF_EV_CHILD_FAILED, wf_event_data(&b));
 	}
 	wf_wake_run(parent);
 }
@@ -414,7 +414,7 @@ deliver_child_outcome(WfRun *parent, const char *child_id, const char *child_typ
  * parent first, right after this commit.
  */
 static void
-notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
+notify_parent(WfRun *child, WfRunStatus status, Jsonb *result, Jsonb *error)
 {
 	WfRun	   *parent = wf_lock_run_by_id(child->parent_workflow_id, child->parent_run_id, true);
 	Oid			types[7] = {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
@@ -433,7 +433,7 @@ notify_parent(WfRun *child, const char *status, Jsonb *result, Jsonb *error)
 	values[1] = child->parent_run_id;
 	values[2] = CStringGetTextDatum(child->workflow_id);
 	values[3] = CStringGetTextDatum(child->workflow_type);
-	values[4] = CStringGetTextDatum(status);
+	values[4] = CStringGetTextDatum(wf_run_status_name(status));
 	values[5] = result ? JsonbPGetDatum(result) : (Datum) 0;
 	values[6] = error ? JsonbPGetDatum(error) : (Datum) 0;
 	wf_exec(&notice_plan,
@@ -456,7 +456,7 @@ wf_deliver_child_notices(WfRun *parent)
 				i;
 	char	  **child_ids;
 	char	  **child_types;
-	char	  **statuses;
+	WfRunStatus *statuses;
 	Jsonb	  **results;
 	Jsonb	  **errors;
 
@@ -466,14 +466,14 @@ wf_deliver_child_notices(WfRun *parent)
 				2, types, values, NULL, 0);
 	child_ids = palloc(sizeof(char *) * (n + 1));
 	child_types = palloc(sizeof(char *) * (n + 1));
-	statuses = palloc(sizeof(char *) * (n + 1));
+	statuses = palloc(sizeof(WfRunStatus) * (n + 1));
 	results = palloc(sizeof(Jsonb *) * (n + 1));
 	errors = palloc(sizeof(Jsonb *) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
 		child_ids[i] = wf_get_text(i, 1);
 		child_types[i] = wf_get_text(i, 2);
-		statuses[i] = wf_get_text(i, 3);
+		statuses[i] = wf_run_status_of(wf_get_text(i, 3));
 		results[i] = wf_get_jsonb(i, 4);
 		errors[i] = wf_get_jsonb(i, 5);
 	}
@@ -501,15 +501,15 @@ drop_buffered_signals(WfRun *run)
  * buffered signals, its parent.
  */
 void
-wf_end_run(WfRun *run, const char *status, Jsonb *result, Jsonb *error)
+wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 {
 	wf_close_run(run, status, result, error);
 	if (run->has_children)
 		settle_children(run, run->cancel_requested);
 	/* Buffered signals go on to the next run; otherwise nobody reads them. */
-	if (strcmp(status, "continued_as_new") != 0)
+	if (status != WF_RUN_CONTINUED_AS_NEW)
 		drop_buffered_signals(run);
-	if (run->parent_workflow_id && strcmp(status, "continued_as_new") != 0)
+	if (run->parent_workflow_id && status != WF_RUN_CONTINUED_AS_NEW)
 		notify_parent(run, status, result, error);
 }
 

@@ -35,7 +35,7 @@ typedef struct WfTask
 	bool		is_compensation;
 	char	   *activity;
 	char	   *queue;
-	char	   *status;
+	bool		running;		/* status 'running': a worker holds it */
 	int			attempt;
 	char	   *claimed_by;
 	TimestampTz claimed_at;
@@ -403,7 +403,7 @@ read_task(int64 task_id, TaskLock lock)
 	t->is_compensation = DatumGetBool(wf_get_datum(0, 5, &isnull));
 	t->activity = wf_get_text(0, 6);
 	t->queue = wf_get_text(0, 7);
-	t->status = wf_get_text(0, 8);
+	t->running = strcmp(wf_get_text(0, 8), "running") == 0;
 	t->attempt = DatumGetInt32(wf_get_datum(0, 9, &isnull));
 	t->claimed_by = wf_get_text(0, 10);
 	d = wf_get_datum(0, 11, &isnull);
@@ -446,7 +446,7 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 	if (t == NULL)
 		stale_task_error(task_id, "No such task exists (any more).");
 	check_queue_access(caller, t->queue);
-	if (strcmp(t->status, "running") != 0)
+	if (!t->running)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
 	run = wf_lock_run_by_id(t->workflow_id, t->run_id, true);
 	if (run == NULL && wf_run_exists(t->workflow_id, t->run_id))
@@ -464,7 +464,7 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 	t = locked;
 	if (t == NULL)
 		stale_task_error(task_id, "No such task exists (any more).");
-	if (strcmp(t->status, "running") != 0)
+	if (!t->running)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
 	{
@@ -490,19 +490,19 @@ delete_task(int64 task_id)
 static void
 append_started(WfRun *run, WfTask *t)
 {
-	WfJson		b;
+	WfEvent		b;
 
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", t->seq);
-	wf_json_str(&b, "activity", t->activity);
-	wf_json_int(&b, "task_id", t->task_id);
-	wf_json_int(&b, "attempt", t->attempt);
-	wf_json_str(&b, "worker_id", t->claimed_by);
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, t->seq);
+	wf_event_str(&b, WF_KEY_ACTIVITY, t->activity);
+	wf_event_int(&b, WF_KEY_TASK_ID, t->task_id);
+	wf_event_int(&b, WF_KEY_ATTEMPT, t->attempt);
+	wf_event_str(&b, WF_KEY_WORKER_ID, t->claimed_by);
 	if (t->claimed_at)
-		wf_json_time(&b, "started_at", t->claimed_at);
+		wf_event_time(&b, WF_KEY_STARTED_AT, t->claimed_at);
 	if (t->is_compensation)
-		wf_json_bool(&b, "is_compensation", true);
-	wf_append_event(run, "ActivityStarted", wf_json_end(&b));
+		wf_event_bool(&b, WF_KEY_IS_COMPENSATION, true);
+	wf_append_event(run, WF_EV_ACTIVITY_STARTED, wf_event_data(&b));
 }
 
 /*
@@ -562,17 +562,17 @@ defer_report(WfTask *t, bool completed, Jsonb *result, const char *error, bool r
 static void
 record_completion(WfRun *run, WfTask *t, Jsonb *result)
 {
-	WfJson		b;
+	WfEvent		b;
 
 	append_started(run, t);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", t->seq);
-	wf_json_str(&b, "activity", t->activity);
-	wf_json_int(&b, "task_id", t->task_id);
-	wf_json_jsonb(&b, "result", result);
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, t->seq);
+	wf_event_str(&b, WF_KEY_ACTIVITY, t->activity);
+	wf_event_int(&b, WF_KEY_TASK_ID, t->task_id);
+	wf_event_jsonb(&b, WF_KEY_RESULT, result);
 	if (t->is_compensation)
-		wf_json_bool(&b, "is_compensation", true);
-	wf_append_event(run, "ActivityCompleted", wf_json_end(&b));
+		wf_event_bool(&b, WF_KEY_IS_COMPENSATION, true);
+	wf_append_event(run, WF_EV_ACTIVITY_COMPLETED, wf_event_data(&b));
 	delete_task(t->task_id);
 	activity_resolved(run, t, NULL);
 }
@@ -597,7 +597,7 @@ wf_complete_task(int64 task_id, Jsonb *result, Oid caller)
  * the last, fail the activity for good.
  */
 static void
-attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
+attempt_failed(WfRun *run, WfTask *t, WfEventType event_type, const char *error,
 			   Jsonb *details, bool retryable, const char *timeout_type)
 {
 	Oid			types[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
@@ -605,7 +605,7 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 	bool		isnull;
 	bool		final;
 	TimestampTz next_at;
-	WfJson		b;
+	WfEvent		b;
 	Jsonb	   *event;
 
 	values[0] = Int64GetDatum(t->task_id);
@@ -623,23 +623,23 @@ attempt_failed(WfRun *run, WfTask *t, const char *event_type, const char *error,
 	next_at = DatumGetTimestampTz(wf_get_datum(0, 2, &isnull));
 
 	append_started(run, t);
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", t->seq);
-	wf_json_str(&b, "activity", t->activity);
-	wf_json_int(&b, "task_id", t->task_id);
-	wf_json_int(&b, "attempt", t->attempt);
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, t->seq);
+	wf_event_str(&b, WF_KEY_ACTIVITY, t->activity);
+	wf_event_int(&b, WF_KEY_TASK_ID, t->task_id);
+	wf_event_int(&b, WF_KEY_ATTEMPT, t->attempt);
 	if (timeout_type)
-		wf_json_str(&b, "timeout_type", timeout_type);
-	wf_json_str(&b, "error", error);
+		wf_event_str(&b, WF_KEY_TIMEOUT_TYPE, timeout_type);
+	wf_event_str(&b, WF_KEY_ERROR, error);
 	if (details)
-		wf_json_jsonb(&b, "details", details);
-	wf_json_bool(&b, "retryable", retryable);
-	wf_json_bool(&b, "final", final);
+		wf_event_jsonb(&b, WF_KEY_DETAILS, details);
+	wf_event_bool(&b, WF_KEY_RETRYABLE, retryable);
+	wf_event_bool(&b, WF_KEY_FINAL, final);
 	if (!final)
-		wf_json_time(&b, "next_attempt_at", next_at);
+		wf_event_time(&b, WF_KEY_NEXT_ATTEMPT_AT, next_at);
 	if (t->is_compensation)
-		wf_json_bool(&b, "is_compensation", true);
-	event = wf_json_end(&b);
+		wf_event_bool(&b, WF_KEY_IS_COMPENSATION, true);
+	event = wf_event_data(&b);
 	wf_append_event(run, event_type, event);
 
 	if (final)
@@ -680,7 +680,7 @@ wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details, O
 	if (held)
 		defer_report(t, false, NULL, error, retryable, details);
 	else if (t != NULL)
-		attempt_failed(run, t, "ActivityFailed", error, details, retryable, NULL);
+		attempt_failed(run, t, WF_EV_ACTIVITY_FAILED, error, details, retryable, NULL);
 }
 
 /*
@@ -696,7 +696,7 @@ wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 	WfTask	   *t = read_task(task_id, TASK_PEEK);
 	bool		isnull;
 
-	if (t == NULL || strcmp(t->status, "running") != 0)
+	if (t == NULL || !t->running)
 		stale_task_error(task_id, t ? "The task is not claimed; its lease may have expired."
 						 : "No such task exists (any more).");
 	check_queue_access(caller, t->queue);
@@ -794,7 +794,7 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 		return 1;
 	}
 	/* Timeouts before start and of the whole schedule are not retried. */
-	attempt_failed(run, t, "ActivityTimedOut",
+	attempt_failed(run, t, WF_EV_ACTIVITY_TIMED_OUT,
 				   psprintf("activity timed out (%s)", what), NULL,
 				   strcmp(what, "start_to_close") == 0 || strcmp(what, "heartbeat") == 0,
 				   what);
@@ -849,14 +849,14 @@ wf_apply_report(WfDueItem *item)
 	error = wf_get_text(0, 3);
 	retryable = DatumGetBool(wf_get_datum(0, 4, &isnull));
 	details = wf_get_jsonb(0, 5);
-	if (t == NULL || strcmp(t->status, "running") != 0)
+	if (t == NULL || !t->running)
 		return 1;
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
 		delete_task(t->task_id);
 	else if (completed)
 		record_completion(run, t, result);
 	else
-		attempt_failed(run, t, "ActivityFailed", error, details, retryable, NULL);
+		attempt_failed(run, t, WF_EV_ACTIVITY_FAILED, error, details, retryable, NULL);
 	return 1;
 }
 

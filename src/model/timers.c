@@ -4,7 +4,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
@@ -73,7 +72,7 @@ int
 wf_fire_timer(WfDueItem *item)
 {
 	WfRun	   *run = wf_lock_run_by_id(item->workflow_id, item->run_id, true);
-	WfJson		b;
+	WfEvent		b;
 
 	if (run == NULL)
 	{
@@ -92,9 +91,9 @@ wf_fire_timer(WfDueItem *item)
 		return 0;
 	if (!wf_run_is_open(run))
 		return 1;
-	wf_json_begin(&b);
-	wf_json_int(&b, "seq", item->key);
-	wf_append_event(run, "TimerFired", wf_json_end(&b));
+	wf_event_begin(&b);
+	wf_event_int(&b, WF_KEY_SEQ, item->key);
+	wf_append_event(run, WF_EV_TIMER_FIRED, wf_event_data(&b));
 	wf_wake_run(run);
 	return 1;
 }

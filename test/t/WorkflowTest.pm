@@ -33,7 +33,8 @@ our @EXPORT = qw(new_node poll wait_for_server setup_worker_schema
   scheduler_pids elapsed_since);
 
 # A node with the workflow library preloaded and short naptimes.  Options:
-# allows_streaming => 1 (for a standby), extra_conf => "...", start => 0.
+# allows_streaming => 1 (for a standby), extra_conf => "...", start => 0,
+# install_path => the PostgreSQL installation to run (default: PATH's).
 sub new_node
 {
 	my ($name, %opts) = @_;
@@ -41,7 +42,8 @@ sub new_node
 	plan skip_all => 'needs shared_preload_libraries = workflow (WF_PRELOAD is empty)'
 	  if $preload eq '';
 
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = PostgreSQL::Test::Cluster->new($name,
+		$opts{install_path} ? (install_path => $opts{install_path}) : ());
 	$node->init($opts{allows_streaming} ? (allows_streaming => 1) : ());
 	$node->append_conf(
 		'postgresql.conf', qq{
