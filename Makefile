@@ -177,3 +177,17 @@ bench: deps
 	$(MAKE) install
 	PG_CONFIG='$(PG_CONFIG)' ./tools/bench.sh
 endif
+
+# As root: "make test" on each PostgreSQL major of PG_VERSIONS, 15 on this
+# machine and the others in cached Debian chroots (tools/matrix.sh), then a
+# table of the results.  Needs no server headers here.
+PG_VERSIONS ?= 15 17 18
+.PHONY: test-matrix
+test-matrix:
+	./tools/matrix.sh $(PG_VERSIONS)
+
+# As root: build the Debian package (debian/, pg_buildext) in a chroot,
+# install it into a clean one and use it there (tools/package-test.sh).
+.PHONY: test-package
+test-package:
+	./tools/package-test.sh

@@ -27,6 +27,9 @@ PACKAGES=(
 	python3-psycopg
 	nodejs
 	npm
+	# The shell tests: pgrep, and worker_valgrind (skipped without it).
+	procps
+	valgrind
 )
 
 # Print the packages from PACKAGES that are not installed.

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define WORKER_VERSION "0.1"
+#define WORKER_VERSION "0.2"
 
 /* An --handler option: activity name and what to execute for it. */
 typedef struct Handler

@@ -115,7 +115,7 @@ check_workflow_function(Oid fn, Oid caller)
 				 errmsg("%s cannot be a workflow function", format_procedure(fn)),
 				 errdetail("A workflow function takes one jsonb argument and returns jsonb."),
 				 errhint("Declare it as CREATE FUNCTION f(input jsonb) RETURNS jsonb.")));
-	if (pg_proc_aclcheck(fn, caller, ACL_EXECUTE) != ACLCHECK_OK)
+	if (object_aclcheck(ProcedureRelationId, fn, caller, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function %s", format_procedure(fn)),

@@ -31,6 +31,25 @@
 												offsetof(PROCLOCK, procLink)))
 #endif
 
+/*
+ * object_aclcheck() from PostgreSQL 16 on; before, one function per catalog.
+ * Only functions are checked here (the class id is checked at compile time).
+ */
+#if PG_VERSION_NUM < 160000
+#define object_aclcheck(classid, objectid, roleid, mode) \
+	(StaticAssertExpr((classid) == ProcedureRelationId, \
+					  "object_aclcheck shim: functions only"), \
+	 pg_proc_aclcheck((objectid), (roleid), (mode)))
+#endif
+
+/*
+ * pg_noreturn, written before the declaration, from PostgreSQL 18 on (where
+ * pg_attribute_noreturn() is gone); before, the attribute in that place.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* Infinite intervals exist from PostgreSQL 17 on. */
 #ifndef INTERVAL_NOT_FINITE
 #define INTERVAL_NOT_FINITE(i) false

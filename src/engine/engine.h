@@ -92,10 +92,10 @@ typedef struct ReplayContext
 extern ReplayContext *wf_replay_require(const char *function);
 extern WfHistCmd *wf_replay_next(ReplayContext *ctx, WfCmdKind kind, const char *name);
 extern WfNewCmd *wf_replay_record(ReplayContext *ctx, WfCmdKind kind, const char *name);
-extern void wf_replay_block(ReplayContext *ctx, const char *why) pg_attribute_noreturn();
-extern void wf_replay_raise_cancelled(ReplayContext *ctx) pg_attribute_noreturn();
+pg_noreturn extern void wf_replay_block(ReplayContext *ctx, const char *why);
+pg_noreturn extern void wf_replay_raise_cancelled(ReplayContext *ctx);
 extern bool wf_replay_deliver_cancel(ReplayContext *ctx, WfCmdKind kind, const char *name);
-extern void wf_replay_raise_failure(WfHistCmd *h) pg_attribute_noreturn();
+pg_noreturn extern void wf_replay_raise_failure(WfHistCmd *h);
 
 /* replay.c: the replay engine */
 extern void wf_advance(WfRun *run);

@@ -619,7 +619,7 @@ lookup_workflow_fn(ReplayContext *ctx)
 										 ctx->run->workflow_type));
 		return InvalidOid;
 	}
-	if (pg_proc_aclcheck(fn, ctx->run->owner, ACL_EXECUTE) != ACLCHECK_OK)
+	if (object_aclcheck(ProcedureRelationId, fn, ctx->run->owner, ACL_EXECUTE) != ACLCHECK_OK)
 	{
 		record_task_failure_msg(ctx, ERRCODE_INSUFFICIENT_PRIVILEGE,
 								psprintf("role \"%s\" may not execute %s",
