@@ -2,7 +2,9 @@
 # transaction wrote nothing else: a worker that claims, then writes a row
 # of its own in the same transaction, gets a durable COMMIT (issue 10,
 # item 15).  The WAL writer is slowed down so that an asynchronous commit
-# stays unflushed until the immediate shutdown.
+# stays unflushed until the immediate shutdown: a long delay, and a large
+# wal_writer_flush_after, since with 0 every asynchronous commit wakes the
+# WAL writer to flush everything at once (XLogSetAsyncXactLSN).
 use strict;
 use warnings;
 
@@ -15,7 +17,7 @@ use WorkflowTest;
 
 my $node = new_node('claim_durability', extra_conf => qq{
 wal_writer_delay = 10000
-wal_writer_flush_after = 0
+wal_writer_flush_after = '1GB'
 });
 my $db = 'postgres';
 $node->safe_psql($db, q{
