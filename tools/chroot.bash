@@ -104,6 +104,16 @@ remove_root() {
 	rm -rf --one-file-system "$root"
 }
 
+# Copy a checkout's files (no build products, no .git) to DEST, replacing it.
+copy_checkout() {
+	local repo=$1 dest=$2
+	remove_root "$dest"
+	mkdir -p "$dest"
+	git -C "$repo" ls-files -z --cached --others --exclude-standard |
+		tar -C "$repo" --null -T - --ignore-failed-read -cf - |
+		tar -C "$dest" -xf -
+}
+
 # The Debian mirror of this machine's own suite (deb822 .sources or
 # one-line .list entries).
 host_mirror() {

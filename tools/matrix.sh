@@ -55,16 +55,6 @@ die() {
 # shellcheck source=tools/chroot.bash
 source "$REPO/tools/chroot.bash"
 
-# Copy the checkout's files (no build products, no .git) to /build/workflow.
-copy_tree() {
-	local root=$1 dest=$1/build/workflow
-	remove_root "$dest"
-	mkdir -p "$dest"
-	git -C "$REPO" ls-files -z --cached --others --exclude-standard |
-		tar -C "$REPO" --null -T - --ignore-failed-read -cf - |
-		tar -C "$dest" -xf -
-}
-
 # Make ROOT ready for MAJOR: create it once, then refresh its packages and
 # install what tools/deps.sh lists for that major.  Run as a process of its
 # own ("matrix.sh --prepare"), so that set -e holds and its EXIT trap
@@ -75,7 +65,7 @@ prepare_chroot() {
 		create_chroot "$suite" "$root"
 	fi
 	mount_chroot "$root"
-	copy_tree "$root"
+	copy_checkout "$REPO" "$root/build/workflow"
 	if [[ -f $root/$STAMP ]]; then
 		note "$suite: cached chroot, updating its packages"
 		in_chroot "$root" apt-get update -q

@@ -43,23 +43,13 @@ chroot_cleanup_extra() {
 	remove_root "$RUN_ROOT"
 }
 
-# Copy the checkout's files (no build products, no .git) to DEST.
-copy_tree() {
-	local dest=$1
-	remove_root "$dest"
-	mkdir -p "$dest"
-	git -C "$REPO" ls-files -z --cached --others --exclude-standard |
-		tar -C "$REPO" --null -T - --ignore-failed-read -cf - |
-		tar -C "$dest" -xf -
-}
-
 build_package() {
 	if [[ ! -d $BUILD_ROOT ]]; then
 		create_chroot "$SUITE" "$BUILD_ROOT"
 	fi
 	mount_chroot "$BUILD_ROOT"
 	remove_root "$BUILD_ROOT/build"
-	copy_tree "$BUILD_ROOT/build/workflow"
+	copy_checkout "$REPO" "$BUILD_ROOT/build/workflow"
 	note "build dependencies (apt-get build-dep, log: $OUT/build.log)"
 	{
 		in_chroot "$BUILD_ROOT" apt-get update -q
