@@ -35,6 +35,9 @@ static const char *const change_keys[] = {
 /* Changes to these keys move the next fire time. */
 static const char *const timing_keys[] = {"spec", "timezone", "start_at", "end_at", NULL};
 
+/* The most fire times one backfill_schedule call may go through. */
+#define MAX_BACKFILL 10000
+
 /* Room a fire's workflow_id needs after the schedule id: ":" and the time. */
 #define FIRE_SUFFIX_LEN 28
 
@@ -286,7 +289,11 @@ wf_resume_schedule(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* workflow.trigger_schedule(schedule_id): a fire now; its workflow_id. */
+/*
+ * workflow.trigger_schedule(schedule_id): a fire now (paused or not),
+ * under the overlap policy; its workflow_id, or NULL if the policy
+ * dropped it.
+ */
 Datum
 wf_trigger_schedule_fn(PG_FUNCTION_ARGS)
 {
@@ -294,16 +301,53 @@ wf_trigger_schedule_fn(PG_FUNCTION_ARGS)
 	WfSchedule *s;
 	WfInternal	save;
 	char	   *workflow_id;
+	bool		started;
 
 	s = wf_lock_schedule(id, wf_api_enter(&save, "workflow.trigger_schedule()"));
-	workflow_id = wf_trigger_schedule(s);
+	workflow_id = wf_schedule_fire_one(s, wf_now(), &started);
+	wf_save_schedule(s);
 	wf_api_leave(&save);
 	if (workflow_id == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(workflow_id));
 }
 
-/* workflow.backfill_schedule(schedule_id, from_time, to_time): runs started. */
+/*
+ * The fires of a locked schedule's spec in [from, to), each under the
+ * overlap policy and advanced before the next (so that a run that ends at
+ * once does not make the next fire overlap); fire times that fired before
+ * are skipped.  Returns how many runs started.
+ */
+static int
+backfill(WfSchedule *s, TimestampTz from, TimestampTz to)
+{
+	TimestampTz t;
+	int			started = 0;
+	int			n = 0;
+
+	for (t = wf_cron_next(&s->cron, s->tz, from - 1); t != 0 && t < to;
+		 t = wf_cron_next(&s->cron, s->tz, t))
+	{
+		bool		one;
+
+		if (++n > MAX_BACKFILL)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("backfill of schedule \"%s\" covers more than %d fire times",
+							s->schedule_id, MAX_BACKFILL),
+					 errhint("Backfill shorter ranges, one call each.")));
+		(void) wf_schedule_fire_one(s, t, &one);
+		started += one;
+		wf_api_settle();
+	}
+	wf_save_schedule(s);
+	return started;
+}
+
+/*
+ * workflow.backfill_schedule(schedule_id, from_time, to_time): the fires
+ * of [from_time, to_time) (to_time at most now); how many runs started.
+ */
 Datum
 wf_backfill_schedule_fn(PG_FUNCTION_ARGS)
 {
@@ -324,7 +368,7 @@ wf_backfill_schedule_fn(PG_FUNCTION_ARGS)
 				 errmsg("backfill range must be finite and from_time before to_time"),
 				 errhint("Pass e.g. now() - interval '1 day', now().")));
 	s = wf_lock_schedule(id, wf_api_enter(&save, "workflow.backfill_schedule()"));
-	n = wf_backfill_schedule(s, from, to);
+	n = backfill(s, from, Min(to, wf_now()));
 	wf_api_leave(&save);
 	PG_RETURN_INT32(n);
 }

@@ -122,8 +122,7 @@ extern bool wf_insert_schedule(WfSchedule *s);
 extern void wf_save_schedule(WfSchedule *s);
 extern void wf_postpone_schedule(WfDueItem *item, TimestampTz at);
 extern int	wf_fire_schedule(WfDueItem *item, TimestampTz now);
-extern char *wf_trigger_schedule(WfSchedule *s);
-extern int	wf_backfill_schedule(WfSchedule *s, TimestampTz from, TimestampTz to);
+extern char *wf_schedule_fire_one(WfSchedule *s, TimestampTz t, bool *started);
 
 /* timers.c */
 extern void wf_start_timer(WfRun *run, int seq, TimestampTz fire_at);

@@ -66,9 +66,6 @@ static const char *const overlap_names[] = {
 	[WF_OVERLAP_ALLOW_ALL] = "allow_all",
 };
 
-/* The most fire times one backfill_schedule call may go through. */
-#define MAX_BACKFILL 10000
-
 /* Default catchup_window: one minute. */
 #define DEFAULT_CATCHUP (60 * USECS_PER_SEC)
 
@@ -644,50 +641,22 @@ wf_fire_schedule(WfDueItem *item, TimestampTz now)
 }
 
 /*
- * trigger_schedule: a fire now (scheduled at the engine's now), under the
- * overlap policy.  Returns its workflow_id, or NULL if the policy dropped
- * it; a buffered fire starts with that id when the open run closes.
+ * One fire of a locked schedule at scheduled time t, outside its spec's
+ * course (trigger_schedule, backfill_schedule), under the overlap policy,
+ * waiting for the run it must steer.  A kept fire whose wait is over
+ * starts first.  Returns the fire's workflow_id (started, or kept to start
+ * when the open run closes), or NULL if the policy dropped it or it fired
+ * before; *started says whether it started.  The caller saves the schedule.
  */
 char *
-wf_trigger_schedule(WfSchedule *s)
-{
-	TimestampTz t = wf_now();
-	bool		held;
-	WfRun	   *open = lock_last_run(s, true, &held);
-	FireOutcome outcome = fire(s, t, &open);
-
-	wf_save_schedule(s);
-	return outcome == FIRE_DROPPED ? NULL : fire_workflow_id(s, t);
-}
-
-/*
- * backfill_schedule: the fires of the schedule's spec in [from, to) (to
- * at most now), under the overlap policy, skipping those already fired.
- * Returns how many runs it started.
- */
-int
-wf_backfill_schedule(WfSchedule *s, TimestampTz from, TimestampTz to)
+wf_schedule_fire_one(WfSchedule *s, TimestampTz t, bool *started)
 {
 	bool		held;
 	WfRun	   *open = lock_last_run(s, true, &held);
-	TimestampTz t;
-	int			started = 0;
-	int			n = 0;
+	FireOutcome outcome;
 
-	to = Min(to, wf_now());
 	drain_buffer(s, &open);
-	for (t = wf_cron_next(&s->cron, s->tz, from - 1); t != 0 && t < to;
-		 t = wf_cron_next(&s->cron, s->tz, t))
-	{
-		if (++n > MAX_BACKFILL)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("backfill of schedule \"%s\" covers more than %d fire times",
-							s->schedule_id, MAX_BACKFILL),
-					 errhint("Backfill shorter ranges, one call each.")));
-		if (fire(s, t, &open) == FIRE_STARTED)
-			started++;
-	}
-	wf_save_schedule(s);
-	return started;
+	outcome = fire(s, t, &open);
+	*started = outcome == FIRE_STARTED;
+	return outcome == FIRE_DROPPED ? NULL : fire_workflow_id(s, t);
 }
