@@ -187,7 +187,7 @@ SELECT is((paused, options), (true, '{}'::jsonb), 'created paused ("paused" is s
   FROM workflow.schedules WHERE schedule_id = 'p';
 SELECT workflow.resume_schedule('p');
 SELECT workflow.pause_schedule('p', 'maintenance');
-SELECT is((paused, note), (true, 'maintenance'), 'pause_schedule with a note')
+SELECT is((paused, note), (true, 'maintenance'::text), 'pause_schedule with a note')
   FROM workflow.schedules WHERE schedule_id = 'p';
 RESET ROLE;
 SELECT workflow.tick(fire5(1));
