@@ -16,10 +16,12 @@ OBJS = \
 	src/core/sandbox.o \
 	src/core/shmem.o \
 	src/core/notify.o \
+	src/core/cron.o \
 	src/model/tasks.o \
 	src/model/timers.o \
 	src/model/runs.o \
 	src/model/lifecycle.o \
+	src/model/schedules.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
@@ -27,6 +29,7 @@ OBJS = \
 	src/api/client.o \
 	src/api/commands.o \
 	src/api/worker.o \
+	src/api/schedules.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o
 

@@ -138,3 +138,74 @@ SELECT pg_catalog.pg_extension_config_dump(
 SELECT pg_catalog.pg_extension_config_dump('workflow.state', '');
 SELECT pg_catalog.pg_extension_config_dump('workflow.queue_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('workflow.task_reports', '');
+
+/* ---------------------------------------------------------------------
+ * Schedules
+ * --------------------------------------------------------------------- */
+
+/*
+ * Schedules (workflow.create_schedule): a spec, the workflow each fire
+ * starts, and the firing state.  Read them in workflow.schedules; change
+ * them only through the schedule functions.  next_fire_at is the next
+ * fire's scheduled time, due_at that plus its jitter (when the scheduler
+ * acts); buffered holds fires kept by the overlap policy until the run of
+ * last_workflow_id closes.
+ */
+CREATE TABLE workflow.schedule_state (
+	schedule_id		text PRIMARY KEY,
+	spec			text NOT NULL,
+	workflow_type	text NOT NULL,
+	input			jsonb NOT NULL,
+	options			jsonb NOT NULL DEFAULT '{}',
+	queue			text NOT NULL,	/* workflow.default_queue at creation */
+	owner			pg_catalog.regrole NOT NULL,
+	paused			boolean NOT NULL DEFAULT false,
+	note			text,
+	next_fire_at	timestamptz,
+	due_at			timestamptz,
+	last_fire_at	timestamptz,
+	last_workflow_id text,
+	missed			bigint NOT NULL DEFAULT 0,
+	buffered		timestamptz[] NOT NULL DEFAULT '{}',
+	failures		integer NOT NULL DEFAULT 0,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE workflow.schedule_state IS
+	'Schedules and their firing state. Read workflow.schedules; change them only through the schedule functions.';
+/* The scheduler's paths: fires that fall due, and kept fires. */
+CREATE INDEX schedule_state_due_idx ON workflow.schedule_state (due_at)
+	WHERE NOT paused AND due_at IS NOT NULL;
+CREATE INDEX schedule_state_buffered_idx ON workflow.schedule_state (schedule_id)
+	WHERE NOT paused AND failures OPERATOR(pg_catalog.=) 0
+	  AND pg_catalog.cardinality(buffered) OPERATOR(pg_catalog.>) 0;
+REVOKE ALL ON workflow.schedule_state FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('workflow.schedule_state', '');
+
+/* A role sees the schedules of the roles it is a member of. */
+CREATE VIEW workflow.schedules WITH (security_barrier = true) AS
+	SELECT schedule_id, spec, workflow_type, options, paused, note, next_fire_at,
+		   last_fire_at, last_workflow_id, missed, owner
+	  FROM workflow.schedule_state
+	 WHERE pg_catalog.pg_has_role(owner, 'MEMBER');
+GRANT SELECT ON workflow.schedules TO PUBLIC;
+
+CREATE FUNCTION workflow.create_schedule(schedule_id text, spec text, workflow_type text,
+										 input jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_create_schedule';
+CREATE FUNCTION workflow.update_schedule(schedule_id text, changes jsonb)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_update_schedule';
+CREATE FUNCTION workflow.pause_schedule(schedule_id text, note text DEFAULT NULL)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_pause_schedule';
+CREATE FUNCTION workflow.resume_schedule(schedule_id text)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_resume_schedule';
+CREATE FUNCTION workflow.trigger_schedule(schedule_id text)
+	RETURNS text LANGUAGE c AS 'MODULE_PATHNAME', 'wf_trigger_schedule_fn';
+CREATE FUNCTION workflow.backfill_schedule(schedule_id text, from_time timestamptz, to_time timestamptz)
+	RETURNS integer LANGUAGE c AS 'MODULE_PATHNAME', 'wf_backfill_schedule_fn';
+CREATE FUNCTION workflow.delete_schedule(schedule_id text)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_delete_schedule';
+/* When does a spec fire next (in a time zone, after an instant)? */
+CREATE FUNCTION workflow.schedule_next_fire(spec text, timezone text DEFAULT 'UTC',
+											after timestamptz DEFAULT pg_catalog.now())
+	RETURNS timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_schedule_next_fire';

@@ -255,40 +255,6 @@ jsonb_merge(Jsonb *a, Jsonb *b)
 	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a), JsonbPGetDatum(b)));
 }
 
-/*
- * May role produce onto every queue a run of this type schedules on at
- * once: its default queue and, for a saga, each step's queues.
- */
-static void
-check_start_queues(Oid role, const char *type, const char *queue)
-{
-	WfType	   *t = wf_lookup_type(type);
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-
-	wf_check_queue_produce(role, queue);
-	if (t == NULL || t->steps == NULL)
-		return;
-	it = JsonbIteratorInit(&t->steps->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		Jsonb	   *step;
-		char	   *step_queue;
-		char	   *comp_queue;
-
-		if (tok != WJB_ELEM || v.type != jbvBinary)
-			continue;
-		step = JsonbValueToJsonb(&v);
-		step_queue = wf_jsonb_get_text(step, "queue");
-		if (step_queue)
-			wf_check_queue_produce(role, step_queue);
-		comp_queue = wf_jsonb_get_text(wf_jsonb_get_jsonb(step, "options"), "compensation_queue");
-		if (comp_queue && wf_jsonb_get_text(step, "compensation"))
-			wf_check_queue_produce(role, comp_queue);
-	}
-}
-
 /* workflow.start_workflow(workflow_type, input, workflow_id, options) */
 Datum
 wf_start_workflow(PG_FUNCTION_ARGS)
@@ -320,7 +286,7 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 	spec.options = jsonb_merge(wf_type_options(type), options);
 	queue = wf_jsonb_get_text(spec.options, "queue");
 	spec.queue = queue ? queue : wf_default_queue;
-	check_start_queues(save.saved_userid, type, spec.queue);
+	wf_check_start_queues(save.saved_userid, type, spec.queue);
 	spec.owner = save.saved_userid;
 	spec.started_by = GetUserNameFromId(save.saved_userid, false);
 	run = wf_create_run(&spec);

@@ -58,6 +58,7 @@ static SPIPlanPtr notices_plan;
 static SPIPlanPtr next_due_plan;
 static SPIPlanPtr postpone_notices_plan;
 static SPIPlanPtr postpone_deadline_plan;
+static SPIPlanPtr schedules_plan;
 
 /*
  * The restore lock: an advisory lock of the database (in its own key
@@ -260,6 +261,17 @@ collect_due(TimestampTz now, int batch)
 								 "   AND execution_deadline IS NOT NULL"
 								 " ORDER BY execution_deadline LIMIT $2",
 								 now, batch, WF_DUE_DEADLINE));
+	/* Schedules with a fire due, or a kept fire whose wait is over. */
+	items = list_concat(items,
+						wf_due_items(&schedules_plan,
+								 "SELECT schedule_id, '00000000-0000-0000-0000-000000000000'::uuid,"
+								 "   failures::int8 FROM workflow.schedule_state s"
+								 " WHERE NOT paused AND (due_at <= $1"
+								 "   OR (failures = 0 AND cardinality(buffered) > 0"
+								 "     AND NOT EXISTS (SELECT FROM workflow.workflows w"
+								 "       WHERE w.workflow_id = s.last_workflow_id AND w.closed_at IS NULL)))"
+								 " ORDER BY due_at LIMIT $2",
+								 now, batch, WF_DUE_SCHEDULE));
 	return items;
 }
 
@@ -277,6 +289,8 @@ do_item(WfDueItem *item, TimestampTz now)
 			return wf_fire_timer(item);
 		case WF_DUE_TASK:
 			return wf_tick_due_task(item, now);
+		case WF_DUE_SCHEDULE:
+			return wf_fire_schedule(item, now);
 		default:
 			break;
 	}
@@ -325,6 +339,8 @@ describe_item(WfDueItem *item)
 			return pstrdup("child outcome delivery");
 		case WF_DUE_DEADLINE:
 			return pstrdup("execution timeout");
+		case WF_DUE_SCHEDULE:
+			return pstrdup("fire");
 	}
 	return pstrdup("item");		/* keep compiler quiet */
 }
@@ -343,6 +359,13 @@ record_item_failure(WfDueItem *item, void *arg)
 	Oid			types[3] = {TEXTOID, UUIDOID, TIMESTAMPTZOID};
 	TimestampTz retry_at;
 
+	if (item->kind == WF_DUE_SCHEDULE)
+	{
+		retry_at = wf_task_retry_time(item->key + 1);
+		wf_postpone_schedule(item, retry_at);
+		wf_note_due(retry_at);
+		return 1;
+	}
 	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
 		return 0;
 	if (run == NULL)
@@ -425,12 +448,19 @@ process_isolated(WfDueItem *item, TimestampTz now)
 
 	if (run_isolated(process_item, item, &now, &n, &edata))
 		return n;
-	ereport(WARNING,
-			(errcode(edata->sqlerrcode),
-			 errmsg("workflow: %s of workflow \"%s\" (run %s) failed: %s",
-					describe_item(item), item->workflow_id, wf_uuid_out(item->run_id),
-					edata->message),
-			 errdetail("It is recorded on the run as WorkflowTaskFailed and retried with backoff.")));
+	if (item->kind == WF_DUE_SCHEDULE)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("workflow: fire of schedule \"%s\" failed: %s",
+						item->workflow_id, edata->message),
+				 errdetail("It is retried with backoff.")));
+	else
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("workflow: %s of workflow \"%s\" (run %s) failed: %s",
+						describe_item(item), item->workflow_id, wf_uuid_out(item->run_id),
+						edata->message),
+				 errdetail("It is recorded on the run as WorkflowTaskFailed and retried with backoff.")));
 	if (run_isolated(record_item_failure, item, edata, &n, &edata2))
 		return n;
 	ereport(WARNING,
@@ -472,7 +502,13 @@ next_due(void)
 			"   ORDER BY execution_deadline LIMIT 1),"
 			" (SELECT n.created_at FROM workflow.child_notices n"
 			"   JOIN workflow.workflows w USING (workflow_id, run_id)"
-			"   ORDER BY n.created_at LIMIT 1))",
+			"   ORDER BY n.created_at LIMIT 1),"
+			" (SELECT due_at FROM workflow.schedule_state WHERE NOT paused AND due_at IS NOT NULL"
+			"   ORDER BY due_at LIMIT 1),"
+			" (SELECT pg_catalog.now() FROM workflow.schedule_state s"
+			"   WHERE NOT paused AND failures = 0 AND cardinality(buffered) > 0"
+			"     AND NOT EXISTS (SELECT FROM workflow.workflows w"
+			"       WHERE w.workflow_id = s.last_workflow_id AND w.closed_at IS NULL) LIMIT 1))",
 			0, NULL, NULL, NULL, 1);
 	d = wf_get_datum(0, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);

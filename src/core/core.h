@@ -38,6 +38,8 @@
 #define ERRCODE_WF_ALREADY_RUNNING		MAKE_SQLSTATE('W','F','0','1','1')
 #define ERRCODE_WF_NOT_RUNNING			MAKE_SQLSTATE('W','F','0','1','2')
 #define ERRCODE_WF_STALE_TASK			MAKE_SQLSTATE('W','F','0','1','0')
+/* A schedule (queue option, reset point) that does not exist or cannot be used. */
+#define ERRCODE_WF_UNUSABLE				MAKE_SQLSTATE('W','F','0','1','4')
 
 /* Largest jsonb payload (input, result, details) we accept, in bytes. */
 #define WF_MAX_PAYLOAD	(1024 * 1024)
@@ -110,6 +112,25 @@ extern int64 wf_int64_arg(FunctionCallInfo fcinfo, int argno, const char *argnam
 extern int32 wf_int32_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern bool wf_bool_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern Jsonb *wf_jsonb_arg(FunctionCallInfo fcinfo, int argno, const char *default_json);
+
+/* cron.c: schedule specs (cron, @ macros, every <interval>) and fire times */
+typedef struct WfCron
+{
+	bool		every;			/* "every <interval>" */
+	int64		period;			/* every: the interval, in microseconds */
+	uint64		minutes;		/* cron: bit m set for minute m (0-59) */
+	uint32		hours;			/* bit h: hour h (0-23) */
+	uint32		days;			/* bit d: day of month d (1-31) */
+	uint32		months;			/* bit m: month m (1-12) */
+	uint32		weekdays;		/* bit d: day of week d (0-6, Sunday 0) */
+	bool		any_day;		/* the day-of-month field starts with '*' */
+	bool		any_weekday;	/* the day-of-week field starts with '*' */
+} WfCron;
+
+extern void wf_cron_parse(const char *spec, WfCron *cron);
+extern pg_tz *wf_time_zone(const char *name);
+extern TimestampTz wf_cron_next(const WfCron *cron, pg_tz *tz, TimestampTz after);
+extern char *wf_iso_utc(TimestampTz t);
 
 /* json.c: reading and building jsonb */
 typedef struct WfJson
@@ -191,7 +212,8 @@ typedef enum WfDueKind
 	WF_DUE_TASK,				/* key: the task id */
 	WF_DUE_TASK_RETRY,			/* a failed workflow task's retry */
 	WF_DUE_NOTICES,				/* child outcomes to deliver */
-	WF_DUE_DEADLINE				/* execution_timeout */
+	WF_DUE_DEADLINE,			/* execution_timeout */
+	WF_DUE_SCHEDULE				/* workflow_id: a schedule's id; key: its failures */
 } WfDueKind;
 
 typedef struct WfDueItem

@@ -40,6 +40,7 @@ extern void wf_request_cancel(WfRun *run, const char *reason, const char *reques
 extern void wf_mark_parent(WfRun *run);
 extern int	wf_deliver_child_notices(WfRun *parent);
 extern void wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
+extern void wf_check_start_queues(Oid role, const char *type, const char *queue);
 
 /* lifecycle.c: how runs end */
 extern void wf_complete_run(WfRun *run, Jsonb *result);
@@ -71,6 +72,57 @@ extern List *wf_due_tasks(TimestampTz now, int batch);
 extern int	wf_tick_due_task(WfDueItem *item, TimestampTz now);
 extern void wf_postpone_task(WfDueItem *item, TimestampTz at);
 extern int	wf_notify_all_ready_queues(void);
+
+/* schedules.c: schedules and their fires */
+typedef enum WfOverlap
+{
+	WF_OVERLAP_SKIP,
+	WF_OVERLAP_BUFFER_ONE,
+	WF_OVERLAP_BUFFER_ALL,
+	WF_OVERLAP_CANCEL_OTHER,
+	WF_OVERLAP_TERMINATE_OTHER,
+	WF_OVERLAP_ALLOW_ALL
+} WfOverlap;
+
+typedef struct WfSchedule
+{
+	/* the row */
+	char	   *schedule_id;
+	char	   *spec;
+	char	   *workflow_type;
+	Jsonb	   *input;
+	Jsonb	   *options;
+	char	   *queue;			/* the default queue at creation */
+	Oid			owner;
+	bool		paused;
+	char	   *note;
+	TimestampTz next_fire_at;	/* scheduled time of the next fire, 0 = none */
+	TimestampTz last_fire_at;
+	char	   *last_workflow_id;
+	int64		missed;
+	TimestampTz *buffered;		/* fires kept for when the open run closes */
+	int			nbuffered;
+	int			failures;
+	/* read from spec and options */
+	WfCron		cron;
+	pg_tz	   *tz;
+	WfOverlap	overlap;
+	int64		catchup;		/* microseconds */
+	int64		jitter;			/* microseconds, 0 = none */
+	TimestampTz start_at;		/* 0 = none */
+	TimestampTz end_at;			/* 0 = none */
+	Jsonb	   *workflow_options;
+} WfSchedule;
+
+extern const char *const wf_schedule_option_keys[];
+extern void wf_schedule_read_options(WfSchedule *s);
+extern TimestampTz wf_schedule_next(WfSchedule *s, TimestampTz after);
+extern WfSchedule *wf_lock_schedule(const char *schedule_id, Oid caller);
+extern bool wf_insert_schedule(WfSchedule *s);
+extern void wf_save_schedule(WfSchedule *s);
+extern void wf_postpone_schedule(WfDueItem *item, TimestampTz at);
+extern int	wf_fire_schedule(WfDueItem *item, TimestampTz now);
+extern char *wf_schedule_fire_one(WfSchedule *s, TimestampTz t, bool *started);
 
 /* timers.c */
 extern void wf_start_timer(WfRun *run, int seq, TimestampTz fire_at);

@@ -509,6 +509,43 @@ wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 		drop_buffered_signals(run);
 	if (run->parent_workflow_id && status != WF_RUN_CONTINUED_AS_NEW)
 		notify_parent(run, status, result, error);
+	/* A schedule's fire (its id has a ':') may have a fire kept for its end. */
+	if (status != WF_RUN_CONTINUED_AS_NEW && strchr(run->workflow_id, ':') != NULL)
+		wf_note_due(wf_now());
+}
+
+/*
+ * May role produce onto every queue a run of this type schedules on at
+ * once: its default queue and, for a saga, each step's queues.
+ */
+void
+wf_check_start_queues(Oid role, const char *type, const char *queue)
+{
+	WfType	   *t = wf_lookup_type(type);
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	wf_check_queue_produce(role, queue);
+	if (t == NULL || t->steps == NULL)
+		return;
+	it = JsonbIteratorInit(&t->steps->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		Jsonb	   *step;
+		char	   *step_queue;
+		char	   *comp_queue;
+
+		if (tok != WJB_ELEM || v.type != jbvBinary)
+			continue;
+		step = JsonbValueToJsonb(&v);
+		step_queue = wf_jsonb_get_text(step, "queue");
+		if (step_queue)
+			wf_check_queue_produce(role, step_queue);
+		comp_queue = wf_jsonb_get_text(wf_jsonb_get_jsonb(step, "options"), "compensation_queue");
+		if (comp_queue && wf_jsonb_get_text(step, "compensation"))
+			wf_check_queue_produce(role, comp_queue);
+	}
 }
 
 /* Options shared by workflow types, starts and child workflows. */
