@@ -454,9 +454,9 @@ role_oids(List *specs)
 }
 
 /*
- * DROP ROLE refuses while the role owns open runs in this database (runs
- * in other databases, which this backend cannot see, are terminated by the
- * engine when it next advances them: see wf_advance).  Once the drop may
+ * DROP ROLE refuses while the role owns open runs or schedules in this
+ * database (runs in other databases, which this backend cannot see, are
+ * terminated by the engine when it next advances them: see wf_advance).  Once the drop may
  * go on, the role's queue grants here go with it, so that a later role
  * with the same OID inherits nothing.
  */
@@ -464,6 +464,7 @@ static void
 check_drop_role(DropRoleStmt *stmt)
 {
 	static SPIPlanPtr open_plan;
+	static SPIPlanPtr schedules_plan;
 	static SPIPlanPtr grants_plan;
 	List	   *oids = role_oids(stmt->roles);
 	ListCell   *lc;
@@ -492,6 +493,19 @@ check_drop_role(DropRoleStmt *stmt)
 							   n, get_database_name(MyDatabaseId)),
 					 errhint("Use REASSIGN OWNED to give them to another role, DROP OWNED to terminate them, "
 							 "or wait for them to end.")));
+		wf_exec(&schedules_plan,
+				"SELECT count(*) FROM workflow.schedule_state WHERE owner = $1",
+				1, (Oid[]) {OIDOID}, values, NULL, 1);
+		n = DatumGetInt64(wf_get_datum(0, 1, &isnull));
+		if (n > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because it owns workflow schedules",
+							GetUserNameFromId(role, false)),
+					 errdetail("It owns " INT64_FORMAT " schedules in database \"%s\".",
+							   n, get_database_name(MyDatabaseId)),
+					 errhint("Use REASSIGN OWNED to give them to another role, DROP OWNED to delete them, "
+							 "or workflow.delete_schedule().")));
 		wf_exec(&grants_plan, "DELETE FROM workflow.queue_grants WHERE grantee = $1",
 				1, (Oid[]) {OIDOID}, values, NULL, 0);
 	}
@@ -500,15 +514,17 @@ check_drop_role(DropRoleStmt *stmt)
 
 /*
  * After REASSIGN OWNED (to is valid) or DROP OWNED (it is not) of roles in
- * this database: their workflow runs and types move to the new owner, or
- * their open runs are terminated, as the other objects they own are
- * reassigned or dropped.
+ * this database: their workflow runs, types and schedules move to the new
+ * owner, or their schedules are deleted and their open runs terminated, as
+ * the other objects they own are reassigned or dropped.
  */
 static void
 after_owned_change(List *specs, RoleSpec *to)
 {
 	static SPIPlanPtr reassign_runs_plan;
 	static SPIPlanPtr reassign_types_plan;
+	static SPIPlanPtr reassign_schedules_plan;
+	static SPIPlanPtr drop_schedules_plan;
 	static SPIPlanPtr open_runs_plan;
 	List	   *oids = role_oids(specs);
 	ListCell   *lc;
@@ -534,8 +550,13 @@ after_owned_change(List *specs, RoleSpec *to)
 			wf_exec(&reassign_types_plan,
 					"UPDATE workflow.workflow_types SET owner = $2 WHERE owner = $1",
 					2, (Oid[]) {OIDOID, OIDOID}, values, NULL, 0);
+			wf_exec(&reassign_schedules_plan,
+					"UPDATE workflow.schedule_state SET owner = $2 WHERE owner = $1",
+					2, (Oid[]) {OIDOID, OIDOID}, values, NULL, 0);
 			continue;
 		}
+		wf_exec(&drop_schedules_plan, "DELETE FROM workflow.schedule_state WHERE owner = $1",
+				1, (Oid[]) {OIDOID}, values, NULL, 0);
 		n = wf_exec(&open_runs_plan,
 					"SELECT workflow_id, run_id FROM workflow.workflows"
 					" WHERE owner = $1 AND closed_at IS NULL",

@@ -158,6 +158,9 @@ my %before = (
 		"SELECT string_agg(workflow_id || ' ' || event_id || ' ' || event_type || ' ' || data::text, E'\\n' "
 		  . "ORDER BY workflow_id, event_id) FROM workflow.history"),
 	events => $src->safe_psql($db, 'SELECT count(*) FROM workflow.history'),
+	tables => $src->safe_psql($db,
+		"SELECT count(*) FROM pg_catalog.pg_class WHERE relkind = 'r'"
+		  . " AND relnamespace = 'workflow'::pg_catalog.regnamespace"),
 	last_event_at => $src->safe_psql($db, 'SELECT max(created_at) FROM workflow.history'),
 	task_seq => $src->safe_psql($db, 'SELECT last_value FROM workflow.tasks_task_id_seq'),
 	max_signal => $src->safe_psql($db,
@@ -179,7 +182,8 @@ my @entries = grep { /^\d+;/ } split /\n/, $list;
 my @runs = grep { /TABLE DATA workflow workflows / } @entries;
 is(scalar @runs, 1, "the dump holds the rows of workflow.workflows");
 my @data = grep { /TABLE DATA workflow / } @entries;
-is(scalar @data, 10, 'the dump holds the rows of every state table of the extension');
+cmp_ok($before{tables}, '>=', 11, 'the extension has its state tables');
+is(scalar @data, $before{tables}, 'the dump holds the rows of every table of the extension');
 is(scalar(grep { /SEQUENCE SET workflow (tasks_task_id_seq|signals_signal_id_seq) / } @entries),
 	2, 'the dump holds the positions of the identity sequences');
 
@@ -207,7 +211,10 @@ like(
 	qr/workflow scheduler of database "app" waits for a restore to end/,
 	'the scheduler waited for the restoring session');
 
-is($dst->safe_psql($db, 'SELECT count(*) FROM workflow.history'),
+# The schedulers go on as soon as the restoring session ends: count the
+# events written before the dump only.
+is($dst->safe_psql($db,
+		"SELECT count(*) FROM workflow.history WHERE created_at <= '$before{last_event_at}'"),
 	$before{events}, 'every event is restored');
 is($dst->safe_psql($db, 'SELECT last_value FROM workflow.tasks_task_id_seq'),
 	$before{task_seq}, 'the task id sequence is where it was');
