@@ -20,6 +20,7 @@ OBJS = \
 	src/model/timers.o \
 	src/model/runs.o \
 	src/model/lifecycle.o \
+	src/model/flow.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
