@@ -161,16 +161,17 @@ SELECT q.queue,
 	   t.oldest_ready_at,
 	   (CASE WHEN c.queue IS NULL THEN NULL
 			 WHEN c.window_start IS NULL
-			   OR pg_catalog.now() OPERATOR(pg_catalog.>=) c.window_start OPERATOR(pg_catalog.+) '2 minutes'::interval
+			   OR pg_catalog.now() OPERATOR(pg_catalog.>=)
+				  (c.window_start OPERATOR(pg_catalog.+) '2 minutes'::interval)
 			 THEN 0
-			 WHEN pg_catalog.now() OPERATOR(pg_catalog.>=) c.window_start OPERATOR(pg_catalog.+) '1 minute'::interval
-			 THEN pg_catalog.round(c.window_claims OPERATOR(pg_catalog.*) (2 OPERATOR(pg_catalog.-)
-				  pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start)
-				  OPERATOR(pg_catalog./) 60))
+			 WHEN pg_catalog.now() OPERATOR(pg_catalog.>=)
+				  (c.window_start OPERATOR(pg_catalog.+) '1 minute'::interval)
+			 THEN pg_catalog.round(c.window_claims OPERATOR(pg_catalog.*)
+				  (2 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
+				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
 			 ELSE c.window_claims OPERATOR(pg_catalog.+) pg_catalog.round(c.previous_claims
-				  OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-)
-				  pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start)
-				  OPERATOR(pg_catalog./) 60))
+				  OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
+				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
 		END)::bigint AS claimed_last_minute
   FROM (SELECT queue FROM workflow.tasks UNION SELECT queue FROM workflow.queue_config) q
   LEFT JOIN (SELECT queue,

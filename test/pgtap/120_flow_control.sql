@@ -162,7 +162,7 @@ SELECT throws_ok($$SELECT workflow.start_workflow('lim', '{}', 'm-5')$$, 'WF011'
 				 'and starting its id again is the usual error');
 
 -- Drain the queue one task at a time, watching the running count.
-CREATE TEMP TABLE running_seen AS SELECT 0 AS n WHERE false;
+CREATE TEMP TABLE running_seen (n bigint);
 CREATE FUNCTION drain_lim() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	WHILE work_one('limq') IS NOT NULL LOOP
