@@ -474,7 +474,7 @@ wf_check_flow_options(Jsonb *options)
 	(void) wf_name_option(options, "concurrency_key", ERRCODE_INVALID_PARAMETER_VALUE);
 }
 
-/* The start option priority of a run's options (5 if none). */
+/* The option priority (of a start, a child or an activity): 1 to 9, 5 if none. */
 int
 wf_run_priority(Jsonb *options)
 {

@@ -129,7 +129,7 @@ check_number_option(Jsonb *obj, const char *key, int64 min, int64 max, bool inte
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be %s between " INT64_FORMAT " and " INT64_FORMAT,
 						key, integer ? "an integer" : "a number", min, max),
-				 errhint("See the activity options and the retry policy in the README.")));
+				 errhint("See the retry policy in the README.")));
 }
 
 /* Check the options of one activity (and the defaults they extend). */
@@ -147,7 +147,7 @@ check_activity_options(Jsonb *options)
 	check_interval_option(options, "schedule_to_close_timeout");
 	check_interval_option(options, "schedule_to_start_timeout");
 	check_interval_option(options, "heartbeat_timeout");
-	check_number_option(options, "priority", 1, 9, true);
+	(void) wf_run_priority(options);
 	(void) wf_name_option(options, "concurrency_key", ERRCODE_INVALID_PARAMETER_VALUE);
 	queue = wf_jsonb_get_text(options, "compensation_queue");
 	if (queue)
