@@ -96,6 +96,7 @@ static SPIPlanPtr taken_plan;
 static SPIPlanPtr running_plan;
 static SPIPlanPtr next_queued_plan;
 static SPIPlanPtr queued_event_plan;
+static SPIPlanPtr any_queued_plan;
 
 /* A limit option of configure_queue: an integer from 1, or null. */
 static void
@@ -469,8 +470,7 @@ wf_check_flow_options(Jsonb *options)
 	(void) wf_int_option(options, "max_running_per_key", 1, MAX_LIMIT,
 						 ERRCODE_INVALID_PARAMETER_VALUE,
 						 "Write a positive integer: the most open runs per concurrency_key.", &value);
-	(void) wf_int_option(options, "priority", 1, 9, ERRCODE_INVALID_PARAMETER_VALUE,
-						 "Priorities go from 1 (first) to 9; the default is 5.", &value);
+	(void) wf_run_priority(options);
 	(void) wf_name_option(options, "concurrency_key", ERRCODE_INVALID_PARAMETER_VALUE);
 }
 
@@ -599,6 +599,19 @@ start_queued_run(WfRun *run)
 	wf_wake_run(run);
 }
 
+/* Has type queued runs (left by limits since removed)? */
+static bool
+any_queued(const char *type)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(type)};
+
+	return wf_exec(&any_queued_plan,
+				   "SELECT 1 FROM workflow.workflows WHERE workflow_type = $1 AND status = 'queued'"
+				   " LIMIT 1",
+				   1, types, values, NULL, 1) == 1;
+}
+
 /*
  * Start the queued runs of type that fit, in order: after a run holding a
  * slot closed, or (always) after the type was registered again, whose
@@ -612,7 +625,7 @@ wf_start_queued(const char *type, bool always)
 	char	   *workflow_id;
 	Datum		run_id;
 
-	if (!type_limits(type, &max_running, &per_key) && !always)
+	if (!type_limits(type, &max_running, &per_key) && !(always && any_queued(type)))
 		return;
 	lock_type_slots(type);
 	while (has_slot(type, NULL, max_running, 0) &&
