@@ -21,6 +21,7 @@ OBJS = \
 	src/model/timers.o \
 	src/model/runs.o \
 	src/model/lifecycle.o \
+	src/model/flow.o \
 	src/model/schedules.o \
 	src/engine/replay.o \
 	src/engine/apply.o \

@@ -82,6 +82,121 @@ CREATE FUNCTION workflow.complete_and_claim(task_id bigint, result jsonb, queue 
 				   heartbeat_timeout interval, start_to_close_timeout interval, producer name)
 	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_and_claim';
 
+/* ---------------------------------------------------------------------
+ * Flow control: queue limits, priorities, workflow-level limits
+ * (README, Flow control).
+ * --------------------------------------------------------------------- */
+
+/* Runs: the start options concurrency_key and priority; queued starts. */
+ALTER TABLE workflow.workflows
+	ADD COLUMN concurrency_key text,
+	ADD COLUMN priority smallint NOT NULL DEFAULT 5,
+	ADD COLUMN queued_at timestamptz,
+	DROP CONSTRAINT workflows_status_check,
+	ADD CONSTRAINT workflows_status_check
+	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'compensating', 'completed',
+		'failed', 'compensated', 'cancelled', 'terminated', 'timed_out', 'continued_as_new',
+		'queued']));
+/* Tasks: the activity options priority and concurrency_key; claims by priority. */
+ALTER TABLE workflow.tasks
+	ADD COLUMN priority smallint NOT NULL DEFAULT 5,
+	ADD COLUMN concurrency_key text;
+DROP INDEX workflow.tasks_ready_idx;
+CREATE INDEX tasks_ready_idx ON workflow.tasks (queue, priority, ready_at, task_id)
+	WHERE status = 'ready';
+
+/*
+ * The limits of a queue (workflow.configure_queue), one row per configured
+ * queue: a queue without a row has none, and its claims pay nothing for
+ * them.  Claims of a configured queue lock its row (FOR UPDATE) for their
+ * transaction, so that they count in-flight tasks one after another; the
+ * row also holds the rate limit's token bucket and the claims of the last
+ * minutes (for workflow.queues).
+ */
+CREATE TABLE workflow.queue_config (
+	queue			text PRIMARY KEY,
+	max_concurrency	integer CHECK (max_concurrency OPERATOR(pg_catalog.>) 0),
+	rate_tasks		integer CHECK (rate_tasks OPERATOR(pg_catalog.>) 0),
+	rate_per		interval CHECK (rate_per OPERATOR(pg_catalog.>) '0'::interval),
+	key_concurrency	integer CHECK (key_concurrency OPERATOR(pg_catalog.>) 0),
+	paused			boolean NOT NULL DEFAULT false,
+	tokens			float8 NOT NULL DEFAULT 0,	/* the bucket, at refilled_at */
+	refilled_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	window_start	timestamptz,	/* claims are counted per minute from here */
+	window_claims	bigint NOT NULL DEFAULT 0,
+	previous_claims	bigint NOT NULL DEFAULT 0,	/* in the minute before window_start */
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK ((rate_tasks IS NULL) OPERATOR(pg_catalog.=) (rate_per IS NULL))
+);
+COMMENT ON TABLE workflow.queue_config IS
+	'Limits of the queues configured with workflow.configure_queue; read them in workflow.queues.';
+
+/* What the limits count: a queue's in-flight tasks, by concurrency key. */
+CREATE INDEX tasks_running_idx ON workflow.tasks (queue, concurrency_key) WHERE status = 'running';
+/* A type's open runs, by concurrency key: what max_running counts. */
+CREATE INDEX workflows_type_open_idx ON workflow.workflows (workflow_type, concurrency_key)
+	WHERE closed_at IS NULL;
+/* A type's queued runs, in the order they start: priority, then FIFO. */
+CREATE INDEX workflows_queued_idx ON workflow.workflows (workflow_type, priority, queued_at)
+	WHERE status = 'queued';
+
+/*
+ * One row per queue that has tasks or limits.  claimed_last_minute is
+ * counted for configured queues only (NULL otherwise: counting would cost
+ * every claim), as the claims of the current minute plus the share of the
+ * minute before that the last 60 seconds still cover.
+ */
+CREATE VIEW workflow.queues AS
+SELECT q.queue,
+	   COALESCE(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+		   'max_concurrency', c.max_concurrency,
+		   'rate_limit', CASE WHEN c.rate_tasks IS NOT NULL
+							  THEN pg_catalog.jsonb_build_object('tasks', c.rate_tasks,
+																 'per', c.rate_per::text) END,
+		   'key_concurrency', c.key_concurrency,
+		   'paused', CASE WHEN c.paused THEN true END)), '{}') AS options,
+	   COALESCE(t.ready, 0) AS ready,
+	   COALESCE(t.in_flight, 0) AS in_flight,
+	   COALESCE(t.backing_off, 0) AS backing_off,
+	   t.oldest_ready_at,
+	   (CASE WHEN c.queue IS NULL THEN NULL
+			 WHEN c.window_start IS NULL
+			   OR pg_catalog.now() OPERATOR(pg_catalog.>=)
+				  (c.window_start OPERATOR(pg_catalog.+) '2 minutes'::interval)
+			 THEN 0
+			 WHEN pg_catalog.now() OPERATOR(pg_catalog.>=)
+				  (c.window_start OPERATOR(pg_catalog.+) '1 minute'::interval)
+			 THEN pg_catalog.round(c.window_claims OPERATOR(pg_catalog.*)
+				  (2 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
+				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
+			 ELSE c.window_claims OPERATOR(pg_catalog.+) pg_catalog.round(c.previous_claims
+				  OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
+				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
+		END)::bigint AS claimed_last_minute
+  FROM (SELECT queue FROM workflow.tasks UNION SELECT queue FROM workflow.queue_config) q
+  LEFT JOIN (SELECT queue,
+					pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'ready') AS ready,
+					pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'running') AS in_flight,
+					pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'backoff') AS backing_off,
+					pg_catalog.min(ready_at) FILTER (WHERE status OPERATOR(pg_catalog.=) 'ready') AS oldest_ready_at
+			   FROM workflow.tasks GROUP BY queue) t ON t.queue OPERATOR(pg_catalog.=) q.queue
+  LEFT JOIN workflow.queue_config c ON c.queue OPERATOR(pg_catalog.=) q.queue;
+COMMENT ON VIEW workflow.queues IS
+	'One row per queue with tasks or limits: its options, ready, in-flight and backing-off tasks.';
+
+CREATE FUNCTION workflow.configure_queue(queue text, options jsonb)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_configure_queue';
+
+/*
+ * An administrative function, like grant_queue: GRANT EXECUTE delegates
+ * it; a delegate configures only the queues it may consume.  The view
+ * shows every queue: for monitoring roles, or whom it is granted to.
+ */
+REVOKE EXECUTE ON FUNCTION workflow.configure_queue(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON workflow.queue_config, workflow.queues FROM PUBLIC;
+GRANT SELECT ON workflow.queues TO pg_monitor;
+SELECT pg_catalog.pg_extension_config_dump('workflow.queue_config', '');
+
 /* Published state is kept per run: existing state belongs to the latest run. */
 ALTER TABLE workflow.state ADD COLUMN run_id uuid;
 UPDATE workflow.state s

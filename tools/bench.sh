@@ -9,7 +9,9 @@
 #                 order saga; these runs are drained by scenario 3)
 #   3 throughput  8 workers that LISTEN, claim and complete drain them
 #     (3b: the same with eager dispatch, workflow.complete_and_claim, when
-#     the engine has it; 5b likewise for latency)
+#     the engine has it; 5b likewise for latency; 3c: claims/s from a
+#     queue with max_concurrency, and with a rate_limit, neither binding,
+#     as ratios to the claims/s from a queue without limits)
 #   4 steady      starts at a fixed rate while 8 workers drain; latency
 #   5 latency_c1  one workflow at a time; notification-to-claim latency
 #   6 timers      10,000 workflow.sleep()s due over ten seconds; lateness
@@ -27,6 +29,7 @@
 #   BENCH_PGBENCH_SECONDS  pgbench duration, 8 clients            [20]
 #   BENCH_PGBENCH1_SECONDS pgbench duration, 1 client             [10]
 #   BENCH_STEADY_SECONDS   steady-state duration                  [20]
+#   BENCH_CLAIM_TASKS      tasks per queue claimed in 3c           [20000]
 #   BENCH_STEADY_FRACTION  steady start rate, as a fraction of
 #                          scenario 3's workflows/s               [0.5]
 #   BENCH_STEADY_RATE      steady start rate, workflows/s (overrides)
@@ -52,6 +55,7 @@ WORKFLOWS=${BENCH_WORKFLOWS:-20000}
 CLIENTS=${BENCH_CLIENTS:-8}
 WORKERS=${BENCH_WORKERS:-8}
 BATCH=${BENCH_BATCH:-10}
+CLAIM_TASKS=${BENCH_CLAIM_TASKS:-20000}
 PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-20}
 PGBENCH1_SECONDS=${BENCH_PGBENCH1_SECONDS:-10}
 STEADY_SECONDS=${BENCH_STEADY_SECONDS:-20}
@@ -330,6 +334,30 @@ if [[ $HAS_EAGER == t ]]; then
 fi
 
 # ---------------------------------------------------------------------
+# 3c. Claim throughput under queue limits that do not bind
+# ---------------------------------------------------------------------
+# The same backlog claimed by 8 pgbench clients (max_tasks $BATCH, never
+# reported) from a queue without limits, one with max_concurrency and one
+# with a rate_limit, both far above the rate reached: what the limits
+# cost when they are not binding, as ratios to the unlimited queue.
+log "3c. claim throughput: $CLAIM_TASKS tasks per queue, 8 clients; no limit, max_concurrency, rate_limit"
+q "CREATE FUNCTION public.bench_claim_one(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$
+BEGIN RETURN workflow.activity('Claimed', input, input->>'queue'); END \$\$" >/dev/null
+q "SELECT workflow.register_workflow('bench_claim_one', 'public.bench_claim_one(jsonb)')" >/dev/null
+q "SELECT workflow.configure_queue('cq_concurrency', '{\"max_concurrency\": 1000000}')" >/dev/null
+q "SELECT workflow.configure_queue('cq_rate', '{\"rate_limit\": {\"tasks\": 1000000, \"per\": \"1 second\"}}')" >/dev/null
+for mode in none concurrency rate; do
+	q "SELECT count(workflow.start_workflow('bench_claim_one', jsonb_build_object('queue', 'cq_$mode', 'i', i)))
+	   FROM generate_series(1, $CLAIM_TASKS) i" >/dev/null
+	echo "SELECT count(*) FROM workflow.claim_activities('cq_$mode', 'bench', $BATCH);" >"$WORK/claim_$mode.sql"
+	out=$(cd "$WORK" && "$PG_BINDIR/pgbench" -n -M prepared -c 8 -j 4 \
+		-t $((CLAIM_TASKS / 8 / BATCH)) -f "$WORK/claim_$mode.sql" 2>&1)
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -1)
+	claimed=$(q "SELECT count(*) FROM workflow.tasks WHERE queue = 'cq_$mode' AND status = 'running'")
+	emit "BENCH $(python3 -c "import json; t=float('$tps' or 0); n=$CLAIM_TASKS // 8 // $BATCH * 8; print(json.dumps({'scenario': 'claim_$mode', 'claims_per_s': round(t * $claimed / n, 1) if n else None, 'claimed': $claimed}))")"
+done
+
+# ---------------------------------------------------------------------
 # 4. Steady state
 # ---------------------------------------------------------------------
 if [[ -z $STEADY_RATE ]]; then
@@ -541,6 +569,13 @@ cpu_row("throughput", g("throughput", "steps"), "step")
 if sp:
     row("", "  of which worker backends / scheduler / WAL writer",
         f"{g('throughput','worker_backends_cpu_s'):.1f} / {runs['cpu_throughput']['scheduler_cpu_s']:.1f} / {runs['cpu_throughput']['walwriter_cpu_s']:.1f}" if "cpu_throughput" in runs else None, "CPU s")
+
+cn = g("claim_none", "claims_per_s")
+row("3c claims", f"claims/s, no queue limit (8 clients, batch {g('throughput','batch')})", cn, "tasks/s")
+row("", "claims/s with max_concurrency (not binding), ratio to no limit",
+    g("claim_concurrency", "claims_per_s"), "tasks/s", ratio(g("claim_concurrency", "claims_per_s"), cn))
+row("", "claims/s with rate_limit (not binding), ratio to no limit",
+    g("claim_rate", "claims_per_s"), "tasks/s", ratio(g("claim_rate", "claims_per_s"), cn))
 
 te = runs.get("throughput_eager", {})
 if te:

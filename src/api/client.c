@@ -32,10 +32,11 @@ PG_FUNCTION_INFO_V1(wf_signal_workflow);
 
 
 static const char *const type_option_keys[] = {
-	"queue", "activity_options", "execution_timeout", NULL
+	"queue", "activity_options", "execution_timeout", "max_running", "max_running_per_key", NULL
 };
 static const char *const start_option_keys[] = {
-	"queue", "activity_options", "execution_timeout", "search_attributes", "if_exists", NULL
+	"queue", "activity_options", "execution_timeout", "search_attributes", "if_exists",
+	"concurrency_key", "priority", NULL
 };
 static const char *const step_keys[] = {
 	"activity", "queue", "compensation", "options", NULL
@@ -89,6 +90,8 @@ upsert_type(const char *type, Oid fn, Jsonb *steps, Jsonb *options, Oid owner)
 			" registered_at = pg_catalog.now()",
 			5, types, values, nulls, 0);
 	wf_forget_type();
+	/* Its limits may have been raised or removed: start the queued runs that now fit. */
+	wf_start_queued(type, true);
 }
 
 /* The function must be f(jsonb) RETURNS jsonb, and callable by the caller. */
@@ -349,7 +352,7 @@ wf_cancel_workflow(PG_FUNCTION_ARGS)
 	WfRun	   *run;
 
 	run = enter_for_open_run(&save, "workflow.cancel_workflow()", workflow_id);
-	if (run->cancel_requested || run->status != WF_RUN_RUNNING)
+	if (run->cancel_requested || run->status == WF_RUN_COMPENSATING)
 		ereport(NOTICE,
 				(errmsg("workflow \"%s\" is already %s",
 						workflow_id, run->cancel_requested ? "being cancelled" : "compensating")));

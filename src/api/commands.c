@@ -30,7 +30,8 @@ PG_FUNCTION_INFO_V1(wf_child_workflow);
 PG_FUNCTION_INFO_V1(wf_continue_as_new_fn);
 
 static const char *const child_option_keys[] = {
-	"queue", "activity_options", "execution_timeout", "search_attributes", NULL
+	"queue", "activity_options", "execution_timeout", "search_attributes",
+	"concurrency_key", "priority", NULL
 };
 
 #define PATCH_PREFIX "patch:"

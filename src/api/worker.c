@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * worker.c
  *	  The worker protocol, as SQL: claim, complete, fail and heartbeat
- *	  activity tasks, and the queue grants that say who may.
+ *	  activity tasks, the queue grants that say who may, and the queue
+ *	  limits that say how many at once.
  *
  * Each function checks its arguments, enters the api frame and calls the
  * task rules of the model (model/tasks.c); the frame's exit advances the
@@ -22,6 +23,7 @@ PG_FUNCTION_INFO_V1(wf_fail_activity);
 PG_FUNCTION_INFO_V1(wf_heartbeat_activity);
 PG_FUNCTION_INFO_V1(wf_grant_queue);
 PG_FUNCTION_INFO_V1(wf_revoke_queue);
+PG_FUNCTION_INFO_V1(wf_configure_queue);
 
 /* The worker_id argument: optional. */
 static char *
@@ -175,4 +177,26 @@ Datum
 wf_revoke_queue(PG_FUNCTION_ARGS)
 {
 	return change_queue_grant(fcinfo, "workflow.revoke_queue()", false);
+}
+
+/*
+ * workflow.configure_queue(queue, options): set or remove the limits of a
+ * queue (max_concurrency, rate_limit, key_concurrency, paused).
+ */
+Datum
+wf_configure_queue(PG_FUNCTION_ARGS)
+{
+	char	   *queue;
+	Jsonb	   *options;
+	WfInternal	save;
+	Oid			caller;
+
+	caller = wf_api_enter(&save, "workflow.configure_queue()");
+	queue = wf_text_arg(fcinfo, 0, "queue");
+	wf_check_queue_name(queue);
+	wf_require_arg(fcinfo, 1, "options");
+	options = PG_GETARG_JSONB_P(1);
+	wf_set_queue_limits(queue, options, caller);
+	wf_api_leave(&save);
+	PG_RETURN_VOID();
 }

@@ -88,6 +88,14 @@ wf_check_queue_name(const char *queue)
 void
 wf_check_options_object(Jsonb *options, const char *what, const char *const *allowed)
 {
+	wf_check_option_keys(options, what, allowed, ERRCODE_INVALID_PARAMETER_VALUE);
+}
+
+/* wf_check_options_object, with the SQLSTATE of the error. */
+void
+wf_check_option_keys(Jsonb *options, const char *what, const char *const *allowed,
+					 int sqlerrcode)
+{
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
@@ -97,7 +105,7 @@ wf_check_options_object(Jsonb *options, const char *what, const char *const *all
 		return;
 	if (!JB_ROOT_IS_OBJECT(options))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(sqlerrcode),
 				 errmsg("%s must be a jsonb object", what),
 				 errhint("Pass something like '{\"queue\": \"default\"}', or '{}'.")));
 
@@ -125,7 +133,7 @@ wf_check_options_object(Jsonb *options, const char *what, const char *const *all
 			for (a = allowed; *a; a++)
 				appendStringInfo(&names, "%s%s", a == allowed ? "" : ", ", *a);
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					(errcode(sqlerrcode),
 					 errmsg("unknown key \"%s\" in %s", key, what),
 					 errhint("Valid keys are: %s.", names.data)));
 		}
@@ -278,4 +286,55 @@ wf_check_name(const char *value, const char *what)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be between 1 and %d bytes long", what, WF_MAX_NAME_LEN),
 				 errhint("Use a short, stable name such as \"order-1234\".")));
+}
+
+/*
+ * An integer option between min and max, into *value; false if it is
+ * absent or JSON null (which removes a limit).  A non-integer or one out
+ * of bounds is an error with sqlerrcode and hint.
+ */
+bool
+wf_int_option(Jsonb *obj, const char *key, int64 min, int64 max, int sqlerrcode,
+			  const char *hint, int64 *value)
+{
+	JsonbValue	v;
+	Numeric		num;
+
+	if (obj == NULL || !wf_jsonb_get(obj, key, &v) || v.type == jbvNull)
+		return false;
+	num = v.type == jbvNumeric ? v.val.numeric : NULL;
+	if (num == NULL || numeric_is_nan(num) || numeric_is_inf(num) ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  DirectFunctionCall1(numeric_floor,
+															  NumericGetDatum(num)))) != 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  NumericGetDatum(int64_to_numeric(min)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  NumericGetDatum(int64_to_numeric(max)))) > 0)
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg("option \"%s\" must be an integer between " INT64_FORMAT " and " INT64_FORMAT,
+						key, min, max),
+				 errhint("%s", hint)));
+	*value = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
+	return true;
+}
+
+/*
+ * A name-valued option (a concurrency key): a JSON string of 1 to
+ * WF_MAX_NAME_LEN bytes, or NULL if absent or JSON null.
+ */
+char *
+wf_name_option(Jsonb *obj, const char *key, int sqlerrcode)
+{
+	JsonbValue	v;
+
+	if (obj == NULL || !wf_jsonb_get(obj, key, &v) || v.type == jbvNull)
+		return NULL;
+	if (v.type != jbvString || v.val.string.len == 0 || v.val.string.len > WF_MAX_NAME_LEN)
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg("option \"%s\" must be a string of 1 to %d bytes", key, WF_MAX_NAME_LEN),
+				 errhint("Write it as a JSON string, e.g. \"%s\": \"customer-42\".", key)));
+	return pnstrdup(v.val.string.val, v.val.string.len);
 }

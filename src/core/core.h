@@ -38,7 +38,7 @@
 #define ERRCODE_WF_ALREADY_RUNNING		MAKE_SQLSTATE('W','F','0','1','1')
 #define ERRCODE_WF_NOT_RUNNING			MAKE_SQLSTATE('W','F','0','1','2')
 #define ERRCODE_WF_STALE_TASK			MAKE_SQLSTATE('W','F','0','1','0')
-/* A schedule (queue option, reset point) that does not exist or cannot be used. */
+/* A schedule, queue option or reset point that does not exist or cannot be used. */
 #define ERRCODE_WF_UNUSABLE				MAKE_SQLSTATE('W','F','0','1','4')
 
 /* Largest jsonb payload (input, result, details) we accept, in bytes. */
@@ -104,6 +104,11 @@ extern void wf_check_name(const char *value, const char *what);
 extern void wf_check_queue_name(const char *queue);
 extern void wf_check_options_object(Jsonb *options, const char *what,
 									const char *const *allowed);
+extern void wf_check_option_keys(Jsonb *options, const char *what,
+								 const char *const *allowed, int sqlerrcode);
+extern bool wf_int_option(Jsonb *obj, const char *key, int64 min, int64 max, int sqlerrcode,
+						  const char *hint, int64 *value);
+extern char *wf_name_option(Jsonb *obj, const char *key, int sqlerrcode);
 extern Interval *wf_parse_interval(const char *text, const char *what);
 extern void wf_check_interval(Interval *iv, const char *what);
 extern void wf_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);

@@ -16,6 +16,7 @@
 
 static const char *const event_names[WF_EV_COUNT] = {
 	[WF_EV_WORKFLOW_STARTED] = "WorkflowStarted",
+	[WF_EV_WORKFLOW_QUEUED] = "WorkflowQueued",
 	[WF_EV_WORKFLOW_COMPLETED] = "WorkflowCompleted",
 	[WF_EV_WORKFLOW_FAILED] = "WorkflowFailed",
 	[WF_EV_WORKFLOW_CANCEL_REQUESTED] = "WorkflowCancelRequested",
@@ -55,6 +56,7 @@ static const char *const key_names[WF_KEY_COUNT] = {
 	[WF_KEY_COMPENSATION_INPUT] = "compensation_input",
 	[WF_KEY_COMPENSATION_QUEUE] = "compensation_queue",
 	[WF_KEY_CONTEXT] = "context",
+	[WF_KEY_CONCURRENCY_KEY] = "concurrency_key",
 	[WF_KEY_CONTINUED_FROM_RUN_ID] = "continued_from_run_id",
 	[WF_KEY_DETAIL] = "detail",
 	[WF_KEY_DETAILS] = "details",
@@ -75,6 +77,7 @@ static const char *const key_names[WF_KEY_COUNT] = {
 	[WF_KEY_PARENT_RUN_ID] = "parent_run_id",
 	[WF_KEY_PARENT_WORKFLOW_ID] = "parent_workflow_id",
 	[WF_KEY_PAYLOAD] = "payload",
+	[WF_KEY_PRIORITY] = "priority",
 	[WF_KEY_QUEUE] = "queue",
 	[WF_KEY_REASON] = "reason",
 	[WF_KEY_REQUESTED_BY] = "requested_by",
@@ -107,6 +110,7 @@ static const char *const status_names[WF_RUN_STATUS_COUNT] = {
 	[WF_RUN_TERMINATED] = "terminated",
 	[WF_RUN_TIMED_OUT] = "timed_out",
 	[WF_RUN_CONTINUED_AS_NEW] = "continued_as_new",
+	[WF_RUN_QUEUED] = "queued",
 };
 
 const char *
@@ -171,7 +175,8 @@ wf_run_status_of(const char *name)
 bool
 wf_run_status_is_open(WfRunStatus status)
 {
-	return status == WF_RUN_RUNNING || status == WF_RUN_COMPENSATING;
+	return status == WF_RUN_RUNNING || status == WF_RUN_COMPENSATING ||
+		status == WF_RUN_QUEUED;
 }
 
 void

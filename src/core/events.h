@@ -19,6 +19,7 @@
 typedef enum WfEventType
 {
 	WF_EV_WORKFLOW_STARTED,
+	WF_EV_WORKFLOW_QUEUED,
 	WF_EV_WORKFLOW_COMPLETED,
 	WF_EV_WORKFLOW_FAILED,
 	WF_EV_WORKFLOW_CANCEL_REQUESTED,
@@ -62,6 +63,7 @@ typedef enum WfEventKey
 	WF_KEY_COMPENSATION_INPUT,
 	WF_KEY_COMPENSATION_QUEUE,
 	WF_KEY_CONTEXT,
+	WF_KEY_CONCURRENCY_KEY,
 	WF_KEY_CONTINUED_FROM_RUN_ID,
 	WF_KEY_DETAIL,
 	WF_KEY_DETAILS,
@@ -82,6 +84,7 @@ typedef enum WfEventKey
 	WF_KEY_PARENT_RUN_ID,
 	WF_KEY_PARENT_WORKFLOW_ID,
 	WF_KEY_PAYLOAD,
+	WF_KEY_PRIORITY,
 	WF_KEY_QUEUE,
 	WF_KEY_REASON,
 	WF_KEY_REQUESTED_BY,
@@ -105,7 +108,11 @@ typedef enum WfEventKey
 
 #define WF_KEY_COUNT (WF_KEY_WORKFLOW_TYPE + 1)
 
-/* A run's status (workflow.workflows.status); the first two are open. */
+/*
+ * A run's status (workflow.workflows.status).  Running, compensating and
+ * queued runs are open (closed_at is NULL); a queued run waits for a slot
+ * of its type's max_running (model/flow.c) and has run no code yet.
+ */
 typedef enum WfRunStatus
 {
 	WF_RUN_RUNNING,
@@ -116,10 +123,11 @@ typedef enum WfRunStatus
 	WF_RUN_CANCELLED,
 	WF_RUN_TERMINATED,
 	WF_RUN_TIMED_OUT,
-	WF_RUN_CONTINUED_AS_NEW
+	WF_RUN_CONTINUED_AS_NEW,
+	WF_RUN_QUEUED
 } WfRunStatus;
 
-#define WF_RUN_STATUS_COUNT (WF_RUN_CONTINUED_AS_NEW + 1)
+#define WF_RUN_STATUS_COUNT (WF_RUN_QUEUED + 1)
 
 extern const char *wf_event_name(WfEventType type);
 extern bool wf_event_type_of(const char *name, WfEventType *type);

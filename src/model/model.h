@@ -49,9 +49,31 @@ extern void wf_continue_compensation(WfRun *run, Jsonb *failure);
 extern void wf_terminate_run(WfRun *run, WfEventType event_type, WfRunStatus status,
 							 const char *reason);
 
+/* flow.c: flow control (queue limits, type limits, queued runs) */
+typedef struct WfClaimLimits
+{
+	bool		configured;		/* the queue has limits (its row is locked) */
+	int32		allowed;		/* how many tasks the claim may take */
+	int32		max_concurrency;	/* 0 if none */
+	int32		key_limit;		/* key_concurrency, 0 if none */
+	bool		rate_limited;
+	double		tokens;			/* the bucket now, if rate_limited */
+} WfClaimLimits;
+
+extern void wf_set_queue_limits(const char *queue, Jsonb *options, Oid caller);
+extern void wf_claim_limits(const char *queue, int32 max_tasks, TimestampTz now,
+							WfClaimLimits *lim);
+extern Datum wf_pick_keyed_tasks(const char *queue, WfClaimLimits *lim, TimestampTz now);
+extern void wf_claims_taken(const char *queue, WfClaimLimits *lim, int n, TimestampTz now);
+extern void wf_check_flow_options(Jsonb *options);
+extern int	wf_run_priority(Jsonb *options);
+extern bool wf_admit_run(const char *type, const char *key);
+extern void wf_start_queued(const char *type, bool always);
+
 /* tasks.c: activity tasks */
 extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);
 extern void wf_check_queue_produce(Oid role, const char *queue);
+extern void wf_check_queue_configure(Oid role, const char *queue);
 extern int64 wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity,
 							  const char *queue, Jsonb *input, Jsonb *options,
 							  char **activity_id);

@@ -134,17 +134,23 @@ child_seq(WfRun *parent, const char *child_id)
 }
 
 /*
- * Insert a run and its WorkflowStarted event.  Returns NULL if an open run
- * of that workflow_id exists (the unique index on open runs decides, also
- * against concurrent starts); errors if the id is not the owner's to use.
+ * Insert a run and its WorkflowStarted event, or, when its type's
+ * max_running or max_running_per_key is reached, its WorkflowQueued event
+ * (model/flow.c starts it later).  The next run of a continue-as-new
+ * takes its predecessor's slot.  Returns NULL if an open run of that
+ * workflow_id exists (the unique index on open runs decides, also against
+ * concurrent starts); errors if the id is not the owner's to use.
  */
 WfRun *
 wf_create_run(WfRunSpec *spec)
 {
-	Oid			types[10] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, JSONBOID,
-	TIMESTAMPTZOID, TEXTOID, UUIDOID, UUIDOID};
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', 'n'};
+	Oid			types[13] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, JSONBOID,
+	TIMESTAMPTZOID, TEXTOID, UUIDOID, UUIDOID, TEXTOID, TEXTOID, INT2OID};
+	Datum		values[13];
+	char		nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', 'n', 'n', ' ', ' '};
+	char	   *key = wf_name_option(spec->options, "concurrency_key",
+									 ERRCODE_INVALID_PARAMETER_VALUE);
+	bool		queued = false;
 	WfRun	   *run;
 	WfEvent		b;
 	bool		isnull;
@@ -155,6 +161,7 @@ wf_create_run(WfRunSpec *spec)
 		if (!superuser_arg(spec->owner))
 			lock_workflow_id(spec->workflow_id);
 		wf_check_workflow_id(spec->workflow_id, spec->owner, spec->parent_workflow_id);
+		queued = !wf_admit_run(spec->workflow_type, key);
 	}
 	values[0] = CStringGetTextDatum(spec->workflow_id);
 	values[1] = CStringGetTextDatum(spec->workflow_type);
@@ -175,16 +182,22 @@ wf_create_run(WfRunSpec *spec)
 		values[9] = spec->run_id;
 		nulls[9] = ' ';
 	}
+	values[10] = key ? CStringGetTextDatum(key) : (Datum) 0;
+	nulls[10] = key ? ' ' : 'n';
+	values[11] = CStringGetTextDatum(wf_run_status_name(queued ? WF_RUN_QUEUED : WF_RUN_RUNNING));
+	values[12] = Int16GetDatum(wf_run_priority(spec->options));
+	/* The execution_timeout counts from the start, queued or not. */
 	if (wf_exec(&insert_run_plan,
 				"INSERT INTO workflow.workflows (workflow_id, workflow_type, input, queue, owner,"
 				"   options, search_attributes, execution_deadline, parent_workflow_id,"
-				"   parent_run_id, run_id)"
+				"   parent_run_id, run_id, concurrency_key, status, priority, queued_at)"
 				" VALUES ($1, $2, $3, $4, $5, $6, COALESCE($6->'search_attributes', '{}'),"
 				"   $7 + ($6->>'execution_timeout')::interval, $8, $9,"
-				"   COALESCE($10, gen_random_uuid()))"
+				"   COALESCE($10, gen_random_uuid()), $11, $12, $13,"
+				"   CASE WHEN $12 = 'queued' THEN clock_timestamp() END)"
 				" ON CONFLICT (workflow_id) WHERE closed_at IS NULL DO NOTHING"
 				" RETURNING run_id, execution_deadline",
-				10, types, values, nulls, 0) == 0)
+				13, types, values, nulls, 0) == 0)
 		return NULL;
 	deadline = wf_get_datum(0, 2, &isnull);
 	if (!isnull)
@@ -194,7 +207,7 @@ wf_create_run(WfRunSpec *spec)
 	run->workflow_id = pstrdup(spec->workflow_id);
 	run->run_id = datumCopy(wf_get_datum(0, 1, &isnull), false, UUID_LEN);
 	run->workflow_type = pstrdup(spec->workflow_type);
-	run->status = WF_RUN_RUNNING;
+	run->status = queued ? WF_RUN_QUEUED : WF_RUN_RUNNING;
 	run->queue = pstrdup(spec->queue);
 	run->owner = spec->owner;
 	run->input = spec->input;
@@ -218,6 +231,11 @@ wf_create_run(WfRunSpec *spec)
 	}
 	if (spec->continued_from)
 		wf_event_str(&b, WF_KEY_CONTINUED_FROM_RUN_ID, wf_uuid_out(spec->continued_from));
+	if (queued)
+	{
+		wf_append_event(run, WF_EV_WORKFLOW_QUEUED, wf_event_data(&b));
+		return run;
+	}
 	wf_append_event(run, WF_EV_WORKFLOW_STARTED, wf_event_data(&b));
 	wf_wake_run(run);
 	return run;
@@ -298,7 +316,10 @@ open_children(WfRun *run, char ***ids, Datum **run_ids)
 	return n;
 }
 
-/* Ask a running run to cancel: WorkflowCancelRequested, then a workflow task. */
+/*
+ * Ask a running run to cancel: WorkflowCancelRequested, then a workflow
+ * task.  A queued run, which has run no code, is cancelled at once.
+ */
 void
 wf_request_cancel(WfRun *run, const char *reason, const char *requested_by)
 {
@@ -310,6 +331,11 @@ wf_request_cancel(WfRun *run, const char *reason, const char *requested_by)
 	wf_event_str(&b, WF_KEY_REASON, reason);
 	wf_event_str(&b, WF_KEY_REQUESTED_BY, requested_by);
 	wf_append_event(run, WF_EV_WORKFLOW_CANCEL_REQUESTED, wf_event_data(&b));
+	if (run->status == WF_RUN_QUEUED)
+	{
+		wf_terminate_run(run, WF_EV_WORKFLOW_CANCELLED, WF_RUN_CANCELLED, reason);
+		return;
+	}
 	wf_exec(&cancel_flag_plan,
 			"UPDATE workflow.workflows SET cancel_requested = true"
 			" WHERE workflow_id = $1 AND run_id = $2",
@@ -338,7 +364,8 @@ settle_children(WfRun *run, bool cancel)
 			continue;
 		if (!cancel)
 			wf_terminate_run(child, WF_EV_WORKFLOW_TERMINATED, WF_RUN_TERMINATED, "parent closed");
-		else if (child->status == WF_RUN_RUNNING && !child->cancel_requested)
+		else if ((child->status == WF_RUN_RUNNING || child->status == WF_RUN_QUEUED) &&
+				 !child->cancel_requested)
 			wf_request_cancel(child, "parent cancelled", run->workflow_id);
 	}
 }
@@ -496,11 +523,14 @@ drop_buffered_signals(WfRun *run)
 /*
  * Close the run with a final status, then settle its relatives: its
  * children (cancelled with it if it was cancelled, else terminated), its
- * buffered signals, its parent.
+ * buffered signals, its parent; and hand the slot it held under its
+ * type's limits to the next queued run (model/flow.c).
  */
 void
 wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 {
+	bool		held_slot = run->status != WF_RUN_QUEUED;
+
 	wf_close_run(run, status, result, error);
 	if (run->has_children)
 		settle_children(run, run->cancel_requested);
@@ -512,6 +542,9 @@ wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 	/* A schedule's fire (its id has a ':') may have a fire kept for its end. */
 	if (status != WF_RUN_CONTINUED_AS_NEW && strchr(run->workflow_id, ':') != NULL)
 		wf_note_due(wf_now());
+	/* The next run of a continue-as-new keeps the slot. */
+	if (held_slot && status != WF_RUN_CONTINUED_AS_NEW)
+		wf_start_queued(run->workflow_type, false);
 }
 
 /*
@@ -565,6 +598,7 @@ wf_check_run_options(Jsonb *options, const char *what, const char *const *allowe
 	if (timeout)
 		(void) wf_parse_interval(timeout, "execution_timeout");
 	wf_validate_activity_options(NULL, options);
+	wf_check_flow_options(options);
 	if_exists = wf_jsonb_get_text(options, "if_exists");
 	if (if_exists && strcmp(if_exists, "error") != 0 && strcmp(if_exists, "return") != 0)
 		ereport(ERROR,

@@ -54,7 +54,8 @@ const char *const wf_schedule_option_keys[] = {
 
 /* The keys of workflow_options: start options that make sense per fire. */
 static const char *const fire_option_keys[] = {
-	"queue", "activity_options", "execution_timeout", "search_attributes", NULL
+	"queue", "activity_options", "execution_timeout", "search_attributes",
+	"concurrency_key", "priority", NULL
 };
 
 static const char *const overlap_names[] = {

@@ -59,7 +59,7 @@ typedef struct WfTask
 static const char *const activity_option_keys[] = {
 	"retry", "start_to_close_timeout", "schedule_to_close_timeout",
 	"schedule_to_start_timeout", "heartbeat_timeout", "compensation_queue",
-	"compensation_options", NULL
+	"compensation_options", "priority", "concurrency_key", NULL
 };
 static const char *const retry_option_keys[] = {
 	"initial_interval", "backoff_coefficient", "maximum_interval",
@@ -147,6 +147,8 @@ check_activity_options(Jsonb *options)
 	check_interval_option(options, "schedule_to_close_timeout");
 	check_interval_option(options, "schedule_to_start_timeout");
 	check_interval_option(options, "heartbeat_timeout");
+	(void) wf_run_priority(options);
+	(void) wf_name_option(options, "concurrency_key", ERRCODE_INVALID_PARAMETER_VALUE);
 	queue = wf_jsonb_get_text(options, "compensation_queue");
 	if (queue)
 		wf_check_queue_name(queue);
@@ -217,7 +219,7 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 			"   queue, activity, input, initial_interval, backoff_coefficient, maximum_interval,"
 			"   maximum_attempts, non_retryable_errors, start_to_close_timeout,"
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
-			"   scheduled_at, ready_at, due_at, producer)"
+			"   scheduled_at, ready_at, due_at, producer, priority, concurrency_key)"
 			" SELECT $1, $2, $3, $4,"
 			"   $1 || '/' || $2::text || '/' || $3 || CASE WHEN $4 THEN '/compensation' ELSE '' END,"
 			"   $6, $5, $7, ii, COALESCE((opt->'retry'->>'backoff_coefficient')::float8, 2.0),"
@@ -230,7 +232,8 @@ wf_schedule_task(WfRun *run, int seq, bool is_compensation, const char *activity
 			"   (opt->>'schedule_to_start_timeout')::interval,"
 			"   (opt->>'heartbeat_timeout')::interval,"
 			"   $9, $9, LEAST($9 + (opt->>'schedule_to_start_timeout')::interval,"
-			"                 $9 + (opt->>'schedule_to_close_timeout')::interval), $12"
+			"                 $9 + (opt->>'schedule_to_close_timeout')::interval), $12,"
+			"   COALESCE((opt->>'priority')::int2, 5), opt->>'concurrency_key'"
 			" FROM r RETURNING task_id, activity_id, due_at",
 			12, types, values, NULL, 0);
 	task_id = DatumGetInt64(wf_get_datum(0, 1, &isnull));
@@ -304,6 +307,24 @@ wf_check_queue_produce(Oid role, const char *queue)
 						 grant_queue_sql(role, queue, "produce"))));
 }
 
+/*
+ * May role change the limits of queue?  The extension owner (and
+ * superusers) may; a role granted EXECUTE on configure_queue only for the
+ * queues it may consume.
+ */
+void
+wf_check_queue_configure(Oid role, const char *queue)
+{
+	if (!has_queue_privilege(role, queue, "consume"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may not configure queue \"%s\"",
+						GetUserNameFromId(role, false), queue),
+				 errdetail("A role other than the extension owner configures only the queues it may work."),
+				 errhint("Ask the extension owner to configure it, or to run: %s",
+						 grant_queue_sql(role, queue, "consume"))));
+}
+
 /* Check the arguments of a claim. */
 void
 wf_check_claim_args(const char *queue, const char *worker, int32 max_tasks)
@@ -317,40 +338,72 @@ wf_check_claim_args(const char *queue, const char *worker, int32 max_tasks)
 				 errhint("Claim in batches of at most 1000 tasks.")));
 }
 
+/* What a claim sets and returns, for both ways of choosing the tasks. */
+#define CLAIM_SET \
+	"UPDATE workflow.tasks t SET status = 'running', claimed_by = $2," \
+	"   claimed_at = $4, heartbeat_at = NULL," \
+	"   lease_expires_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout)," \
+	"   due_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout," \
+	"                  t.scheduled_at + t.schedule_to_close_timeout)"
+#define CLAIM_RETURNING \
+	" RETURNING t.task_id, t.activity_id, t.workflow_id, t.run_id, t.queue, t.activity," \
+	"   t.input, t.attempt, t.lease_expires_at, t.heartbeat_timeout, t.start_to_close_timeout," \
+	"   pg_get_userbyid(t.producer)"
+
+/*
+ * Claim: the first allowed ready tasks of the queue in claim order
+ * (priority, then longest ready), or those wf_pick_keyed_tasks chose
+ * under a key_concurrency limit.  Returns how many (the rows in
+ * SPI_tuptable).
+ */
+static int
+claim_rows(const char *queue, const char *worker, WfClaimLimits *lim, TimestampTz now)
+{
+	static SPIPlanPtr keyed_claim_plan;
+	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', worker ? ' ' : 'n', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(queue);
+	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
+	values[3] = TimestampTzGetDatum(now);
+	if (lim->key_limit > 0)
+	{
+		types[2] = INT8ARRAYOID;
+		values[2] = wf_pick_keyed_tasks(queue, lim, now);
+		return wf_exec(&keyed_claim_plan,
+					   CLAIM_SET " WHERE t.task_id = ANY ($3) AND t.queue = $1 AND t.status = 'ready'"
+					   CLAIM_RETURNING,
+					   4, types, values, nulls, 0);
+	}
+	values[2] = Int32GetDatum(lim->allowed);
+	/* An array, not a join: the generic plan must not hash the whole table. */
+	return wf_exec(&claim_plan,
+				   CLAIM_SET " WHERE t.task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks"
+				   "   WHERE queue = $1 AND status = 'ready'"
+				   "   ORDER BY priority, ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
+				   CLAIM_RETURNING,
+				   4, types, values, nulls, 0);
+}
+
 /*
  * Claim up to max_tasks ready tasks of the queue, never one another worker
- * holds, into the function's result set.
+ * holds and never beyond the queue's limits, into the function's result
+ * set.
  */
 void
 wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue, const char *worker,
 			   int32 max_tasks)
 {
-	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', worker ? ' ' : 'n', ' ', ' '};
-	int			n,
+	TimestampTz now = wf_now();
+	WfClaimLimits lim;
+	int			n = 0,
 				i;
 
 	check_queue_access(caller, queue);
-	values[0] = CStringGetTextDatum(queue);
-	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
-	values[2] = Int32GetDatum(max_tasks);
-	values[3] = TimestampTzGetDatum(wf_now());
-	/* An array, not a join: the generic plan must not hash the whole table. */
-	n = wf_exec(&claim_plan,
-				"UPDATE workflow.tasks t SET status = 'running', claimed_by = $2,"
-				"   claimed_at = $4, heartbeat_at = NULL,"
-				"   lease_expires_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout),"
-				"   due_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout,"
-				"                  t.scheduled_at + t.schedule_to_close_timeout)"
-				" WHERE t.task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks"
-				"   WHERE queue = $1 AND status = 'ready'"
-				"   ORDER BY ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
-				" RETURNING t.task_id, t.activity_id, t.workflow_id, t.run_id, t.queue, t.activity,"
-				"   t.input, t.attempt, t.lease_expires_at, t.heartbeat_timeout, t.start_to_close_timeout,"
-				"   pg_get_userbyid(t.producer)",
-				4, types, values, nulls, 0);
-
+	wf_claim_limits(queue, max_tasks, now, &lim);
+	if (lim.allowed > 0)
+		n = claim_rows(queue, worker, &lim, now);
 	for (i = 0; i < n; i++)
 	{
 		Datum		row[12];
@@ -363,6 +416,7 @@ wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue, const char 
 			wf_note_due(DatumGetTimestampTz(row[8]));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 	}
+	wf_claims_taken(queue, &lim, n, now);
 	wf_claimed_from_queue(queue, n);
 }
 
@@ -654,12 +708,12 @@ attempt_failed(WfRun *run, WfTask *t, WfEventType event_type, const char *error,
 			"   queue, activity, input, status, attempt, initial_interval, backoff_coefficient,"
 			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
-			"   scheduled_at, ready_at, due_at, producer)"
+			"   scheduled_at, ready_at, due_at, producer, priority, concurrency_key)"
 			" SELECT workflow_id, run_id, seq, is_compensation, activity_id,"
 			"   queue, activity, input, 'backoff', attempt + 1, initial_interval, backoff_coefficient,"
 			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
-			"   scheduled_at, $2, $2, producer FROM old",
+			"   scheduled_at, $2, $2, producer, priority, concurrency_key FROM old",
 			2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, values, NULL, 0);
 	wf_note_due(next_at);
 }
