@@ -251,26 +251,32 @@ wf_set_queue_limits(const char *queue, Jsonb *options, Oid caller)
 	wf_notify_queue(queue);
 }
 
-/* The queue's in-flight tasks (of one key, if key): claimed, lease not ended. */
+/*
+ * The queue's in-flight tasks (of one key, if key): claimed, lease not
+ * ended; counted up to cap only, since a claim needs no more (so a limit
+ * far from binding costs a count of at most cap rows, not of every task
+ * in flight).
+ */
 static int64
-in_flight(const char *queue, const char *key, TimestampTz now)
+in_flight(const char *queue, const char *key, TimestampTz now, int64 cap)
 {
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[3] = {CStringGetTextDatum(queue), TimestampTzGetDatum(now),
-	key ? CStringGetTextDatum(key) : (Datum) 0};
+	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, INT8OID, TEXTOID};
+	Datum		values[4] = {CStringGetTextDatum(queue), TimestampTzGetDatum(now),
+	Int64GetDatum(cap), key ? CStringGetTextDatum(key) : (Datum) 0};
 	bool		isnull;
 
 	if (key == NULL)
 		wf_exec(&in_flight_plan,
-				"SELECT count(*) FROM workflow.tasks"
-				" WHERE queue = $1 AND status = 'running' AND lease_expires_at > $2",
-				2, types, values, NULL, 1);
+				"SELECT count(*) FROM (SELECT FROM workflow.tasks"
+				"   WHERE queue = $1 AND status = 'running' AND lease_expires_at > $2"
+				"   LIMIT $3) AS t",
+				3, types, values, NULL, 1);
 	else
 		wf_exec(&key_in_flight_plan,
-				"SELECT count(*) FROM workflow.tasks"
-				" WHERE queue = $1 AND status = 'running' AND concurrency_key = $3"
-				"   AND lease_expires_at > $2",
-				3, types, values, NULL, 1);
+				"SELECT count(*) FROM (SELECT FROM workflow.tasks"
+				"   WHERE queue = $1 AND status = 'running' AND concurrency_key = $4"
+				"   AND lease_expires_at > $2 LIMIT $3) AS t",
+				4, types, values, NULL, 1);
 	return DatumGetInt64(wf_get_datum(0, 1, &isnull));
 }
 
@@ -321,12 +327,13 @@ wf_claim_limits(const char *queue, int32 max_tasks, TimestampTz now, WfClaimLimi
 	}
 	if (lim->max_concurrency > 0 && lim->allowed > 0)
 		lim->allowed = (int32) Max(0, Min(lim->allowed,
-										  lim->max_concurrency - in_flight(queue, NULL, now)));
+										  lim->max_concurrency -
+										  in_flight(queue, NULL, now, lim->max_concurrency)));
 }
 
 /* The in-flight count of a key, counted once per claim. */
 static KeyCount *
-key_count(List **keys, const char *queue, const char *key, TimestampTz now)
+key_count(List **keys, const char *queue, const char *key, TimestampTz now, int64 cap)
 {
 	ListCell   *lc;
 	KeyCount   *kc;
@@ -339,7 +346,7 @@ key_count(List **keys, const char *queue, const char *key, TimestampTz now)
 	}
 	kc = palloc0(sizeof(KeyCount));
 	kc->key = pstrdup(key);
-	kc->count = in_flight(queue, key, now);
+	kc->count = in_flight(queue, key, now, cap);
 	*keys = lappend(*keys, kc);
 	return kc;
 }
@@ -411,7 +418,8 @@ wf_pick_keyed_tasks(const char *queue, WfClaimLimits *lim, TimestampTz now)
 		}
 		for (i = 0; i < n; i++)
 		{
-			KeyCount   *kc = task_keys[i] ? key_count(&keys, queue, task_keys[i], now) : NULL;
+			KeyCount   *kc = task_keys[i] ? key_count(&keys, queue, task_keys[i], now,
+															 lim->key_limit) : NULL;
 
 			if (kc == NULL || kc->count < lim->key_limit)
 			{
