@@ -453,6 +453,17 @@ role_oids(List *specs)
 	return oids;
 }
 
+/* How many rows the count query sql ($1: the role) finds. */
+static int64
+owned_count(SPIPlanPtr *plan, Oid role, const char *sql)
+{
+	Datum		values[1] = {ObjectIdGetDatum(role)};
+	bool		isnull;
+
+	wf_exec(plan, sql, 1, (Oid[]) {OIDOID}, values, NULL, 1);
+	return DatumGetInt64(wf_get_datum(0, 1, &isnull));
+}
+
 /*
  * DROP ROLE refuses while the role owns open runs or schedules in this
  * database (runs in other databases, which this backend cannot see, are
@@ -477,13 +488,10 @@ check_drop_role(DropRoleStmt *stmt)
 	{
 		Oid			role = lfirst_oid(lc);
 		Datum		values[1] = {ObjectIdGetDatum(role)};
-		bool		isnull;
 		int64		n;
 
-		wf_exec(&open_plan,
-				"SELECT count(*) FROM workflow.workflows WHERE owner = $1 AND closed_at IS NULL",
-				1, (Oid[]) {OIDOID}, values, NULL, 1);
-		n = DatumGetInt64(wf_get_datum(0, 1, &isnull));
+		n = owned_count(&open_plan, role,
+						"SELECT count(*) FROM workflow.workflows WHERE owner = $1 AND closed_at IS NULL");
 		if (n > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
@@ -493,10 +501,8 @@ check_drop_role(DropRoleStmt *stmt)
 							   n, get_database_name(MyDatabaseId)),
 					 errhint("Use REASSIGN OWNED to give them to another role, DROP OWNED to terminate them, "
 							 "or wait for them to end.")));
-		wf_exec(&schedules_plan,
-				"SELECT count(*) FROM workflow.schedule_state WHERE owner = $1",
-				1, (Oid[]) {OIDOID}, values, NULL, 1);
-		n = DatumGetInt64(wf_get_datum(0, 1, &isnull));
+		n = owned_count(&schedules_plan, role,
+						"SELECT count(*) FROM workflow.schedule_state WHERE owner = $1");
 		if (n > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
