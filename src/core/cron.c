@@ -272,7 +272,8 @@ local_time(pg_tz *tz, TimestampTz t)
 	if (tm == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+				 errmsg("timestamp out of range"),
+				 errhint("Keep schedule times (start_at, end_at, backfill ranges) to finite dates.")));
 	return tm;
 }
 
@@ -419,7 +420,8 @@ wf_iso_utc(TimestampTz t)
 	if (TIMESTAMP_NOT_FINITE(t) || timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+				 errmsg("timestamp out of range"),
+				 errhint("Keep schedule times (start_at, end_at, backfill ranges) to finite dates.")));
 	if (fsec != 0)
 		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year, tm.tm_mon, tm.tm_mday,
 						tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
