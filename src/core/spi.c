@@ -59,6 +59,14 @@ ext_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 	ext_valid = false;
 }
 
+/*
+ * The installed version of the extension (pg_extension.extversion), read
+ * once per transaction: ALTER EXTENSION workflow UPDATE may run between
+ * two transactions of any session, and no catalog invalidation says so.
+ * An empty string until read.
+ */
+static char installed_version[NAMEDATALEN] = "";
+
 /* What the extension's pg_extension row says. */
 typedef struct ExtensionRow
 {
@@ -134,6 +142,7 @@ load_extension(void)
 				 errhint("Run CREATE EXTENSION workflow.")));
 	owner = row.owner;
 	extnsp = row.namespace;
+	strlcpy(installed_version, row.version, sizeof(installed_version));
 	nspid = get_namespace_oid("workflow", true);
 	if (nspid != extnsp)
 		ereport(ERROR,
@@ -174,14 +183,6 @@ wf_extension_owner(void)
 		load_extension();
 	return ext_owner;
 }
-
-/*
- * The installed version of the extension (pg_extension.extversion), read
- * once per transaction: ALTER EXTENSION workflow UPDATE may run between
- * two transactions of any session, and no catalog invalidation says so.
- * An empty string until read.
- */
-static char installed_version[NAMEDATALEN] = "";
 
 /*
  * The installed version of the extension if it is not the one this
