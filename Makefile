@@ -16,8 +16,10 @@ OBJS = \
 	src/core/sandbox.o \
 	src/core/shmem.o \
 	src/core/notify.o \
+	src/core/sessions.o \
 	src/core/cron.o \
 	src/model/tasks.o \
+	src/model/leases.o \
 	src/model/timers.o \
 	src/model/runs.o \
 	src/model/lifecycle.o \

@@ -324,3 +324,17 @@ CREATE FUNCTION workflow.delete_schedule(schedule_id text)
 CREATE FUNCTION workflow.schedule_next_fire(spec text, timezone text DEFAULT 'UTC',
 											after timestamptz DEFAULT pg_catalog.now())
 	RETURNS timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_schedule_next_fire';
+
+/* ---------------------------------------------------------------------
+ * Session-bound leases (README, Operating runs): a claim records the
+ * claiming backend (pid and start time); when that session ends, the
+ * scheduler fails the tasks it still holds (session_ended, then due).
+ * --------------------------------------------------------------------- */
+
+ALTER TABLE workflow.tasks
+	ADD COLUMN claimed_pid integer,
+	ADD COLUMN claimed_session_start timestamptz,
+	ADD COLUMN session_ended boolean NOT NULL DEFAULT false;
+/* The tasks a session holds: what the scheduler looks for when it ends. */
+CREATE INDEX tasks_session_idx ON workflow.tasks (claimed_pid, claimed_session_start)
+	WHERE status = 'running';

@@ -33,6 +33,7 @@ wf_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(wf_shmem_size());
+	RequestAddinShmemSpace(wf_sessions_shmem_size());
 	RequestNamedLWLockTranche("workflow", 1);
 }
 
@@ -43,6 +44,7 @@ wf_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	wf_shmem_startup();
+	wf_sessions_shmem_startup();
 }
 
 /* workflow.default_queue must be a valid queue name. */
@@ -137,6 +139,13 @@ define_settings(void)
 							"Scheduler processes per database that do due work in parallel.",
 							NULL, &wf_max_workers, 2, 1, WF_MAX_WORKERS,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("workflow.session_leases",
+							 "Bind the tasks a session claims to that session.",
+							 "When the session ends before reporting, its tasks fail at once "
+							 "(worker session ended) and are retried. Turn it off for workers "
+							 "that claim through a transaction-pooling proxy.",
+							 &wf_session_leases, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	/* Sizes shared memory: only when preloaded (later it would be FATAL). */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("workflow.max_databases",

@@ -474,9 +474,13 @@ process_isolated(WfDueItem *item, TimestampTz now)
 static int
 wf_tick_all(TimestampTz now, int batch)
 {
-	List	   *items = collect_due(now, batch);
+	List	   *items;
 	ListCell   *lc;
 	int			done = 0;
+	bool		sessions_held;
+
+	(void) wf_fail_ended_sessions(now, &sessions_held);
+	items = collect_due(now, batch);
 
 	foreach(lc, items)
 		done += process_isolated(lfirst(lc), now);
@@ -587,6 +591,7 @@ scheduler_iteration(MemoryContext items_cxt)
 	TimestampTz due = 0;
 	int			done = 0;
 	bool		overflow;
+	bool		sessions_held;
 	long		sleep_ms = wf_max_naptime_ms;
 	List	   *items;
 	ListCell   *lc;
@@ -605,6 +610,7 @@ scheduler_iteration(MemoryContext items_cxt)
 		(void) wf_notify_all_ready_queues();
 	announce_all = false;
 	now = GetCurrentTimestamp();
+	(void) wf_fail_ended_sessions(now, &sessions_held);
 	items = copy_items(collect_due(now, wf_batch_size), items_cxt);
 	if (items == NIL)
 		due = next_due();
@@ -623,7 +629,7 @@ scheduler_iteration(MemoryContext items_cxt)
 		held_retry_ms = HELD_RETRY_MS;
 		return 0;
 	}
-	if (items != NIL)
+	if (items != NIL || sessions_held)
 	{
 		/* All of it is held by other sessions: retry, less often each time. */
 		sleep_ms = Min(held_retry_ms, sleep_ms);

@@ -322,6 +322,20 @@ extern WfDbSlot *wf_db_slots(void);
 extern LWLock *wf_shared_lock(void);
 extern void wf_set_launcher_latch(Latch *latch);
 
+/* sessions.c: the ends of claiming sessions (session-bound leases) */
+typedef struct WfEndedSession
+{
+	Oid			dboid;
+	int			pid;
+	TimestampTz started;		/* the backend's start: a pid may be reused */
+} WfEndedSession;
+
+extern Size wf_sessions_shmem_size(void);
+extern void wf_sessions_shmem_startup(void);
+extern bool wf_session_claims(int *pid, TimestampTz *started);
+extern int	wf_take_ended_sessions(WfEndedSession *out, int max, uint64 *lost);
+extern bool wf_keep_ended_session(const WfEndedSession *s);
+
 /* notify.c: what a commit announces (queues, due times, the launcher) */
 extern void wf_wake_launcher_at_commit(void);
 extern void wf_notify_queue(const char *queue);

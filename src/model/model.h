@@ -15,6 +15,7 @@
 
 /* Settings of this layer. */
 extern int	wf_default_timeout_ms;	/* tasks.c */
+extern bool wf_session_leases;	/* leases.c */
 
 /* runs.c: creating runs; children and parents */
 typedef struct WfRunSpec
@@ -69,6 +70,10 @@ extern void wf_check_flow_options(Jsonb *options);
 extern int	wf_run_priority(Jsonb *options);
 extern bool wf_admit_run(const char *type, const char *key);
 extern void wf_start_queued(const char *type, bool always);
+
+/* leases.c: session-bound leases */
+extern void wf_claim_session(Datum *pid, Datum *started, bool *known);
+extern int	wf_fail_ended_sessions(TimestampTz now, bool *held);
 
 /* tasks.c: activity tasks */
 extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);
