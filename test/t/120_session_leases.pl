@@ -39,7 +39,7 @@ SELECT workflow.register_workflow('one_step', 'one_step(jsonb)');
 sub start
 {
 	my ($id, $queue, $attempts) = @_;
-	my $input = qq({"queue": "$queue"} . ($attempts ? qq(, "attempts": $attempts) : '') . '}');
+	my $input = $attempts ? qq({"queue": "$queue", "attempts": $attempts}) : qq({"queue": "$queue"});
 	$node->safe_psql($db, "SELECT workflow.start_workflow('one_step', '$input', '$id')");
 }
 
