@@ -20,6 +20,7 @@ OBJS = \
 	src/core/cron.o \
 	src/model/tasks.o \
 	src/model/leases.o \
+	src/model/retention.o \
 	src/model/timers.o \
 	src/model/runs.o \
 	src/model/lifecycle.o \
@@ -33,6 +34,7 @@ OBJS = \
 	src/api/commands.o \
 	src/api/worker.o \
 	src/api/schedules.o \
+	src/api/retention.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o
 

@@ -338,3 +338,18 @@ ALTER TABLE workflow.tasks
 /* The tasks a session holds: what the scheduler looks for when it ends. */
 CREATE INDEX tasks_session_idx ON workflow.tasks (claimed_pid, claimed_session_start)
 	WHERE status = 'running';
+
+/* ---------------------------------------------------------------------
+ * Retention (README, Operating runs): the scheduler deletes closed runs
+ * past workflow.retention or their type's option retention, in batches;
+ * workflow.purge() does it now for the caller's runs.
+ * --------------------------------------------------------------------- */
+
+/* The closed runs of a type, oldest first: what retention deletes. */
+CREATE INDEX workflows_closed_idx ON workflow.workflows (workflow_type, closed_at)
+	WHERE closed_at IS NOT NULL;
+
+CREATE FUNCTION workflow.purge(older_than interval)
+	RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'wf_purge';
+COMMENT ON FUNCTION workflow.purge(interval) IS
+	'Delete now the runs closed more than older_than ago (the caller''s own; every role''s for the extension owner), with their history, state, signals and tasks; returns how many runs.';

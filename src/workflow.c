@@ -146,6 +146,11 @@ define_settings(void)
 							 "that claim through a transaction-pooling proxy.",
 							 &wf_session_leases, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.retention",
+							"How long closed runs are kept before the scheduler deletes them.",
+							"0 keeps them forever. A workflow type's option retention overrides it.",
+							&wf_retention_s, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	/* Sizes shared memory: only when preloaded (later it would be FATAL). */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("workflow.max_databases",

@@ -52,6 +52,9 @@ static bool announce_all = false;
 static int	worker_index = 0;
 static long held_retry_ms = HELD_RETRY_MS;
 
+/* Scheduler 0: when its next retention batch is due (model/retention.c). */
+static TimestampTz next_retention_at = 0;
+
 static SPIPlanPtr task_retry_plan;
 static SPIPlanPtr deadline_plan;
 static SPIPlanPtr notices_plan;
@@ -576,6 +579,41 @@ end_work(WfInternal *save)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/* One retention batch, for wf_isolated (arg: a bool, set if more is due). */
+static void
+retention_batch(void *arg)
+{
+	(void) wf_apply_retention(GetCurrentTimestamp(), (bool *) arg);
+}
+
+/*
+ * Scheduler 0 deletes closed runs past their retention: a batch in a
+ * transaction of its own, at most once per workflow.max_naptime unless the
+ * last batch was full.  Returns true when another batch is due at once.
+ */
+static bool
+retention_pass(void)
+{
+	WfInternal	save;
+	ErrorData  *edata;
+	bool		more = false;
+
+	if (worker_index != 0 || GetCurrentTimestamp() < next_retention_at)
+		return false;
+	begin_work(&save, "workflow scheduler: retention");
+	edata = wf_isolated(retention_batch, &more);
+	end_work(&save);
+	if (edata != NULL)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("workflow: deleting closed runs failed: %s", edata->message),
+				 errdetail("It is tried again after workflow.max_naptime.")));
+	more &= edata == NULL;
+	next_retention_at = more ? 0 :
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wf_max_naptime_ms);
+	return more;
+}
+
 /*
  * One pass of the scheduler: notifications and the list of what is due in
  * one transaction, then each due item in a transaction of its own, so that
@@ -624,7 +662,7 @@ scheduler_iteration(MemoryContext items_cxt)
 		end_work(&save);
 	}
 
-	if (done > 0)
+	if (retention_pass() || done > 0)
 	{
 		held_retry_ms = HELD_RETRY_MS;
 		return 0;
@@ -644,6 +682,14 @@ scheduler_iteration(MemoryContext items_cxt)
 		sleep_ms = Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000);
 		if (sleep_ms <= 0)
 			sleep_ms = HELD_RETRY_MS;
+	}
+	if (worker_index == 0)
+	{
+		long		secs;
+		int			usecs;
+
+		TimestampDifference(GetCurrentTimestamp(), next_retention_at, &secs, &usecs);
+		sleep_ms = Max(1, Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000));
 	}
 	wf_set_next_wakeup(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms));
 	return sleep_ms;

@@ -110,6 +110,7 @@ extern bool wf_int_option(Jsonb *obj, const char *key, int64 min, int64 max, int
 						  const char *hint, int64 *value);
 extern char *wf_name_option(Jsonb *obj, const char *key, int sqlerrcode);
 extern Interval *wf_parse_interval(const char *text, const char *what);
+extern Interval *wf_parse_interval_or_zero(const char *text, const char *what);
 extern void wf_check_interval(Interval *iv, const char *what);
 extern void wf_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern char *wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
