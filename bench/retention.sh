@@ -8,14 +8,14 @@
 #
 # Knobs: RET_RUNS closed runs to delete (200000), RET_EVENTS history
 # events per run (5), RET_JOBS one-activity workflows the workers drain
-# (40000), RET_SECONDS per latency phase (15).  Nothing is asserted; the
+# (60000), RET_SECONDS per latency phase (15).  Nothing is asserted; the
 # figures go to stdout.  The cluster is a throwaway one (tools/cluster.sh
 # fresh: fsync and synchronous_commit on).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RET_RUNS:-200000}
 EVENTS=${RET_EVENTS:-5}
-JOBS=${RET_JOBS:-40000}
+JOBS=${RET_JOBS:-60000}
 SECONDS_PER_PHASE=${RET_SECONDS:-15}
 export WF_CLUSTER_DIR=${WF_CLUSTER_DIR:-/tmp/wf-retention}
 export WF_EXTRA_CONF=${WF_EXTRA_CONF:-"workflow.max_naptime = 1000"}

@@ -576,6 +576,12 @@ end_work(WfInternal *save)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/*
+	 * Hand over the table statistics (at most once a second): without it a
+	 * background worker keeps them until it exits, and autovacuum would not
+	 * see the rows the scheduler deletes (retention) and updates.
+	 */
+	(void) pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
