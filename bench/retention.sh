@@ -71,39 +71,49 @@ phase() {
 }
 # p50 and p99 in ms of the transactions logged between $2 and $3 (epoch seconds).
 percentiles() {
-	cat "$WORK/$1".* | awk -v from="$2" -v to="$3" '{ t = $5 + $6 / 1e6; if (t >= from && t <= to) print $3 / 1000 }' |
+	cat "$WORK"/$1.* | awk -v from="$2" -v to="$3" '{ t = $5 + $6 / 1e6; if (t >= from && t <= to) print $3 / 1000 }' |
 		sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "none"; exit }
 			printf "%d transactions, p50 %.2f ms, p99 %.2f ms\n", NR, v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))], v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))] }'
 }
 
-echo "--- phase A: 8 workers, no retention"
-a0=$(now_s)
-phase A
-a1=$(now_s)
-
-echo "--- phase B: 8 workers while the scheduler deletes $RUNS closed runs (workflow.retention = 1d)"
-q "ALTER SYSTEM SET workflow.retention = '1d'" >/dev/null
-q "SELECT pg_reload_conf()" >/dev/null
-b0=$(now_s)
-phase B &
-PHASE_PID=$!
-# Watch the deletion: runs left each second.
-left=$RUNS
-d0=$b0
-while ((left > 0)); do
+# Phases alternate, so that the load of the machine (shared) weighs on both
+# alike: A without retention, B with it (workflow.retention set or reset,
+# and a reload, between phases).
+retention() {
+	q "ALTER SYSTEM SET workflow.retention = '$1'" >/dev/null
+	q "SELECT pg_reload_conf()" >/dev/null
+}
+left() { q "SELECT count(*) FROM workflow.workflows WHERE workflow_type = 'closed_old'"; }
+deleted_under_load=0
+seconds_under_load=0
+for round in 1 2 3; do
+	echo "--- round $round, phase A: 8 workers, no retention"
+	retention 0
 	sleep 1
-	left=$(q "SELECT count(*) FROM workflow.workflows WHERE workflow_type = 'closed_old'")
-	echo "  $(date +%T) closed_old runs left: $left"
+	phase "A$round"
+	((round == 3)) && break
+	echo "--- round $round, phase B: 8 workers while the scheduler deletes closed runs (workflow.retention = 1d)"
+	before=$(left)
+	retention 1d
+	b0=$(now_s)
+	phase "B$round"
+	b1=$(now_s)
+	after=$(left)
+	echo "  deleted $((before - after)) runs during the phase, $after left"
+	deleted_under_load=$((deleted_under_load + before - after))
+	seconds_under_load=$(echo "$seconds_under_load + $b1 - $b0" | bc)
 done
-d1=$(now_s)
-wait $PHASE_PID
-b1=$(now_s)
-echo "deleted $RUNS runs ($((RUNS * EVENTS)) history rows, $RUNS state rows) in $(echo "$d1 - $d0" | bc) s:" \
-	"$(echo "scale=0; $RUNS / ($d1 - $d0)" | bc) runs/s"
 echo "--- latency (claim_activities + complete_activity, one statement, per transaction)"
-echo "A, no retention:          $(percentiles A "$a0" "$a1")"
-end=$(echo "if ($d1 < $b1) $d1 else $b1" | bc)
-echo "B, while deleting:        $(percentiles B "$b0" "$end")"
+echo "A, no retention:          $(percentiles 'A?' 0 9999999999)"
+echo "B, while deleting:        $(percentiles 'B?' 0 9999999999)"
+echo "delete rate under load:   $(echo "scale=0; $deleted_under_load / $seconds_under_load" | bc) runs/s"
+echo "--- the rest, without load"
+retention 1d
+r0=$(now_s)
+rest=$(left)
+while (($(left) > 0)); do sleep 0.5; done
+r1=$(now_s)
+echo "deleted the remaining $rest runs in $(echo "$r1 - $r0" | bc) s: $(echo "scale=0; $rest / ($r1 - $r0)" | bc) runs/s"
 echo "--- after retention, before VACUUM"
 sizes
 q "VACUUM workflow.workflows, workflow.history, workflow.state" >/dev/null

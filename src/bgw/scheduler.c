@@ -595,17 +595,25 @@ retention_batch(void *arg)
 /*
  * Scheduler 0 deletes closed runs past their retention: a batch in a
  * transaction of its own, at most once per workflow.max_naptime unless the
- * last batch was full.  Returns true when another batch is due at once.
+ * last batch was full.  Then the next one follows after a pause of
+ * RETENTION_PAUSE_FACTOR times the batch's duration, so that retention
+ * takes at most a fifth of the time of one process (and of the WAL it
+ * writes per second): a backlog of millions of runs drains over minutes
+ * without slowing the workers' claims.
  */
-static bool
+#define RETENTION_PAUSE_FACTOR 4
+
+static void
 retention_pass(void)
 {
 	WfInternal	save;
 	ErrorData  *edata;
 	bool		more = false;
+	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz end;
 
-	if (worker_index != 0 || GetCurrentTimestamp() < next_retention_at)
-		return false;
+	if (worker_index != 0 || start < next_retention_at)
+		return;
 	begin_work(&save, "workflow scheduler: retention");
 	edata = wf_isolated(retention_batch, &more);
 	end_work(&save);
@@ -614,10 +622,11 @@ retention_pass(void)
 				(errcode(edata->sqlerrcode),
 				 errmsg("workflow: deleting closed runs failed: %s", edata->message),
 				 errdetail("It is tried again after workflow.max_naptime.")));
-	more &= edata == NULL;
-	next_retention_at = more ? 0 :
-		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wf_max_naptime_ms);
-	return more;
+	end = GetCurrentTimestamp();
+	if (more && edata == NULL)
+		next_retention_at = end + Max(RETENTION_PAUSE_FACTOR * (end - start), 10 * 1000);
+	else
+		next_retention_at = TimestampTzPlusMilliseconds(end, wf_max_naptime_ms);
 }
 
 /*
@@ -668,7 +677,8 @@ scheduler_iteration(MemoryContext items_cxt)
 		end_work(&save);
 	}
 
-	if (retention_pass() || done > 0)
+	retention_pass();
+	if (done > 0)
 	{
 		held_retry_ms = HELD_RETRY_MS;
 		return 0;
