@@ -124,6 +124,20 @@ is( $node->safe_psql($db, "SELECT claimed_pid IS NULL FROM workflow.tasks WHERE 
 	't', 'with workflow.session_leases off the claim records no session');
 $unbound->quit;
 
+# ------------------- a reused pid: the start time must match as well
+# The task of a live session is made to carry the pid of another session
+# (as if that pid had been reused); that other session claims (nothing)
+# and ends: its end names its pid with its own start time, which is not
+# the task's.
+start('reused', 'q_reused');
+my ($keeper, $keeper_pid, $keeper_task) = claiming_session('q_reused');
+my $other = $node->background_psql($db);
+my $other_pid = $other->query_safe('SELECT pg_backend_pid()');
+is($other->query_safe("SELECT count(*) FROM workflow.claim_activities('q_empty', 'other', 1)"), '0',
+	'another session claims from an empty queue');
+$node->safe_psql($db, "UPDATE workflow.tasks SET claimed_pid = $other_pid WHERE task_id = $keeper_task");
+$other->quit;
+
 # ------------------------------ the retry policy: one attempt allowed
 start('once', 'q_once', 1);
 my ($once, $once_pid, $once_task) = claiming_session('q_once');
@@ -142,10 +156,13 @@ is( $node->safe_psql($db, "SELECT status || ' ' || attempt FROM workflow.tasks W
 is(events('rolledback'), 'WorkflowStarted,ActivityScheduled', 'no event for the rolled-back claim');
 is( $node->safe_psql($db, "SELECT status || ' ' || attempt FROM workflow.tasks WHERE workflow_id = 'unbound'"),
 	'running 1', 'a claim not bound to its session is kept after the session ended (its timeouts apply)');
+is( $node->safe_psql($db, "SELECT status || ' ' || attempt FROM workflow.tasks WHERE workflow_id = 'reused'"),
+	'running 1', 'a task whose pid matches an ended session but whose start time does not is kept');
+$keeper->quit;
 is(events('reported'), 'WorkflowStarted,ActivityScheduled,ActivityStarted,ActivityCompleted,WorkflowCompleted',
 	'the reported task: one attempt, no failure');
 is( $node->safe_psql($db, "SELECT status || ' ' || attempt FROM workflow.tasks WHERE workflow_id = 'alive'"),
-	'running 1', 'the live session still holds its task while five other sessions ended');
+	'running 1', 'the live session still holds its task while the other sessions ended');
 $alive->query_safe("SELECT workflow.complete_activity($alive_task, '{\"ok\": 1}')");
 ok(poll($node, $db, "SELECT status FROM workflow.workflows WHERE workflow_id = 'alive'", 'completed'),
 	'and reports it');
