@@ -17,12 +17,14 @@ OBJS = \
 	src/core/shmem.o \
 	src/core/notify.o \
 	src/core/cron.o \
+	src/core/await.o \
 	src/model/tasks.o \
 	src/model/timers.o \
 	src/model/runs.o \
 	src/model/lifecycle.o \
 	src/model/flow.o \
 	src/model/schedules.o \
+	src/model/ops.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
@@ -31,6 +33,7 @@ OBJS = \
 	src/api/commands.o \
 	src/api/worker.o \
 	src/api/schedules.o \
+	src/api/ops.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o
 

@@ -84,6 +84,7 @@ CREATE TABLE workflow.workflows (
 	concurrency_key	text,			/* start option: max_running_per_key counts by it */
 	priority		smallint NOT NULL DEFAULT 5,	/* start option: 1 first */
 	queued_at		timestamptz,	/* when a start over max_running was queued */
+	awaiting_signal	text,			/* the signal the code waits for (describe) */
 	PRIMARY KEY (workflow_id, run_id),
 	CONSTRAINT workflows_status_check
 	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'compensating', 'completed',
@@ -563,3 +564,44 @@ CREATE FUNCTION workflow.delete_schedule(schedule_id text)
 CREATE FUNCTION workflow.schedule_next_fire(spec text, timezone text DEFAULT 'UTC',
 											after timestamptz DEFAULT pg_catalog.now())
 	RETURNS timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_schedule_next_fire';
+
+/* ---------------------------------------------------------------------
+ * Operating runs: describe, await_result, retry_now, stats (README,
+ * Operating runs).  Runs gain awaiting_signal: the signal the code waits
+ * for, written when the code blocks in wait_signal(), for describe.
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION workflow.describe(workflow_id text)
+	RETURNS jsonb LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_describe';
+CREATE FUNCTION workflow.await_result(workflow_id text, timeout interval DEFAULT NULL)
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_await_result';
+CREATE FUNCTION workflow.retry_now(workflow_id text)
+	RETURNS integer LANGUAGE c AS 'MODULE_PATHNAME', 'wf_retry_now';
+
+/*
+ * Counts for monitoring roles, which row-level security would show no
+ * run: a SECURITY DEFINER function (owned by the extension owner, who
+ * owns the tables and so is not subject to their policies) that returns
+ * aggregates only, and a view over it.  Only pg_monitor (and whom it is
+ * granted to) may call it; a view's functions run with the caller's
+ * EXECUTE right.
+ */
+CREATE FUNCTION workflow.stats_counts()
+	RETURNS TABLE (workflow_type text, status text, runs bigint, with_task_failures bigint,
+				   oldest_started_at timestamptz)
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $stats$
+	SELECT w.workflow_type, w.status, pg_catalog.count(*),
+		   pg_catalog.count(*) FILTER (WHERE w.task_failures OPERATOR(pg_catalog.>) 0),
+		   pg_catalog.min(w.created_at) FILTER (WHERE w.closed_at IS NULL)
+	  FROM workflow.workflows w
+	 GROUP BY w.workflow_type, w.status
+	$stats$;
+REVOKE EXECUTE ON FUNCTION workflow.stats_counts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workflow.stats_counts() TO pg_monitor;
+
+CREATE VIEW workflow.stats AS
+	SELECT s.workflow_type, s.status, s.runs, s.with_task_failures, s.oldest_started_at
+	  FROM workflow.stats_counts() s;
+REVOKE ALL ON workflow.stats FROM PUBLIC;
+GRANT SELECT ON workflow.stats TO pg_monitor;

@@ -33,6 +33,7 @@ wf_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(wf_shmem_size());
+	RequestAddinShmemSpace(wf_await_shmem_size());
 	RequestNamedLWLockTranche("workflow", 1);
 }
 
@@ -43,6 +44,9 @@ wf_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	wf_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	wf_await_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
 }
 
 /* workflow.default_queue must be a valid queue name. */
@@ -163,6 +167,7 @@ wf_xact_callback(XactEvent event, void *arg)
 			return;
 		case XACT_EVENT_COMMIT:
 			wf_notify_at_commit();
+			wf_await_at_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -171,6 +176,7 @@ wf_xact_callback(XactEvent event, void *arg)
 			return;
 	}
 	wf_notify_at_end();
+	wf_await_at_end();
 	wf_wakeups_at_end();
 	wf_history_at_end();
 	wf_replay_at_end();
