@@ -30,6 +30,7 @@
 #include "model/model.h"
 
 static SPIPlanPtr describe_plan;
+static SPIPlanPtr retry_task_plan;
 static SPIPlanPtr retry_tasks_plan;
 static SPIPlanPtr retry_reports_plan;
 static SPIPlanPtr retry_notices_plan;
@@ -172,12 +173,10 @@ wf_retry_now_items(WfRun *run)
 	int			tasks;
 	int			i;
 
-	if (run->task_retry_at != 0 && run->task_retry_at > now)
-	{
-		run->task_retry_at = now;
-		wf_update_run(run);
-		n++;
-	}
+	n += wf_exec(&retry_task_plan,
+				 "UPDATE workflow.workflows SET task_retry_at = $3"
+				 " WHERE workflow_id = $1 AND run_id = $2 AND task_retry_at > $3",
+				 3, types, values, NULL, 0);
 	tasks = wf_exec(&retry_tasks_plan,
 					"UPDATE workflow.tasks SET status = 'ready', ready_at = $3,"
 					" due_at = LEAST($3 + schedule_to_start_timeout,"
