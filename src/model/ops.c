@@ -81,7 +81,9 @@ static SPIPlanPtr retry_notices_plan;
 	" FROM workflow.timers m WHERE m.workflow_id = r.workflow_id AND m.run_id = r.run_id"
 
 #define WAIT_SIGNAL \
-	" UNION ALL SELECT 3, 0, jsonb_build_object('kind', 'signal', 'signal', r.awaiting_signal)" \
+	" UNION ALL SELECT 3, 0, jsonb_build_object('kind', 'signal', 'signal', r.awaiting_signal," \
+	"  'buffered', (SELECT count(*) FROM workflow.signals s WHERE s.workflow_id = r.workflow_id" \
+	"               AND s.run_id = r.run_id AND s.signal = r.awaiting_signal))" \
 	" WHERE r.awaiting_signal IS NOT NULL AND r.status = 'running'"
 
 #define WAIT_CHILDREN \

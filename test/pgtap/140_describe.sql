@@ -103,7 +103,7 @@ SELECT ok((workflow.describe('napper')->'waiting_on'->0->>'fire_at')::timestampt
 -- A signal, with and without a timeout ------------------------------------
 SELECT workflow.start_workflow('listen', '{}', 'listener');
 SELECT is(workflow.describe('listener')->'waiting_on',
-		  '[{"kind": "signal", "signal": "go"}]'::jsonb, 'an awaited signal, by name');
+		  '[{"kind": "signal", "signal": "go", "buffered": 0}]'::jsonb, 'an awaited signal, by name');
 SELECT workflow.start_workflow('listen', '{"timeout": "10 minutes"}', 'listener-t');
 SELECT is(jsonb_path_query_array(workflow.describe('listener-t')->'waiting_on', '$[*].kind'),
 		  '["timer", "signal"]'::jsonb, 'with a timeout: the signal and its timer');
