@@ -161,6 +161,7 @@ wf_await_result(PG_FUNCTION_ARGS)
 	WfRunEnding run;
 	WfRunEnding unused;
 	bool		ended;
+	Jsonb	   *result = NULL;
 
 	wf_check_name(workflow_id, "workflow_id");
 	deadline = await_deadline(fcinfo);
@@ -182,17 +183,25 @@ wf_await_result(PG_FUNCTION_ARGS)
 	wf_read_run_endings(workflow_id, (Datum) 0, &unused, &run);
 	if (!run.found || !is_member_of_role(save.saved_userid, run.owner))
 		unknown_workflow(workflow_id);
+	if (run.open && run.mine)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("workflow.await_result() would wait for its own transaction"),
+				 errdetail("This transaction started or changed the open run of workflow \"%s\": nobody else can advance it before it commits.",
+						   workflow_id),
+				 errhint("Commit first, then await the result in a new transaction.")));
 	ended = wait_for_ending(workflow_id, save.saved_userid, &run, deadline);
 	wf_await_leave();
+	if (ended && strcmp(run.status, "completed") != 0)
+		raise_not_completed(workflow_id, &run);
+	/* The result outlives the frame's SPI memory. */
+	if (ended && run.result != NULL)
+		result = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(run.result), false, -1);
 	wf_api_leave(&save);
 
-	if (!ended)
+	if (result == NULL)
 		PG_RETURN_NULL();
-	if (strcmp(run.status, "completed") != 0)
-		raise_not_completed(workflow_id, &run);
-	if (run.result == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(run.result);
+	PG_RETURN_JSONB_P(result);
 }
 
 /*

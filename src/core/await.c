@@ -148,7 +148,9 @@ wf_await_enter(const char *workflow_id)
 {
 	WfAwaitBucket *bucket;
 
-	Assert(waiting_in < 0 && buckets != NULL);
+	Assert(buckets != NULL);
+	/* A wait cut short inside a subtransaction (a caught cancel) is over. */
+	wf_await_leave();
 	waiting_in = bucket_of(workflow_id);
 	bucket = &buckets[waiting_in];
 	ConditionVariablePrepareToSleep(&bucket->cv);

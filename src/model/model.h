@@ -162,6 +162,7 @@ typedef struct WfRunEnding
 	char	   *status;
 	Oid			owner;
 	bool		open;
+	bool		mine;			/* written by the current transaction */
 	Jsonb	   *result;
 	Jsonb	   *error;
 	TimestampTz closed_at;

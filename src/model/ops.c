@@ -20,6 +20,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -265,6 +266,7 @@ wf_read_run_endings(const char *workflow_id, Datum target_run_id,
 		run.open = isnull;
 		run.closed_at = isnull ? 0 : DatumGetTimestampTz(d);
 		run.created_at = DatumGetTimestampTz(heap_getattr(tuple, att_created, desc, &isnull));
+		run.mine = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
 
 		if (target_run_id != (Datum) 0 &&
 			memcmp(DatumGetUUIDP(run.run_id), DatumGetUUIDP(target_run_id), UUID_LEN) == 0)

@@ -5,7 +5,7 @@
 -- gives pg_monitor real counts and no row; every function and view has a
 -- comment.  (await_result waits across sessions: test/t/120_await_result.pl.)
 BEGIN;
-SELECT plan(58);
+SELECT plan(62);
 
 CREATE ROLE wf_owner;
 CREATE ROLE wf_other;
@@ -142,12 +142,23 @@ SELECT is(workflow.retry_now('bug'), 1, 'retry_now: the workflow task retry');
 SELECT ok((SELECT task_retry_at <= now() FROM workflow.workflows WHERE workflow_id = 'bug'),
 		  'is due now');
 
+-- await_result without waiting (waiting: test/t/120_await_result.pl) -------
+SELECT is(workflow.await_result('listener'), '{"ok": true}'::jsonb,
+		  'await_result of a completed run: its result at once');
+SELECT throws_ok($$SELECT workflow.await_result('act', '1 s')$$, '25000',
+				 'workflow.await_result() would wait for its own transaction',
+				 'await_result of a run this transaction changed is refused (nobody else could close it)');
+SELECT throws_ok($$SELECT workflow.await_result('act', '-1 s')$$, '22023', NULL,
+				 'a negative timeout is refused');
+
 -- Another role sees nothing -----------------------------------------------
 SET ROLE wf_other;
 SELECT throws_ok($$SELECT workflow.describe('act')$$, '42704', NULL,
 				 'another role: describe of a run it may not see is 42704');
 SELECT throws_ok($$SELECT workflow.describe('no-such-id')$$, '42704',
 				 'workflow "no-such-id" does not exist', 'as for an unknown id');
+SELECT throws_ok($$SELECT workflow.await_result('listener')$$, '42704', NULL,
+				 'nor await it (42704)');
 SELECT throws_ok($$SELECT * FROM workflow.stats$$, '42501', NULL,
 				 'workflow.stats is not for every role');
 
