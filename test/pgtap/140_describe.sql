@@ -5,7 +5,7 @@
 -- gives pg_monitor real counts and no row; every function and view has a
 -- comment.  (await_result waits across sessions: test/t/120_await_result.pl.)
 BEGIN;
-SELECT plan(62);
+SELECT plan(63);
 
 CREATE ROLE wf_owner;
 CREATE ROLE wf_other;
@@ -40,7 +40,12 @@ SELECT workflow.register_workflow('one', 'app.one(jsonb)');
 SELECT workflow.register_workflow('nap', 'app.nap(jsonb)');
 SELECT workflow.register_workflow('listen', 'app.listen(jsonb)');
 SELECT workflow.register_workflow('parent', 'app.parent(jsonb)');
+CREATE FUNCTION app.awaiter(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workflow.await_result('listener', '1 s');
+END $$;
 SELECT workflow.register_workflow('broken', 'app.broken(jsonb)');
+SELECT workflow.register_workflow('awaiter', 'app.awaiter(jsonb)');
 SELECT workflow.register_workflow('capped', 'app.nap(jsonb)', '{"max_running": 1}');
 
 -- An activity: ready, claimed, backing off ---------------------------------
@@ -151,6 +156,10 @@ SELECT throws_ok($$SELECT workflow.await_result('act', '1 s')$$, '25000',
 SELECT throws_ok($$SELECT workflow.await_result('act', '-1 s')$$, '22023', NULL,
 				 'a negative timeout is refused');
 
+SELECT workflow.start_workflow('awaiter', '{}', 'awaiting-in-code');
+SELECT is(workflow.describe('awaiting-in-code')->'last_task_failure'->'error'->>'sqlstate', 'WF005',
+		  'workflow code may not call await_result (WF005)');
+
 -- Another role sees nothing -----------------------------------------------
 SET ROLE wf_other;
 SELECT throws_ok($$SELECT workflow.describe('act')$$, '42704', NULL,
@@ -164,7 +173,7 @@ SELECT throws_ok($$SELECT * FROM workflow.stats$$, '42501', NULL,
 
 -- pg_monitor: real counts, no rows ----------------------------------------
 SET ROLE wf_watcher;
-SELECT is((SELECT sum(runs) FROM workflow.stats), 10::numeric, 'pg_monitor sees the real count of runs');
+SELECT is((SELECT sum(runs) FROM workflow.stats), 11::numeric, 'pg_monitor sees the real count of runs');
 SELECT is((SELECT runs FROM workflow.stats WHERE workflow_type = 'capped' AND status = 'queued'), 2::bigint,
 		  'by type and status');
 SELECT is((SELECT with_task_failures FROM workflow.stats WHERE workflow_type = 'broken'), 1::bigint,

@@ -145,6 +145,21 @@ $node->safe_psql($db, q{SELECT workflow.terminate_workflow('wf-t', 'by the opera
 like($err, qr/WF013.*status "terminated"/, 'a terminated run raises WF013 naming its status');
 $waiter->quit;
 
+# --------------------------------------------- many waiters, one closing commit
+my @many = map { "wf-m$_" } 1 .. 8;
+$node->safe_psql($db, join('', map { "SELECT workflow.start_workflow('one_step', '{}', '$_');\n" } @many));
+my @waiters = map { [ start_waiter($_) ] } @many;
+$node->safe_psql($db, "BEGIN;\n"
+	  . join('', map { "SELECT workflow.terminate_workflow('$_');\n" } @many) . "COMMIT;");
+my $woken = 0;
+for my $w (@waiters)
+{
+	($result, $err) = waiter_output($w->[0]);
+	$woken++ if defined $err && $err =~ /WF013.*status "terminated"/;
+	$w->[0]->quit;
+}
+is($woken, scalar(@many), 'one commit closing 8 awaited runs wakes each of their 8 waiters');
+
 # --------------------------------------------- timeout, cancel, statement_timeout
 $node->safe_psql($db, q{SELECT workflow.start_workflow('one_step', '{}', 'wf-x')});
 my $t0 = time();
