@@ -93,17 +93,27 @@ await_deadline(FunctionCallInfo fcinfo)
 												   IntervalPGetDatum(timeout)));
 }
 
+/* Are two uuid Datums the same run? */
+static bool
+same_run(Datum a, Datum b)
+{
+	return memcmp(DatumGetUUIDP(a), DatumGetUUIDP(b), UUID_LEN) == 0;
+}
+
 /*
  * Wait for the run followed (*run: the latest run of the id when the call
  * began, then the next after each continue-as-new) to end; false on
- * timeout.  *run holds its ending.
+ * timeout.  *run holds its ending.  Each check after a wake-up reads into
+ * a context reset before the next one, so that a waiter woken often (by
+ * other runs of its bucket) does not grow.
  */
 static bool
 wait_for_ending(const char *workflow_id, Oid caller, WfRunEnding *run, TimestampTz deadline)
 {
-	MemoryContext check_cxt = AllocSetContextCreate(CurrentMemoryContext, "await_result check",
-													 ALLOCSET_SMALL_SIZES);
 	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext check_cxt = AllocSetContextCreate(outer, "await_result check",
+													 ALLOCSET_SMALL_SIZES);
+	Datum		target = datumCopy(run->run_id, false, UUID_LEN);
 	WfRunEnding latest;
 
 	for (;;)
@@ -118,7 +128,10 @@ wait_for_ending(const char *workflow_id, Oid caller, WfRunEnding *run, Timestamp
 			wf_read_run_endings(workflow_id, (Datum) 0, run, &latest);
 			if (!latest.found || !is_member_of_role(caller, latest.owner))
 				unknown_workflow(workflow_id);
+			if (same_run(latest.run_id, target))
+				break;			/* no next run (deleted since): report this ending */
 			*run = latest;
+			target = datumCopy(run->run_id, false, UUID_LEN);
 			continue;
 		}
 		left = ms_left(deadline);
@@ -130,7 +143,7 @@ wait_for_ending(const char *workflow_id, Oid caller, WfRunEnding *run, Timestamp
 		wf_await_sleep(left);
 		MemoryContextReset(check_cxt);
 		MemoryContextSwitchTo(check_cxt);
-		wf_read_run_endings(workflow_id, run->run_id, run, &latest);
+		wf_read_run_endings(workflow_id, target, run, &latest);
 		MemoryContextSwitchTo(outer);
 		if (!run->found)
 			ereport(ERROR,
