@@ -32,6 +32,7 @@
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/shmem.h"
+#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
 #include "core/core.h"
@@ -166,6 +167,8 @@ wf_await_sleep(long timeout_ms)
 {
 	Assert(waiting_in >= 0);
 	CHECK_FOR_INTERRUPTS();
+	/* Hold no catalog snapshot (and its xmin) while asleep. */
+	InvalidateCatalogSnapshot();
 	if (timeout_ms < 0)
 		ConditionVariableSleep(&buckets[waiting_in].cv, PG_WAIT_EXTENSION);
 	else

@@ -25,7 +25,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
-#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 #include "model/model.h"
@@ -218,10 +217,11 @@ void
 wf_read_run_endings(const char *workflow_id, Datum target_run_id,
 					WfRunEnding *target, WfRunEnding *latest)
 {
-	Oid			relid = get_relname_relid("workflows", get_namespace_oid("workflow", false));
+	Oid			nsp = get_namespace_oid("workflow", false);
+	Oid			relid = get_relname_relid("workflows", nsp);
+	Oid			pkey = get_relname_relid("workflows_pkey", nsp);
 	Relation	rel;
 	Relation	idx;
-	Oid			pkey;
 	ScanKeyData key;
 	Snapshot	snap;
 	SysScanDesc scan;
@@ -231,7 +231,6 @@ wf_read_run_endings(const char *workflow_id, Datum target_run_id,
 	memset(target, 0, sizeof(WfRunEnding));
 	memset(latest, 0, sizeof(WfRunEnding));
 	rel = table_open(relid, AccessShareLock);
-	pkey = RelationGetPrimaryKeyIndex(rel);
 	idx = index_open(pkey, AccessShareLock);
 	att_run_id = get_attnum(relid, "run_id");
 	att_status = get_attnum(relid, "status");
