@@ -196,5 +196,34 @@ $node->safe_psql($db, q{SELECT workflow.terminate_workflow('wf-x')});
 is($node->safe_psql($db, q{SELECT status FROM workflow.workflows WHERE workflow_id = 'wf-x'}),
 	'terminated', 'closing a run nobody awaits works as before');
 
+# --------------------------------------------- retry_now after a code fix, end to end
+# A failed workflow task would be retried in an hour; after the fix,
+# retry_now makes it due at once and the scheduler (woken at commit) runs
+# it: await_result sees the run complete.
+$node->append_conf('postgresql.conf', "workflow.task_retry_initial = '1h'\nworkflow.task_retry_max = '1h'\n");
+$node->reload;
+ok(poll($node, $db, 'SHOW workflow.task_retry_max', '1h'), 'workflow task retries back off for an hour');
+$node->safe_psql($db, q{
+CREATE FUNCTION fixme(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN to_jsonb(1 / 0);
+END $$;
+SELECT workflow.register_workflow('fixme', 'fixme(jsonb)');
+SELECT workflow.start_workflow('fixme', '{}', 'wf-fix');
+});
+is($node->safe_psql($db, q{SELECT task_retry_at > now() + interval '50 minutes' FROM workflow.workflows WHERE workflow_id = 'wf-fix'}),
+	't', 'the failed workflow task is retried in an hour');
+$node->safe_psql($db, q{
+CREATE OR REPLACE FUNCTION fixme(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN '{"fixed": true}';
+END $$;
+});
+is($node->safe_psql($db, q{SELECT workflow.retry_now('wf-fix')}), '1', 'retry_now after the fix: 1 item');
+$t0 = time();
+is($node->safe_psql($db, q{SELECT workflow.await_result('wf-fix', '20 s')}), '{"fixed": true}',
+	'the scheduler retried it at once and the run completed');
+diag(sprintf('completed %.2f s after retry_now', time() - $t0));
+
 $node->stop;
 done_testing();
