@@ -17,6 +17,7 @@ OBJS = \
 	src/core/shmem.o \
 	src/core/notify.o \
 	src/core/cron.o \
+	src/core/flowstate.o \
 	src/model/tasks.o \
 	src/model/timers.o \
 	src/model/runs.o \

@@ -33,7 +33,9 @@ wf_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(wf_shmem_size());
+	RequestAddinShmemSpace(wf_flow_shmem_size());
 	RequestNamedLWLockTranche("workflow", 1);
+	RequestNamedLWLockTranche("workflow flow control", 1);
 }
 
 /* Create or attach to our shared memory. */
@@ -43,6 +45,7 @@ wf_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	wf_shmem_startup();
+	wf_flow_shmem_startup();
 }
 
 /* workflow.default_queue must be a valid queue name. */
@@ -161,11 +164,16 @@ wf_xact_callback(XactEvent event, void *arg)
 			wf_history_at_pre_commit();
 			wf_notify_at_pre_commit();
 			return;
+		case XACT_EVENT_PRE_PREPARE:
+			wf_flow_at_pre_prepare();
+			return;
 		case XACT_EVENT_COMMIT:
 			wf_notify_at_commit();
+			wf_flow_at_end(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			wf_flow_at_end(false);
 			break;
 		default:
 			return;

@@ -322,6 +322,25 @@ extern WfDbSlot *wf_db_slots(void);
 extern LWLock *wf_shared_lock(void);
 extern void wf_set_launcher_latch(Latch *latch);
 
+/* flowstate.c: flow control's shared state (pending claims, buckets, claim counts) */
+extern Size wf_flow_shmem_size(void);
+extern void wf_flow_shmem_startup(void);
+extern bool wf_flow_available(void);
+extern int64 wf_flow_pending(const char *queue, const char *key, int64 *own);
+extern bool wf_flow_add_pending(const char *queue, const char *key, int64 n);
+extern void wf_flow_at_end(bool committed);
+extern void wf_flow_at_pre_prepare(void);
+extern int64 wf_flow_committed(const char *queue);
+extern void wf_flow_set_count(const char *queue, int64 committed, int64 count);
+extern bool wf_flow_in_flight_bound(const char *queue, int64 *bound);
+extern void wf_flow_forget_count(const char *queue);
+extern int32 wf_flow_take_tokens(const char *queue, int32 rate_tasks, double per,
+								 TimestampTz now, int32 want);
+extern void wf_flow_return_tokens(const char *queue, int32 n);
+extern void wf_flow_reset_bucket(const char *queue);
+extern void wf_flow_claimed(const char *queue, int n, TimestampTz now);
+extern bool wf_flow_claimed_last_minute(const char *queue, TimestampTz now, int64 *claims);
+
 /* notify.c: what a commit announces (queues, due times, the launcher) */
 extern void wf_wake_launcher_at_commit(void);
 extern void wf_notify_queue(const char *queue);

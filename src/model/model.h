@@ -52,12 +52,16 @@ extern void wf_terminate_run(WfRun *run, WfEventType event_type, WfRunStatus sta
 /* flow.c: flow control (queue limits, type limits, queued runs) */
 typedef struct WfClaimLimits
 {
-	bool		configured;		/* the queue has limits (its row is locked) */
+	bool		configured;		/* the queue has a queue_config row */
+	bool		locked;			/* the queue's claim lock is held */
+	bool		keep_lock;		/* to commit: the pending counts had no room */
 	int32		allowed;		/* how many tasks the claim may take */
 	int32		max_concurrency;	/* 0 if none */
 	int32		key_limit;		/* key_concurrency, 0 if none */
 	bool		rate_limited;
-	double		tokens;			/* the bucket now, if rate_limited */
+	int32		tokens_taken;	/* from the bucket, if rate_limited */
+	int32		reserved;		/* room reserved under max_concurrency */
+	List	   *keys;			/* a keyed claim's keys (flow.c's KeyCount) */
 } WfClaimLimits;
 
 extern void wf_set_queue_limits(const char *queue, Jsonb *options, Oid caller);
