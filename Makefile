@@ -23,6 +23,7 @@ OBJS = \
 	src/model/lifecycle.o \
 	src/model/flow.o \
 	src/model/schedules.o \
+	src/model/reset.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
@@ -31,6 +32,8 @@ OBJS = \
 	src/api/commands.o \
 	src/api/worker.o \
 	src/api/schedules.o \
+	src/api/reset.o \
+	src/api/replay_check.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o
 
