@@ -172,8 +172,8 @@ gate_type(const char *type, Oid issuer, const char *command)
 		if (wf_replay_check_mode == WF_REPLAY_CHECK_WARNING)
 			ereport(WARNING,
 					(errcode(ERRCODE_WF_NONDETERMINISM),
-					 errmsg("running workflow \"%s\" (run %s) of type \"%s\" cannot replay with the new code",
-							c->workflow_id, wf_uuid_out(c->run_id), type),
+					 errmsg("running workflow \"%s\" of type \"%s\" cannot replay with the new code",
+							c->workflow_id, type),
 					 errdetail("%s", c->detail),
 					 errhint("Guard the change with workflow.patched(), or keep the old code until these runs end.")));
 	}
@@ -187,8 +187,7 @@ gate_type(const char *type, Oid issuer, const char *command)
 				(errcode(ERRCODE_WF_NONDETERMINISM),
 				 errmsg("%s would break %d running workflow%s of type \"%s\"",
 						command, diverging, diverging == 1 ? "" : "s", type),
-				 errdetail("Workflow \"%s\" (run %s): %s", first->workflow_id,
-						   wf_uuid_out(first->run_id), first->detail),
+				 errdetail("Workflow \"%s\": %s", first->workflow_id, first->detail),
 				 errhint("Guard the change with workflow.patched(), or set workflow.replay_check to "
 						 "'warning' or 'off' to make it anyway; workflow.check_replay('%s') lists the runs.",
 						 type)));

@@ -84,7 +84,7 @@ BEGIN
 	PERFORM workflow.activity('Pack', input, 'q');
 	RETURN '{}';
 END $f$$q$),
-			   '^WF003: Workflow "ship-[12]" \(run [0-9a-f-]+\): non-determinism at position 1: history recorded activity "Pack", code asked for activity "Weigh"$',
+			   '^WF003: Workflow "ship-[12]": non-determinism at position 1: history recorded activity "Pack", code asked for activity "Weigh"$',
 			   'the error''s detail is the non-determinism error''s message');
 
 -- check_replay sees the same divergence while the new code is in place (in a savepoint).
