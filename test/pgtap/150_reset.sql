@@ -2,9 +2,10 @@
 -- good, reset to the event after ChargePayment completed with the
 -- shipment "fixed", completes; the kept prefix; the old run terminated;
 -- refused points (listing the valid ones), roles and bad input; signals
--- re-applied; reset of a closed run to 1; a reset child keeps its parent.
+-- re-applied; reset of a closed run to 1; a reset child keeps its parent;
+-- a reset parent's open child is terminated and started again.
 BEGIN;
-SELECT plan(37);
+SELECT plan(41);
 
 CREATE ROLE wf_reset_owner;
 CREATE ROLE wf_reset_other;
@@ -196,6 +197,50 @@ RESET ROLE;
 SELECT is((SELECT result FROM workflow.workflows WHERE run_id = open_run('sig-1') OR
 			(workflow_id = 'sig-1' AND status = 'completed')),
 		  '{"a": "first", "b": "second"}'::jsonb, 'the reset run completes with both signals');
+
+-- Parents and children ------------------------------------------------------
+CREATE FUNCTION kid(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM workflow.activity('K1', '{}', 'fam');
+	RETURN workflow.activity('K2', '{}', 'fam');
+END $$;
+CREATE FUNCTION parent(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM workflow.activity('P1', '{}', 'fam');
+	RETURN jsonb_build_object('child', workflow.child_workflow('kid'));
+END $$;
+ALTER FUNCTION kid(jsonb) OWNER TO wf_reset_owner;
+ALTER FUNCTION parent(jsonb) OWNER TO wf_reset_owner;
+SET ROLE wf_reset_owner;
+SELECT workflow.register_workflow('kid', 'kid(jsonb)');
+SELECT workflow.register_workflow('parent', 'parent(jsonb)');
+SELECT workflow.start_workflow('parent', '{}', 'fam');
+RESET ROLE;
+SELECT work('fam'); SELECT work('fam');	-- P1, then the child's K1
+SELECT event_of('fam', 'ActivityCompleted', 'P1') AS p1_done \gset
+SET ROLE wf_reset_owner;
+SELECT workflow.reset_workflow('fam/child-2', 1);
+RESET ROLE;
+SELECT is((SELECT string_agg(event_type, ' ' ORDER BY event_id) FROM workflow.history
+			WHERE run_id = open_run('fam')),
+		  'WorkflowStarted ActivityScheduled ActivityStarted ActivityCompleted ChildWorkflowStarted',
+		  'a reset child: its parent is not told of the old child run''s end');
+SELECT work('fam'); SELECT work('fam');	-- the new child's K1, K2
+SELECT is((SELECT result FROM workflow.workflows WHERE workflow_id = 'fam' AND status = 'completed'),
+		  '{"child": {"k2": "ok-1"}}'::jsonb, 'and gets the new child run''s result');
+SET ROLE wf_reset_owner;
+SELECT workflow.reset_workflow('fam', :p1_done);
+RESET ROLE;
+SELECT work('fam');	-- the child started again by the replay: K1
+SET ROLE wf_reset_owner;
+SELECT workflow.reset_workflow('fam', :p1_done);
+RESET ROLE;
+SELECT is((SELECT array_agg(status ORDER BY status) FROM workflow.workflows WHERE workflow_id = 'fam/child-2'),
+		  ARRAY['completed', 'running', 'terminated', 'terminated'],
+		  'a reset parent''s open child is terminated and started again by the replay');
+SELECT work('fam'); SELECT work('fam');
+SELECT is((SELECT count(*) FROM workflow.workflows WHERE workflow_id = 'fam' AND status = 'completed'), 2::bigint,
+		  'and the reset parent completes');
 
 SELECT * FROM finish();
 ROLLBACK;
