@@ -6,11 +6,14 @@
  * The reset point is an event where a result reached the code (an
  * activity's outcome, a fired timer, a received signal, a child's outcome)
  * or 1, the start.  It must come before the code ended (before the first
- * compensation, the final event or a cancellation request) and leave
- * nothing in flight: no activity, timer or child the code had started and
- * whose outcome comes later.  Such a point is a state the new run can be
- * rebuilt from by replay alone; what came after it is scheduled again by
- * that replay, with the function as it is now.
+ * compensation, the final event or a cancellation request) and leave no
+ * child workflow in flight (a child run belongs to its parent run: it
+ * cannot be handed over).  The new run is rebuilt from the prefix by
+ * replay; activities and timers the code had started and whose outcome
+ * came after the point are scheduled again for the new run as they were
+ * (a fresh task, attempt 1; the timer's fire_at); what the code did after
+ * the point is scheduled again by the replay, with the function as it is
+ * now.
  *
  * The new run:
  *	 - WorkflowStarted carries the old run's start data and reset_from
@@ -47,10 +50,11 @@ static SPIPlanPtr started_plan;
 static SPIPlanPtr prefix_plan;
 static SPIPlanPtr signals_plan;
 static SPIPlanPtr buffer_signal_plan;
+static SPIPlanPtr in_flight_plan;
 
 /*
  * The valid reset points of a run, ascending: see the file header.  A
- * point is valid when no command (by its seq) is opened at or before it
+ * point is valid when no child (by its seq) is started at or before it
  * without its outcome at or before it.
  */
 static int
@@ -83,8 +87,7 @@ reset_points(WfRun *run, int64 **points)
 				"      OR p.event_type = 'SignalReceived')))"
 				"   AND NOT EXISTS (SELECT 1 FROM ev o"
 				"     WHERE o.event_id <= p.event_id AND o.data ? 'seq'"
-				"       AND o.event_type IN ('ActivityScheduled', 'TimerStarted', 'ChildWorkflowStarted')"
-				"       AND NOT o.data @> '{\"is_compensation\": true}'"
+				"       AND o.event_type = 'ChildWorkflowStarted'"
 				"       AND NOT EXISTS (SELECT 1 FROM ev r WHERE r.event_id <= p.event_id"
 				"         AND r.resolves AND r.data->'seq' = o.data->'seq'))"
 				" ORDER BY 1",
@@ -136,7 +139,7 @@ check_reset_point(WfRun *run, int64 event_id)
 			 errdetail("The valid reset points are %s.", points_text(points, n)),
 			 errhint("Reset to 1 (the start), or to an event where a result reached the code "
 					 "(ActivityCompleted, a final ActivityFailed, TimerFired, SignalReceived, a child's outcome) "
-					 "while nothing else it started was in flight, before it ended or was asked to cancel.")));
+					 "while no child workflow was in flight, before it ended or was asked to cancel.")));
 }
 
 /*
@@ -246,6 +249,60 @@ copy_prefix(WfRun *old, WfRun *run, int64 from, int64 to)
 			elog(ERROR, "unknown event type \"%s\" in the history of workflow \"%s\"",
 				 names[i], old->workflow_id);
 		wf_append_event(run, type, data[i]);
+	}
+}
+
+/*
+ * Schedule again for the new run the activities and timers the code had
+ * started by the point and whose outcome came after it: the replay finds
+ * them pending in the prefix and waits for them.
+ */
+static void
+resume_in_flight(WfRun *old, WfRun *run, int64 point)
+{
+	Oid			types[3] = {TEXTOID, UUIDOID, INT8OID};
+	Datum		values[3] = {CStringGetTextDatum(old->workflow_id), old->run_id,
+	Int64GetDatum(point)};
+	int			n,
+				i;
+	char	  **kinds;
+	Jsonb	  **data;
+
+	n = wf_exec(&in_flight_plan,
+				"SELECT o.event_type, o.data FROM workflow.history o"
+				" WHERE o.workflow_id = $1 AND o.run_id = $2 AND o.event_id <= $3 AND o.data ? 'seq'"
+				"   AND o.event_type IN ('ActivityScheduled', 'TimerStarted')"
+				"   AND NOT EXISTS (SELECT 1 FROM workflow.history r"
+				"     WHERE r.workflow_id = $1 AND r.run_id = $2 AND r.event_id <= $3"
+				"       AND r.data->'seq' = o.data->'seq' AND NOT r.data @> '{\"is_compensation\": true}'"
+				"       AND COALESCE(r.data->>'final', 'true') = 'true'"
+				"       AND r.event_type IN ('ActivityCompleted', 'ActivityFailed', 'ActivityTimedOut',"
+				"         'ActivityCancelled', 'TimerFired', 'TimerCancelled', 'SignalConsumed'))"
+				" ORDER BY o.event_id",
+				3, types, values, NULL, 0);
+	kinds = palloc(sizeof(char *) * (n + 1));
+	data = palloc(sizeof(Jsonb *) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		kinds[i] = wf_get_text(i, 1);
+		data[i] = wf_get_jsonb(i, 2);
+	}
+	for (i = 0; i < n; i++)
+	{
+		int			seq = atoi(wf_event_text(data[i], WF_KEY_SEQ));
+		char	   *activity_id;
+
+		if (strcmp(kinds[i], "TimerStarted") == 0)
+			wf_start_timer(run, seq,
+						   DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																   CStringGetDatum(wf_event_text(data[i], WF_KEY_FIRE_AT)),
+																   ObjectIdGetDatum(InvalidOid),
+																   Int32GetDatum(-1))));
+		else
+			(void) wf_schedule_task(run, seq, false, wf_event_text(data[i], WF_KEY_ACTIVITY),
+									wf_event_text(data[i], WF_KEY_QUEUE),
+									wf_event_value(data[i], WF_KEY_INPUT),
+									wf_event_value(data[i], WF_KEY_OPTIONS), &activity_id);
 	}
 }
 
@@ -365,6 +422,7 @@ wf_reset_run(const char *workflow_id, int64 event_id, const char *reason, Oid ca
 				 errdetail("Another run of it was started while the reset was under way."),
 				 errhint("Reset that run instead.")));
 	copy_prefix(old, run, started_id, point);
+	resume_in_flight(old, run, point);
 	reapply_signals(old, run, point);
 	return new_run_id;
 }

@@ -5,7 +5,7 @@
 -- re-applied; reset of a closed run to 1; a reset child keeps its parent;
 -- a reset parent's open child is terminated and started again.
 BEGIN;
-SELECT plan(41);
+SELECT plan(45);
 
 CREATE ROLE wf_reset_owner;
 CREATE ROLE wf_reset_other;
@@ -241,6 +241,40 @@ SELECT is((SELECT array_agg(status ORDER BY status) FROM workflow.workflows WHER
 SELECT work('fam'); SELECT work('fam');
 SELECT is((SELECT count(*) FROM workflow.workflows WHERE workflow_id = 'fam' AND status = 'completed'), 2::bigint,
 		  'and the reset parent completes');
+
+-- In flight at the point: a parallel activity and a timer are scheduled again --
+CREATE FUNCTION fan(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE a bigint; b bigint; r jsonb;
+BEGIN
+	a := workflow.activity_async('A', '{}', 'fan');
+	b := workflow.activity_async('B', '{}', 'fan');
+	r := workflow.wait_all(ARRAY[a, b]);
+	PERFORM workflow.sleep('1 hour');
+	RETURN r;
+END $$;
+ALTER FUNCTION fan(jsonb) OWNER TO wf_reset_owner;
+SET ROLE wf_reset_owner;
+SELECT workflow.register_workflow('fan', 'fan(jsonb)');
+SELECT workflow.start_workflow('fan', '{}', 'fan-1');
+RESET ROLE;
+SELECT work('fan');	-- A completes; B is in flight
+SELECT event_of('fan-1', 'ActivityCompleted', 'A') AS a_done \gset
+SELECT work('fan');	-- B completes; the sleep starts
+SET ROLE wf_reset_owner;
+SELECT workflow.reset_workflow('fan-1', :a_done);
+RESET ROLE;
+SELECT is((SELECT array_agg(activity) FROM workflow.tasks WHERE run_id = open_run('fan-1')), ARRAY['B'],
+		  'an activity in flight at the point is scheduled again for the new run');
+SELECT is(work('fan'), 'B', 'B runs again');
+SELECT is((SELECT count(*) FROM workflow.timers WHERE run_id = open_run('fan-1')), 1::bigint,
+		  'then the replay starts the sleep');
+SELECT event_id AS timer_started FROM workflow.history
+ WHERE run_id = open_run('fan-1') AND event_type = 'TimerStarted' \gset
+SET ROLE wf_reset_owner;
+SELECT workflow.reset_workflow('fan-1', :timer_started - 1);
+RESET ROLE;
+SELECT is((SELECT count(*) FROM workflow.timers WHERE run_id = open_run('fan-1')), 1::bigint,
+		  'a reset to B''s completion: the replay starts the sleep again');
 
 SELECT * FROM finish();
 ROLLBACK;
