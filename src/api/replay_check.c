@@ -195,8 +195,9 @@ gate_type(const char *type, Oid issuer, const char *command)
 
 /*
  * The event trigger workflow_replay_check (ddl_command_end, CREATE and
- * ALTER FUNCTION).  Quiet while an extension script runs, inside workflow
- * code, and with a schema of another version than the library's.
+ * ALTER FUNCTION).  Quiet while an extension script runs, in a binary
+ * upgrade, inside workflow code, and with a schema of another version
+ * than the library's.
  */
 Datum
 wf_replay_gate(PG_FUNCTION_ARGS)
@@ -212,7 +213,8 @@ wf_replay_gate(PG_FUNCTION_ARGS)
 				 errmsg("workflow.replay_check_trigger() can only run as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (wf_replay_check_mode == WF_REPLAY_CHECK_OFF || wf_replay_check_runs == 0 ||
-		creating_extension || wf_in_workflow_code() || wf_schema_mismatch() != NULL)
+		creating_extension || IsBinaryUpgrade || wf_in_workflow_code() ||
+		wf_schema_mismatch() != NULL)
 		PG_RETURN_NULL();
 	wf_spi_enter(&save);
 	changed = wf_types_of_changed_functions();
