@@ -6,7 +6,7 @@
 -- the gate and replays only runs of roles it is a member of.  The WARNING
 -- text itself is test/sql/replay_check.sql's (pg_regress output).
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 
 CREATE ROLE wf_rc_owner;
 CREATE ROLE wf_rc_other;
@@ -116,6 +116,16 @@ SELECT is((SELECT detail FROM workflow.check_replay('ship') WHERE workflow_id = 
 		  'non-determinism at position 1: history recorded activity "Pack", code asked for nothing (it stopped at position 0)',
 		  'code that stops before the history does diverges');
 ROLLBACK TO SAVEPOINT shorter;
+
+-- The replay runs as the run's owner, not as the role that asks (here a superuser).
+SAVEPOINT whoami;
+CREATE OR REPLACE FUNCTION ship(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $f$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = '22000', MESSAGE = 'ran as ' || current_user;
+END $f$;
+SELECT is((SELECT detail FROM workflow.check_replay('ship') WHERE workflow_id = 'ship-1'),
+		  'ran as wf_rc_owner', 'check_replay runs the code as the run''s owner, not as the caller');
+ROLLBACK TO SAVEPOINT whoami;
 
 -- A compatible change: the new step guarded by patched(), and one after the frontier.
 SET workflow.replay_check = error;
