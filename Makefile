@@ -24,6 +24,7 @@ OBJS = \
 	src/model/lifecycle.o \
 	src/model/flow.o \
 	src/model/schedules.o \
+	src/model/reset.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
@@ -32,6 +33,8 @@ OBJS = \
 	src/api/commands.o \
 	src/api/worker.o \
 	src/api/schedules.o \
+	src/api/reset.o \
+	src/api/replay_check.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o
 

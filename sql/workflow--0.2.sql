@@ -552,3 +552,36 @@ CREATE FUNCTION workflow.delete_schedule(schedule_id text)
 CREATE FUNCTION workflow.schedule_next_fire(spec text, timezone text DEFAULT 'UTC',
 											after timestamptz DEFAULT pg_catalog.now())
 	RETURNS timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_schedule_next_fire';
+
+/* ---------------------------------------------------------------------
+ * Operating runs: reset, the replay check and its DDL gate
+ * (api/reset.c, model/reset.c, api/replay_check.c).
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION workflow.reset_workflow(workflow_id text, event_id bigint, reason text DEFAULT NULL)
+	RETURNS uuid LANGUAGE c AS 'MODULE_PATHNAME', 'wf_reset_workflow';
+COMMENT ON FUNCTION workflow.reset_workflow(text, bigint, text) IS
+	'Temporal''s reset: a new run of workflow_id whose history is its latest run''s events up to event_id (a point where a result reached the code, or 1); an open run ends terminated, without compensations. Returns the new run''s id.';
+
+CREATE FUNCTION workflow.check_replay(workflow_type text, max_runs integer DEFAULT 100)
+	RETURNS TABLE(workflow_id text, run_id uuid, ok boolean, detail text)
+	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_check_replay';
+COMMENT ON FUNCTION workflow.check_replay(text, integer) IS
+	'Replays up to max_runs running runs of workflow_type (those of roles you are a member of) against the current code, without effect; detail is the error a workflow task would record.';
+
+/*
+ * The DDL gate: CREATE or ALTER FUNCTION of a registered workflow type's
+ * function replays its running runs (workflow.replay_check,
+ * workflow.replay_check_runs).  The function runs as the role issuing the
+ * DDL; the replays run as each run's owner.  An extension member: pg_dump
+ * does not dump it, DROP EXTENSION drops it.  Created last, so that this
+ * script's own functions never meet it.
+ */
+CREATE FUNCTION workflow.replay_check_trigger()
+	RETURNS event_trigger LANGUAGE c AS 'MODULE_PATHNAME', 'wf_replay_gate';
+COMMENT ON FUNCTION workflow.replay_check_trigger() IS
+	'The event trigger workflow_replay_check: checks running workflows when their function changes.';
+REVOKE EXECUTE ON FUNCTION workflow.replay_check_trigger() FROM PUBLIC;
+CREATE EVENT TRIGGER workflow_replay_check ON ddl_command_end
+	WHEN TAG IN ('CREATE FUNCTION', 'ALTER FUNCTION')
+	EXECUTE FUNCTION workflow.replay_check_trigger();

@@ -140,6 +140,18 @@ define_settings(void)
 							"Scheduler processes per database that do due work in parallel.",
 							NULL, &wf_max_workers, 2, 1, WF_MAX_WORKERS,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("workflow.replay_check",
+							 "What CREATE or ALTER FUNCTION of a workflow type's function does "
+							 "when running workflows would not replay with the new code.",
+							 "off: nothing is checked; warning: a WARNING per such run; "
+							 "error: an ERROR that undoes the command.",
+							 &wf_replay_check_mode, WF_REPLAY_CHECK_WARNING, wf_replay_check_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.replay_check_runs",
+							"Running workflows the DDL gate replays per changed workflow type.",
+							"0 turns the gate off.",
+							&wf_replay_check_runs, 100, 0, 100000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	/* Sizes shared memory: only when preloaded (later it would be FATAL). */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("workflow.max_databases",

@@ -193,10 +193,12 @@ typedef struct WfRun
 	char	   *parent_workflow_id;
 	Datum		parent_run_id;	/* uuid, valid if parent_workflow_id */
 	Jsonb	   *error;			/* the failure being compensated */
+	bool		replaced;		/* closed by a reset: its next run takes over (model/reset.c) */
 } WfRun;
 
 extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist, Oid caller);
 extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked);
+extern WfRun *wf_read_run_by_id(const char *workflow_id, Datum run_id);
 extern bool wf_run_exists(const char *workflow_id, Datum run_id);
 extern void wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids);
 extern int64 wf_append_event(WfRun *run, WfEventType type, Jsonb *data);
@@ -250,6 +252,7 @@ typedef struct WfType
 extern WfType *wf_lookup_type(const char *type);
 extern Jsonb *wf_type_options(const char *type);
 extern void wf_forget_type(void);
+extern List *wf_types_of_changed_functions(void);
 
 /* sandbox.c: what workflow code may do to the session that runs it */
 typedef struct WfHeldLock

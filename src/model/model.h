@@ -30,6 +30,8 @@ typedef struct WfRunSpec
 	Datum		parent_run_id;
 	Datum		run_id;			/* preset run id, or 0 */
 	Datum		continued_from; /* previous run id, or 0 */
+	bool		admitted;		/* reset: starts at once, outside type limits */
+	Jsonb	   *started_data;	/* reset: WorkflowStarted's data as given, or NULL */
 } WfRunSpec;
 
 extern WfRun *wf_create_run(WfRunSpec *spec);
@@ -41,6 +43,10 @@ extern void wf_mark_parent(WfRun *run);
 extern int	wf_deliver_child_notices(WfRun *parent);
 extern void wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
 extern void wf_check_start_queues(Oid role, const char *type, const char *queue);
+
+/* reset.c: a new run from a kept prefix of the history (workflow.reset_workflow) */
+extern Datum wf_reset_run(const char *workflow_id, int64 event_id, const char *reason,
+						  Oid caller);
 
 /* lifecycle.c: how runs end */
 extern void wf_complete_run(WfRun *run, Jsonb *result);
