@@ -17,6 +17,7 @@ OBJS = \
 	src/core/shmem.o \
 	src/core/notify.o \
 	src/core/cron.o \
+	src/core/flowstate.o \
 	src/core/await.o \
 	src/model/tasks.o \
 	src/model/timers.o \
@@ -24,6 +25,7 @@ OBJS = \
 	src/model/lifecycle.o \
 	src/model/flow.o \
 	src/model/schedules.o \
+	src/model/reset.o \
 	src/model/ops.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
@@ -33,6 +35,8 @@ OBJS = \
 	src/api/commands.o \
 	src/api/worker.o \
 	src/api/schedules.o \
+	src/api/reset.o \
+	src/api/replay_check.o \
 	src/api/ops.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o

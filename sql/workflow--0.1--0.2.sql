@@ -108,10 +108,9 @@ CREATE INDEX tasks_ready_idx ON workflow.tasks (queue, priority, ready_at, task_
 /*
  * The limits of a queue (workflow.configure_queue), one row per configured
  * queue: a queue without a row has none, and its claims pay nothing for
- * them.  Claims of a configured queue lock its row (FOR UPDATE) for their
- * transaction, so that they count in-flight tasks one after another; the
- * row also holds the rate limit's token bucket and the claims of the last
- * minutes (for workflow.queues).
+ * them.  What changes with each claim (the rate limit's token bucket, the
+ * claims of the last minutes, the claims not yet committed) is in shared
+ * memory (src/core/flowstate.c), so that claims never write this row.
  */
 CREATE TABLE workflow.queue_config (
 	queue			text PRIMARY KEY,
@@ -120,11 +119,6 @@ CREATE TABLE workflow.queue_config (
 	rate_per		interval CHECK (rate_per OPERATOR(pg_catalog.>) '0'::interval),
 	key_concurrency	integer CHECK (key_concurrency OPERATOR(pg_catalog.>) 0),
 	paused			boolean NOT NULL DEFAULT false,
-	tokens			float8 NOT NULL DEFAULT 0,	/* the bucket, at refilled_at */
-	refilled_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	window_start	timestamptz,	/* claims are counted per minute from here */
-	window_claims	bigint NOT NULL DEFAULT 0,
-	previous_claims	bigint NOT NULL DEFAULT 0,	/* in the minute before window_start */
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	CHECK ((rate_tasks IS NULL) OPERATOR(pg_catalog.=) (rate_per IS NULL))
 );
@@ -139,6 +133,13 @@ CREATE INDEX workflows_type_open_idx ON workflow.workflows (workflow_type, concu
 /* A type's queued runs, in the order they start: priority, then FIFO. */
 CREATE INDEX workflows_queued_idx ON workflow.workflows (workflow_type, priority, queued_at)
 	WHERE status = 'queued';
+
+/* The claims of a configured queue in the last 60 seconds (shared memory). */
+CREATE FUNCTION workflow.queue_claims_last_minute(queue text)
+	RETURNS bigint LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wf_queue_claims_last_minute';
+REVOKE EXECUTE ON FUNCTION workflow.queue_claims_last_minute(text) FROM PUBLIC;
+COMMENT ON FUNCTION workflow.queue_claims_last_minute(text) IS
+	'Tasks claimed from a configured queue in the last 60 seconds (workflow.queues.claimed_last_minute); counted in shared memory, forgotten at restart.';
 
 /*
  * One row per queue that has tasks or limits.  claimed_last_minute is
@@ -159,20 +160,8 @@ SELECT q.queue,
 	   COALESCE(t.in_flight, 0) AS in_flight,
 	   COALESCE(t.backing_off, 0) AS backing_off,
 	   t.oldest_ready_at,
-	   (CASE WHEN c.queue IS NULL THEN NULL
-			 WHEN c.window_start IS NULL
-			   OR pg_catalog.now() OPERATOR(pg_catalog.>=)
-				  (c.window_start OPERATOR(pg_catalog.+) '2 minutes'::interval)
-			 THEN 0
-			 WHEN pg_catalog.now() OPERATOR(pg_catalog.>=)
-				  (c.window_start OPERATOR(pg_catalog.+) '1 minute'::interval)
-			 THEN pg_catalog.round(c.window_claims OPERATOR(pg_catalog.*)
-				  (2 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
-				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
-			 ELSE c.window_claims OPERATOR(pg_catalog.+) pg_catalog.round(c.previous_claims
-				  OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
-				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
-		END)::bigint AS claimed_last_minute
+	   CASE WHEN c.queue IS NOT NULL
+			THEN workflow.queue_claims_last_minute(q.queue) END AS claimed_last_minute
   FROM (SELECT queue FROM workflow.tasks UNION SELECT queue FROM workflow.queue_config) q
   LEFT JOIN (SELECT queue,
 					pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'ready') AS ready,
@@ -461,3 +450,36 @@ COMMENT ON VIEW workflow.stats IS
 	'Runs by workflow type and status, with task failures and the oldest open run: counts only, for pg_monitor.';
 COMMENT ON VIEW workflow.schedules IS
 	'The schedules of the roles the current role is a member of, with their next and last fires.';
+
+/* ---------------------------------------------------------------------
+ * Operating runs: reset, the replay check and its DDL gate
+ * (api/reset.c, model/reset.c, api/replay_check.c).
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION workflow.reset_workflow(workflow_id text, event_id bigint, reason text DEFAULT NULL)
+	RETURNS uuid LANGUAGE c AS 'MODULE_PATHNAME', 'wf_reset_workflow';
+COMMENT ON FUNCTION workflow.reset_workflow(text, bigint, text) IS
+	'Temporal''s reset: a new run of workflow_id whose history is its latest run''s events up to event_id (a point where a result reached the code, or 1); an open run ends terminated, without compensations. Returns the new run''s id.';
+
+CREATE FUNCTION workflow.check_replay(workflow_type text, max_runs integer DEFAULT 100)
+	RETURNS TABLE(workflow_id text, run_id uuid, ok boolean, detail text)
+	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_check_replay';
+COMMENT ON FUNCTION workflow.check_replay(text, integer) IS
+	'Replays up to max_runs running runs of workflow_type (those of roles you are a member of) against the current code, without effect; detail is the error a workflow task would record.';
+
+/*
+ * The DDL gate: CREATE or ALTER FUNCTION of a registered workflow type's
+ * function replays its running runs (workflow.replay_check,
+ * workflow.replay_check_runs).  The function runs as the role issuing the
+ * DDL; the replays run as each run's owner.  An extension member: pg_dump
+ * does not dump it, DROP EXTENSION drops it.  Created last, so that this
+ * script's own functions never meet it.
+ */
+CREATE FUNCTION workflow.replay_check_trigger()
+	RETURNS event_trigger LANGUAGE c AS 'MODULE_PATHNAME', 'wf_replay_gate';
+COMMENT ON FUNCTION workflow.replay_check_trigger() IS
+	'The event trigger workflow_replay_check: checks running workflows when their function changes.';
+REVOKE EXECUTE ON FUNCTION workflow.replay_check_trigger() FROM PUBLIC;
+CREATE EVENT TRIGGER workflow_replay_check ON ddl_command_end
+	WHEN TAG IN ('CREATE FUNCTION', 'ALTER FUNCTION')
+	EXECUTE FUNCTION workflow.replay_check_trigger();

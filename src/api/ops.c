@@ -9,6 +9,8 @@
  * with a fresh snapshot each time and keeps no lock between checks
  * (model/ops.c), follows continue-as-new to the next run, and is
  * cancellable (statement_timeout, pg_cancel_backend) while it sleeps.
+ * A reset (reset_workflow) is followed as continue-as-new is: the caller
+ * awaits the workflow's outcome, and the run a reset replaced has none.
  * The statement's own snapshot stays registered while it waits, as it
  * does for any statement (pg_sleep too): bound the wait with a timeout on
  * a busy server.  Inside REPEATABLE READ or SERIALIZABLE it is refused:
@@ -102,7 +104,7 @@ same_run(Datum a, Datum b)
 
 /*
  * Wait for the run followed (*run: the latest run of the id when the call
- * began, then the next after each continue-as-new) to end; false on
+ * began, then its successor after each continue-as-new or reset) to end; false on
  * timeout.  *run holds its ending.  Each check after a wake-up reads into
  * a context reset before the next one, so that a waiter woken often (by
  * other runs of its bucket) does not grow.
@@ -120,16 +122,29 @@ wait_for_ending(const char *workflow_id, Oid caller, WfRunEnding *run, Timestamp
 	{
 		long		left;
 
-		if (!run->open && strcmp(run->status, "continued_as_new") != 0)
+		if (!run->open && strcmp(run->status, "completed") == 0)
 			break;
 		if (!run->open)
 		{
-			/* Continued as new: the next run (created by the same commit) is the latest. */
+			WfRunEnding ended = *run;
+
+			/*
+			 * Follow the run's successor: the next run of a continue-as-new,
+			 * or the new run of a reset (reset_workflow terminates the run
+			 * it replaces).  Either was created by the transaction that
+			 * closed this run, so it started (created_at: that
+			 * transaction's start) no later than this run closed.
+			 */
 			wf_read_run_endings(workflow_id, (Datum) 0, run, &latest);
 			if (!latest.found || !is_member_of_role(caller, latest.owner))
 				unknown_workflow(workflow_id);
-			if (same_run(latest.run_id, target))
-				break;			/* no next run (deleted since): report this ending */
+			if (same_run(latest.run_id, target) ||
+				(strcmp(ended.status, "continued_as_new") != 0 &&
+				 latest.created_at > ended.closed_at))
+			{
+				*run = ended;
+				break;
+			}
 			*run = latest;
 			target = datumCopy(run->run_id, false, UUID_LEN);
 			continue;

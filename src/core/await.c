@@ -61,21 +61,21 @@ wf_await_shmem_size(void)
 	return MAXALIGN(mul_size(sizeof(WfAwaitBucket), WF_AWAIT_BUCKETS));
 }
 
-/* Create or attach to the buckets (under AddinShmemInitLock, held by the caller's hook). */
+/* Create or attach to the buckets. */
 void
 wf_await_shmem_startup(void)
 {
 	bool		found;
 	int			i;
 
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	buckets = ShmemInitStruct("workflow await", wf_await_shmem_size(), &found);
-	if (found)
-		return;
-	for (i = 0; i < WF_AWAIT_BUCKETS; i++)
+	for (i = 0; !found && i < WF_AWAIT_BUCKETS; i++)
 	{
 		pg_atomic_init_u32(&buckets[i].waiters, 0);
 		ConditionVariableInit(&buckets[i].cv);
 	}
+	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Is there shared memory to wait in (the library was preloaded)? */

@@ -25,6 +25,7 @@
 static SPIPlanPtr lock_open_plan;
 static SPIPlanPtr lock_by_id_plan;
 static SPIPlanPtr lock_by_id_skip_plan;
+static SPIPlanPtr read_by_id_plan;
 static SPIPlanPtr run_exists_plan;
 static SPIPlanPtr closed_status_plan;
 static SPIPlanPtr append_plan;
@@ -125,6 +126,24 @@ wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked)
 					" WHERE workflow_id = $1 AND run_id = $2 FOR UPDATE",
 					2, types, values, NULL, 1);
 	return n == 1 ? run_from_spi() : NULL;
+}
+
+/*
+ * Read one run by its ids without locking it (a dry run that writes
+ * nothing: workflow.check_replay); NULL if it does not exist.
+ */
+WfRun *
+wf_read_run_by_id(const char *workflow_id, Datum run_id)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(workflow_id), run_id};
+
+	if (wf_exec(&read_by_id_plan,
+				"SELECT " RUN_COLUMNS " FROM workflow.workflows"
+				" WHERE workflow_id = $1 AND run_id = $2",
+				2, types, values, NULL, 1) != 1)
+		return NULL;
+	return run_from_spi();
 }
 
 /* Does the run exist at all (whether or not someone holds its lock)? */

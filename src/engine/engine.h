@@ -88,6 +88,7 @@ typedef struct ReplayContext
 	bool		timed_out;		/* ran past workflow.task_timeout */
 	bool		took_locks;		/* took advisory locks */
 	Jsonb	   *continue_input; /* set by continue_as_new() */
+	bool		dry_run;		/* check_replay: keep nothing the attempt did */
 } ReplayContext;
 
 extern ReplayContext *wf_replay_require(const char *function);
@@ -102,6 +103,7 @@ pg_noreturn extern void wf_replay_raise_failure(WfHistCmd *h);
 extern void wf_advance(WfRun *run);
 extern void wf_advance_woken(void);
 extern void wf_replay_at_end(void);
+extern bool wf_replay_check_run(WfRun *run, char **detail);
 extern TimestampTz wf_task_retry_time(int failures);
 extern TimestampTz wf_record_task_failure(WfRun *run, Jsonb *error, const char *item,
 										  bool retry_task);

@@ -126,6 +126,18 @@ $node->safe_psql($db, "SELECT workflow.complete_activity($task, '{}')");
 is($result, '{"n": 1}', 'and returns the result of the run that completed');
 $waiter->quit;
 
+# --------------------------------------------- a reset is followed too
+$node->safe_psql($db, q{SELECT workflow.start_workflow('one_step', '{"v": 2}', 'wf-r')});
+($waiter, $pid) = start_waiter('wf-r');
+$node->safe_psql($db, q{SELECT workflow.reset_workflow('wf-r', 1, 'operator')});
+usleep(200_000);
+ok(still_waiting($waiter), 'a reset: the waiter waits on for the new run');
+$task = claim('wf-r');
+$node->safe_psql($db, "SELECT workflow.complete_activity($task, '{\"after\": \"reset\"}')");
+($result) = waiter_output($waiter);
+is($result, '{"after": "reset"}', 'and returns the result of the run that replaced it');
+$waiter->quit;
+
 # --------------------------------------------- WF013: failed, terminated
 $node->safe_psql($db, q{SELECT workflow.start_workflow('one_step', '{}', 'wf-f')});
 ($waiter, $pid) = start_waiter('wf-f');
