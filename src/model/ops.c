@@ -130,7 +130,7 @@ static SPIPlanPtr retry_notices_plan;
 	"   ORDER BY h.event_id DESC LIMIT 1) f ON true" \
 	" LEFT JOIN LATERAL (SELECT count(*) AS ahead FROM workflow.workflows a" \
 	"   WHERE r.status = 'queued' AND a.workflow_type = r.workflow_type AND a.status = 'queued'" \
-	"     AND (a.priority, a.queued_at) < (r.priority, r.queued_at)" \
+	"     AND (a.priority, a.queued_at, a.run_id) < (r.priority, r.queued_at, r.run_id)" \
 	"     AND (y.options->'max_running' IS NOT NULL OR r.concurrency_key IS NULL" \
 	"          OR a.concurrency_key = r.concurrency_key)) q0 ON true" \
 	" CROSS JOIN LATERAL (SELECT CASE WHEN r.status = 'queued' THEN q0.ahead END AS ahead) q"
