@@ -177,7 +177,7 @@ wait_for_ending(const char *workflow_id, Oid caller, WfRunEnding *run, Timestamp
 
 /*
  * workflow.await_result(workflow_id, timeout): the result of the latest
- * run once it completes (following continue-as-new); WF013 if it ends
+ * run once it completes (following continue-as-new and resets); WF013 if it ends
  * otherwise; NULL when timeout passes first.
  */
 Datum
