@@ -18,6 +18,7 @@ OBJS = \
 	src/core/notify.o \
 	src/core/cron.o \
 	src/core/flowstate.o \
+	src/core/await.o \
 	src/model/tasks.o \
 	src/model/timers.o \
 	src/model/runs.o \
@@ -25,6 +26,7 @@ OBJS = \
 	src/model/flow.o \
 	src/model/schedules.o \
 	src/model/reset.o \
+	src/model/ops.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
@@ -35,6 +37,7 @@ OBJS = \
 	src/api/schedules.o \
 	src/api/reset.o \
 	src/api/replay_check.o \
+	src/api/ops.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o
 

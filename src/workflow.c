@@ -34,6 +34,7 @@ wf_shmem_request(void)
 #endif
 	RequestAddinShmemSpace(wf_shmem_size());
 	RequestAddinShmemSpace(wf_flow_shmem_size());
+	RequestAddinShmemSpace(wf_await_shmem_size());
 	RequestNamedLWLockTranche("workflow", 1);
 	RequestNamedLWLockTranche("workflow flow control", 1);
 }
@@ -46,6 +47,7 @@ wf_shmem_startup_hook(void)
 		prev_shmem_startup_hook();
 	wf_shmem_startup();
 	wf_flow_shmem_startup();
+	wf_await_shmem_startup();
 }
 
 /* workflow.default_queue must be a valid queue name. */
@@ -182,6 +184,7 @@ wf_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 			wf_notify_at_commit();
 			wf_flow_at_end(true);
+			wf_await_at_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -191,6 +194,7 @@ wf_xact_callback(XactEvent event, void *arg)
 			return;
 	}
 	wf_notify_at_end();
+	wf_await_at_end();
 	wf_wakeups_at_end();
 	wf_history_at_end();
 	wf_replay_at_end();

@@ -38,6 +38,8 @@
 #define ERRCODE_WF_ALREADY_RUNNING		MAKE_SQLSTATE('W','F','0','1','1')
 #define ERRCODE_WF_NOT_RUNNING			MAKE_SQLSTATE('W','F','0','1','2')
 #define ERRCODE_WF_STALE_TASK			MAKE_SQLSTATE('W','F','0','1','0')
+/* The awaited run did not complete (workflow.await_result): the message names its status. */
+#define ERRCODE_WF_NOT_COMPLETED		MAKE_SQLSTATE('W','F','0','1','3')
 /* A schedule, queue option or reset point that does not exist or cannot be used. */
 #define ERRCODE_WF_UNUSABLE				MAKE_SQLSTATE('W','F','0','1','4')
 
@@ -194,6 +196,7 @@ typedef struct WfRun
 	Datum		parent_run_id;	/* uuid, valid if parent_workflow_id */
 	Jsonb	   *error;			/* the failure being compensated */
 	bool		replaced;		/* closed by a reset: its next run takes over (model/reset.c) */
+	char	   *awaiting_signal;	/* the signal the code waits for, or NULL */
 } WfRun;
 
 extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist, Oid caller);
@@ -208,6 +211,7 @@ extern void wf_history_at_pre_commit(void);
 extern void wf_history_at_end(void);
 extern void wf_history_at_subabort(SubTransactionId subid);
 extern void wf_update_run(WfRun *run);
+extern void wf_set_awaiting_signal(WfRun *run, const char *signal);
 extern void wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
 extern bool wf_run_is_open(WfRun *run);
 
@@ -343,6 +347,16 @@ extern void wf_flow_return_tokens(const char *queue, int32 n);
 extern void wf_flow_reset_bucket(const char *queue);
 extern void wf_flow_claimed(const char *queue, int n, TimestampTz now);
 extern bool wf_flow_claimed_last_minute(const char *queue, TimestampTz now, int64 *claims);
+/* await.c: waking await_result's waiters at the commit that closes their run */
+extern Size wf_await_shmem_size(void);
+extern void wf_await_shmem_startup(void);
+extern bool wf_await_available(void);
+extern void wf_await_note_closed(const char *workflow_id);
+extern void wf_await_at_commit(void);
+extern void wf_await_at_end(void);
+extern void wf_await_enter(const char *workflow_id);
+extern void wf_await_sleep(long timeout_ms);
+extern void wf_await_leave(void);
 
 /* notify.c: what a commit announces (queues, due times, the launcher) */
 extern void wf_wake_launcher_at_commit(void);

@@ -82,6 +82,7 @@ typedef struct ReplayContext
 	List	   *patches_seen;	/* change ids patched() answered true */
 	List	   *patches_unseen; /* change ids patched() answered false */
 	bool		blocked;		/* a call could not be satisfied: suspend */
+	char	   *awaited_signal; /* blocked in wait_signal() for this signal */
 	char	   *nondeterminism; /* set when code diverged from history */
 	bool		cancel_delivered;
 	bool		timed_out;		/* ran past workflow.task_timeout */

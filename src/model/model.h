@@ -164,4 +164,24 @@ extern List *wf_due_timers(TimestampTz now, int batch);
 extern int	wf_fire_timer(WfDueItem *item);
 extern void wf_postpone_timer(WfDueItem *item, TimestampTz at);
 
+/* ops.c: describing runs, retrying now, reading how runs ended */
+typedef struct WfRunEnding
+{
+	bool		found;
+	Datum		run_id;			/* uuid */
+	char	   *status;
+	Oid			owner;
+	bool		open;
+	bool		mine;			/* written by the current transaction */
+	Jsonb	   *result;
+	Jsonb	   *error;
+	TimestampTz closed_at;
+	TimestampTz created_at;
+} WfRunEnding;
+
+extern Jsonb *wf_describe_run(const char *workflow_id, Oid caller);
+extern int	wf_retry_now_items(WfRun *run);
+extern void wf_read_run_endings(const char *workflow_id, Datum target_run_id,
+								WfRunEnding *target, WfRunEnding *latest);
+
 #endif							/* WF_MODEL_H */
