@@ -196,8 +196,10 @@ gate_type(const char *type, Oid issuer, const char *command)
 /*
  * The event trigger workflow_replay_check (ddl_command_end, CREATE and
  * ALTER FUNCTION).  Quiet while an extension script runs, in a binary
- * upgrade, inside workflow code, and with a schema of another version
- * than the library's.
+ * upgrade, inside workflow code, when schema "workflow" is not the
+ * extension's (a user's DDL must not fail for that: every function of the
+ * extension refuses to work until it is fixed), and with a schema of
+ * another version than the library's.
  */
 Datum
 wf_replay_gate(PG_FUNCTION_ARGS)
@@ -214,7 +216,7 @@ wf_replay_gate(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (wf_replay_check_mode == WF_REPLAY_CHECK_OFF || wf_replay_check_runs == 0 ||
 		creating_extension || IsBinaryUpgrade || wf_in_workflow_code() ||
-		wf_schema_mismatch() != NULL)
+		!wf_extension_schema_ok() || wf_schema_mismatch() != NULL)
 		PG_RETURN_NULL();
 	wf_spi_enter(&save);
 	changed = wf_types_of_changed_functions();

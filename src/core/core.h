@@ -81,6 +81,7 @@ typedef struct WfInternal
 #define WF_SCHEMA_VERSION "0.2"
 
 extern Oid	wf_extension_owner(void);
+extern bool wf_extension_schema_ok(void);
 extern const char *wf_schema_mismatch(void);
 extern void wf_require_schema(void);
 extern void wf_forget_schema_version(void);
