@@ -18,6 +18,8 @@ OBJS = \
 	src/core/notify.o \
 	src/core/sessions.o \
 	src/core/cron.o \
+	src/core/flowstate.o \
+	src/core/await.o \
 	src/model/tasks.o \
 	src/model/leases.o \
 	src/model/retention.o \
@@ -26,6 +28,8 @@ OBJS = \
 	src/model/lifecycle.o \
 	src/model/flow.o \
 	src/model/schedules.o \
+	src/model/reset.o \
+	src/model/ops.o \
 	src/engine/replay.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
@@ -34,6 +38,9 @@ OBJS = \
 	src/api/commands.o \
 	src/api/worker.o \
 	src/api/schedules.o \
+	src/api/reset.o \
+	src/api/replay_check.o \
+	src/api/ops.o \
 	src/api/retention.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o

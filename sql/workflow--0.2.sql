@@ -84,6 +84,7 @@ CREATE TABLE workflow.workflows (
 	concurrency_key	text,			/* start option: max_running_per_key counts by it */
 	priority		smallint NOT NULL DEFAULT 5,	/* start option: 1 first */
 	queued_at		timestamptz,	/* when a start over max_running was queued */
+	awaiting_signal	text,			/* the signal the code waits for (describe) */
 	PRIMARY KEY (workflow_id, run_id),
 	CONSTRAINT workflows_status_check
 	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'compensating', 'completed',
@@ -184,10 +185,9 @@ CREATE INDEX tasks_run_idx ON workflow.tasks (workflow_id, run_id, seq);
 /*
  * The limits of a queue (workflow.configure_queue), one row per configured
  * queue: a queue without a row has none, and its claims pay nothing for
- * them.  Claims of a configured queue lock its row (FOR UPDATE) for their
- * transaction, so that they count in-flight tasks one after another; the
- * row also holds the rate limit's token bucket and the claims of the last
- * minutes (for workflow.queues).
+ * them.  What changes with each claim (the rate limit's token bucket, the
+ * claims of the last minutes, the claims not yet committed) is in shared
+ * memory (src/core/flowstate.c), so that claims never write this row.
  */
 CREATE TABLE workflow.queue_config (
 	queue			text PRIMARY KEY,
@@ -196,11 +196,6 @@ CREATE TABLE workflow.queue_config (
 	rate_per		interval CHECK (rate_per OPERATOR(pg_catalog.>) '0'::interval),
 	key_concurrency	integer CHECK (key_concurrency OPERATOR(pg_catalog.>) 0),
 	paused			boolean NOT NULL DEFAULT false,
-	tokens			float8 NOT NULL DEFAULT 0,	/* the bucket, at refilled_at */
-	refilled_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	window_start	timestamptz,	/* claims are counted per minute from here */
-	window_claims	bigint NOT NULL DEFAULT 0,
-	previous_claims	bigint NOT NULL DEFAULT 0,	/* in the minute before window_start */
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	CHECK ((rate_tasks IS NULL) OPERATOR(pg_catalog.=) (rate_per IS NULL))
 );
@@ -215,6 +210,13 @@ CREATE INDEX workflows_type_open_idx ON workflow.workflows (workflow_type, concu
 /* A type's queued runs, in the order they start: priority, then FIFO. */
 CREATE INDEX workflows_queued_idx ON workflow.workflows (workflow_type, priority, queued_at)
 	WHERE status = 'queued';
+
+/* The claims of a configured queue in the last 60 seconds (shared memory). */
+CREATE FUNCTION workflow.queue_claims_last_minute(queue text)
+	RETURNS bigint LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wf_queue_claims_last_minute';
+REVOKE EXECUTE ON FUNCTION workflow.queue_claims_last_minute(text) FROM PUBLIC;
+COMMENT ON FUNCTION workflow.queue_claims_last_minute(text) IS
+	'Tasks claimed from a configured queue in the last 60 seconds (workflow.queues.claimed_last_minute); counted in shared memory, forgotten at restart.';
 
 /*
  * One row per queue that has tasks or limits.  claimed_last_minute is
@@ -235,20 +237,8 @@ SELECT q.queue,
 	   COALESCE(t.in_flight, 0) AS in_flight,
 	   COALESCE(t.backing_off, 0) AS backing_off,
 	   t.oldest_ready_at,
-	   (CASE WHEN c.queue IS NULL THEN NULL
-			 WHEN c.window_start IS NULL
-			   OR pg_catalog.now() OPERATOR(pg_catalog.>=)
-				  (c.window_start OPERATOR(pg_catalog.+) '2 minutes'::interval)
-			 THEN 0
-			 WHEN pg_catalog.now() OPERATOR(pg_catalog.>=)
-				  (c.window_start OPERATOR(pg_catalog.+) '1 minute'::interval)
-			 THEN pg_catalog.round(c.window_claims OPERATOR(pg_catalog.*)
-				  (2 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
-				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
-			 ELSE c.window_claims OPERATOR(pg_catalog.+) pg_catalog.round(c.previous_claims
-				  OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
-				   pg_catalog.now() OPERATOR(pg_catalog.-) c.window_start) OPERATOR(pg_catalog./) 60)))
-		END)::bigint AS claimed_last_minute
+	   CASE WHEN c.queue IS NOT NULL
+			THEN workflow.queue_claims_last_minute(q.queue) END AS claimed_last_minute
   FROM (SELECT queue FROM workflow.tasks UNION SELECT queue FROM workflow.queue_config) q
   LEFT JOIN (SELECT queue,
 					pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'ready') AS ready,
@@ -565,6 +555,172 @@ CREATE FUNCTION workflow.schedule_next_fire(spec text, timezone text DEFAULT 'UT
 	RETURNS timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_schedule_next_fire';
 
 /* ---------------------------------------------------------------------
+ * Operating runs: describe, await_result, retry_now, stats (README,
+ * Operating runs).  Runs gain awaiting_signal: the signal the code waits
+ * for, written when the code blocks in wait_signal(), for describe.
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION workflow.describe(workflow_id text)
+	RETURNS jsonb LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_describe';
+CREATE FUNCTION workflow.await_result(workflow_id text, timeout interval DEFAULT NULL)
+	RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'wf_await_result';
+CREATE FUNCTION workflow.retry_now(workflow_id text)
+	RETURNS integer LANGUAGE c AS 'MODULE_PATHNAME', 'wf_retry_now';
+
+/*
+ * Counts for monitoring roles, which row-level security would show no
+ * run: a SECURITY DEFINER function (owned by the extension owner, who
+ * owns the tables and so is not subject to their policies) that returns
+ * aggregates only, and a view over it.  Only pg_monitor (and whom it is
+ * granted to) may call it; a view's functions run with the caller's
+ * EXECUTE right.
+ */
+CREATE FUNCTION workflow.stats_counts()
+	RETURNS TABLE (workflow_type text, status text, runs bigint, with_task_failures bigint,
+				   oldest_started_at timestamptz)
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $stats$
+	SELECT w.workflow_type, w.status, pg_catalog.count(*),
+		   pg_catalog.count(*) FILTER (WHERE w.task_failures OPERATOR(pg_catalog.>) 0),
+		   pg_catalog.min(w.created_at) FILTER (WHERE w.closed_at IS NULL)
+	  FROM workflow.workflows w
+	 GROUP BY w.workflow_type, w.status
+	$stats$;
+REVOKE EXECUTE ON FUNCTION workflow.stats_counts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workflow.stats_counts() TO pg_monitor;
+
+CREATE VIEW workflow.stats AS
+	SELECT s.workflow_type, s.status, s.runs, s.with_task_failures, s.oldest_started_at
+	  FROM workflow.stats_counts() s;
+REVOKE ALL ON workflow.stats FROM PUBLIC;
+GRANT SELECT ON workflow.stats TO pg_monitor;
+
+/*
+ * Every function and view of the extension says what it is for (\df+,
+ * \dv+, and the catalog for tools); test/pgtap/140_describe.sql checks
+ * that none is left without.
+ */
+COMMENT ON FUNCTION workflow.register_workflow(text, pg_catalog.regprocedure, jsonb) IS
+	'Register (or replace) a workflow type run by a PL/pgSQL or SQL function taking jsonb.';
+COMMENT ON FUNCTION workflow.register_saga(text, jsonb, jsonb) IS
+	'Register (or replace) a workflow type as a declarative saga: steps with compensations.';
+COMMENT ON FUNCTION workflow.start_workflow(text, jsonb, text, jsonb) IS
+	'Start a run of a registered workflow type; returns its workflow_id.';
+COMMENT ON FUNCTION workflow.signal_workflow(text, text, jsonb) IS
+	'Send a signal with a payload to the open run of a workflow.';
+COMMENT ON FUNCTION workflow.cancel_workflow(text, text) IS
+	'Ask the open run of a workflow to cancel: its code sees WF002 at its next blocking call.';
+COMMENT ON FUNCTION workflow.terminate_workflow(text, text) IS
+	'End the open run of a workflow now, without running its code or compensations.';
+COMMENT ON FUNCTION workflow.get_state(text, text) IS
+	'A value the latest run of a workflow published with workflow.set_state.';
+COMMENT ON FUNCTION workflow.activity(text, jsonb, text, jsonb, text, jsonb) IS
+	'In workflow code: run an activity on a queue (with retries) and return its result.';
+COMMENT ON FUNCTION workflow.activity_async(text, jsonb, text, jsonb, text, jsonb) IS
+	'In workflow code: schedule an activity and return a handle for workflow.wait or wait_all.';
+COMMENT ON FUNCTION workflow.wait(bigint) IS
+	'In workflow code: the result of an activity started with activity_async.';
+COMMENT ON FUNCTION workflow.wait_all(bigint[]) IS
+	'In workflow code: the results of several activities started with activity_async, as an array.';
+COMMENT ON FUNCTION workflow.sleep(interval) IS
+	'In workflow code: a durable timer; the run suspends until it fires.';
+COMMENT ON FUNCTION workflow.wait_signal(text, interval) IS
+	'In workflow code: the payload of the next signal of that name, or NULL after the timeout.';
+COMMENT ON FUNCTION workflow.child_workflow(text, jsonb, text, jsonb) IS
+	'In workflow code: run a child workflow and return its result.';
+COMMENT ON FUNCTION workflow.continue_as_new(jsonb) IS
+	'In workflow code: end this run and start the next run of the workflow with a new input and an empty history.';
+COMMENT ON FUNCTION workflow.now() IS
+	'In workflow code: the time, recorded once and the same on every replay.';
+COMMENT ON FUNCTION workflow.random() IS
+	'In workflow code: a random number, recorded once and the same on every replay.';
+COMMENT ON FUNCTION workflow.uuid() IS
+	'In workflow code: a random UUID, recorded once and the same on every replay.';
+COMMENT ON FUNCTION workflow.patched(text) IS
+	'In workflow code: true for runs that reach this point under the new code (versioning a change).';
+COMMENT ON FUNCTION workflow.set_state(text, jsonb) IS
+	'In workflow code: publish a value that workflow.get_state reads.';
+COMMENT ON FUNCTION workflow.claim_activities(text, text, integer) IS
+	'For workers: claim up to max_tasks ready activity tasks of a queue.';
+COMMENT ON FUNCTION workflow.complete_activity(bigint, jsonb) IS
+	'For workers: report a claimed task completed, with its result.';
+COMMENT ON FUNCTION workflow.complete_and_claim(bigint, jsonb, text, text, integer) IS
+	'For workers: complete a task and claim the next ones in one call.';
+COMMENT ON FUNCTION workflow.fail_activity(bigint, text, boolean, jsonb) IS
+	'For workers: report a claimed task failed; retried by its policy when retryable.';
+COMMENT ON FUNCTION workflow.heartbeat_activity(bigint, jsonb) IS
+	'For workers: extend the lease of a claimed task; true when the workflow asks it to stop.';
+COMMENT ON FUNCTION workflow.grant_queue(text, pg_catalog.regrole, text) IS
+	'Let a role consume (claim and report) or produce (schedule) tasks of a queue.';
+COMMENT ON FUNCTION workflow.revoke_queue(text, pg_catalog.regrole, text) IS
+	'Take back a queue privilege given with workflow.grant_queue.';
+COMMENT ON FUNCTION workflow.tick(timestamptz) IS
+	'Do the due work (timers, retries, timeouts) now, as the scheduler would, optionally as of a time.';
+COMMENT ON FUNCTION workflow.skip_time(interval) IS
+	'For tests: fire every timer and backoff due within the horizon now.';
+COMMENT ON FUNCTION workflow.configure_queue(text, jsonb) IS
+	'Set the limits of a queue: max_concurrency, rate_limit, key_concurrency, paused.';
+COMMENT ON FUNCTION workflow.create_schedule(text, text, text, jsonb, jsonb) IS
+	'Create a schedule that starts a workflow type by a cron spec, @macro or every <interval>.';
+COMMENT ON FUNCTION workflow.update_schedule(text, jsonb) IS
+	'Change a schedule''s spec, input or options.';
+COMMENT ON FUNCTION workflow.pause_schedule(text, text) IS
+	'Pause a schedule, with a note saying why.';
+COMMENT ON FUNCTION workflow.resume_schedule(text) IS
+	'Resume a paused schedule.';
+COMMENT ON FUNCTION workflow.trigger_schedule(text) IS
+	'Fire a schedule now; returns the workflow_id it started.';
+COMMENT ON FUNCTION workflow.backfill_schedule(text, timestamptz, timestamptz) IS
+	'Fire a schedule for each of its fire times in a past range; returns how many.';
+COMMENT ON FUNCTION workflow.delete_schedule(text) IS
+	'Delete a schedule (the runs it started go on).';
+COMMENT ON FUNCTION workflow.schedule_next_fire(text, text, timestamptz) IS
+	'When a schedule spec fires next, in a time zone, after an instant.';
+COMMENT ON FUNCTION workflow.describe(text) IS
+	'Where the latest run of a workflow stopped, and why: status, what it waits on, its last task failure.';
+COMMENT ON FUNCTION workflow.await_result(text, interval) IS
+	'Wait until the latest run of a workflow closes (following continue-as-new): its result, WF013 if it did not complete, NULL on timeout.';
+COMMENT ON FUNCTION workflow.retry_now(text) IS
+	'Make every backing-off item of a workflow''s open run due now; returns how many.';
+COMMENT ON FUNCTION workflow.stats_counts() IS
+	'Run counts by workflow type and status, for monitoring (behind workflow.stats; aggregates only).';
+COMMENT ON VIEW workflow.stats IS
+	'Runs by workflow type and status, with task failures and the oldest open run: counts only, for pg_monitor.';
+COMMENT ON VIEW workflow.schedules IS
+	'The schedules of the roles the current role is a member of, with their next and last fires.';
+
+/* ---------------------------------------------------------------------
+ * Operating runs: reset, the replay check and its DDL gate
+ * (api/reset.c, model/reset.c, api/replay_check.c).
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION workflow.reset_workflow(workflow_id text, event_id bigint, reason text DEFAULT NULL)
+	RETURNS uuid LANGUAGE c AS 'MODULE_PATHNAME', 'wf_reset_workflow';
+COMMENT ON FUNCTION workflow.reset_workflow(text, bigint, text) IS
+	'Temporal''s reset: a new run of workflow_id whose history is its latest run''s events up to event_id (a point where a result reached the code, or 1); an open run ends terminated, without compensations. Returns the new run''s id.';
+
+CREATE FUNCTION workflow.check_replay(workflow_type text, max_runs integer DEFAULT 100)
+	RETURNS TABLE(workflow_id text, run_id uuid, ok boolean, detail text)
+	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_check_replay';
+COMMENT ON FUNCTION workflow.check_replay(text, integer) IS
+	'Replays up to max_runs running runs of workflow_type (those of roles you are a member of) against the current code, without effect; detail is the error a workflow task would record.';
+
+/*
+ * The DDL gate: CREATE or ALTER FUNCTION of a registered workflow type's
+ * function replays its running runs (workflow.replay_check,
+ * workflow.replay_check_runs).  The function runs as the role issuing the
+ * DDL; the replays run as each run's owner.  An extension member: pg_dump
+ * does not dump it, DROP EXTENSION drops it.  Created last, so that this
+ * script's own functions never meet it.
+ */
+CREATE FUNCTION workflow.replay_check_trigger()
+	RETURNS event_trigger LANGUAGE c AS 'MODULE_PATHNAME', 'wf_replay_gate';
+COMMENT ON FUNCTION workflow.replay_check_trigger() IS
+	'The event trigger workflow_replay_check: checks running workflows when their function changes.';
+REVOKE EXECUTE ON FUNCTION workflow.replay_check_trigger() FROM PUBLIC;
+CREATE EVENT TRIGGER workflow_replay_check ON ddl_command_end
+	WHEN TAG IN ('CREATE FUNCTION', 'ALTER FUNCTION')
+	EXECUTE FUNCTION workflow.replay_check_trigger();
  * Session-bound leases (README, Operating runs): a claim records the
  * claiming backend (pid and start time); when that session ends, the
  * scheduler fails the tasks it still holds (session_ended, then due).

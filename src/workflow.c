@@ -33,8 +33,11 @@ wf_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(wf_shmem_size());
+	RequestAddinShmemSpace(wf_flow_shmem_size());
+	RequestAddinShmemSpace(wf_await_shmem_size());
 	RequestAddinShmemSpace(wf_sessions_shmem_size());
 	RequestNamedLWLockTranche("workflow", 1);
+	RequestNamedLWLockTranche("workflow flow control", 1);
 }
 
 /* Create or attach to our shared memory. */
@@ -44,6 +47,8 @@ wf_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	wf_shmem_startup();
+	wf_flow_shmem_startup();
+	wf_await_shmem_startup();
 	wf_sessions_shmem_startup();
 }
 
@@ -139,6 +144,18 @@ define_settings(void)
 							"Scheduler processes per database that do due work in parallel.",
 							NULL, &wf_max_workers, 2, 1, WF_MAX_WORKERS,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("workflow.replay_check",
+							 "What CREATE or ALTER FUNCTION of a workflow type's function does "
+							 "when running workflows would not replay with the new code.",
+							 "off: nothing is checked; warning: a WARNING per such run; "
+							 "error: an ERROR that undoes the command.",
+							 &wf_replay_check_mode, WF_REPLAY_CHECK_WARNING, wf_replay_check_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.replay_check_runs",
+							"Running workflows the DDL gate replays per changed workflow type.",
+							"0 turns the gate off.",
+							&wf_replay_check_runs, 100, 0, 100000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("workflow.session_leases",
 							 "Bind the tasks a session claims to that session.",
 							 "When the session ends before reporting, its tasks fail at once "
@@ -175,16 +192,23 @@ wf_xact_callback(XactEvent event, void *arg)
 			wf_history_at_pre_commit();
 			wf_notify_at_pre_commit();
 			return;
+		case XACT_EVENT_PRE_PREPARE:
+			wf_flow_at_pre_prepare();
+			return;
 		case XACT_EVENT_COMMIT:
 			wf_notify_at_commit();
+			wf_flow_at_end(true);
+			wf_await_at_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			wf_flow_at_end(false);
 			break;
 		default:
 			return;
 	}
 	wf_notify_at_end();
+	wf_await_at_end();
 	wf_wakeups_at_end();
 	wf_history_at_end();
 	wf_replay_at_end();

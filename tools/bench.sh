@@ -339,14 +339,17 @@ fi
 # The same backlog claimed by 8 pgbench clients (max_tasks $BATCH, never
 # reported) from a queue without limits, one with max_concurrency and one
 # with a rate_limit, both far above the rate reached: what the limits
-# cost when they are not binding, as ratios to the unlimited queue.
+# cost when they are not binding, as ratios to the unlimited queue.  The
+# tasks claimed stay in the table, so each queue is claimed from a larger
+# table than the one before: the unlimited queue is measured first and
+# last, and the ratios are to the mean of the two.
 log "3c. claim throughput: $CLAIM_TASKS tasks per queue, 8 clients; no limit, max_concurrency, rate_limit"
 q "CREATE FUNCTION public.bench_claim_one(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$
 BEGIN RETURN workflow.activity('Claimed', input, input->>'queue'); END \$\$" >/dev/null
 q "SELECT workflow.register_workflow('bench_claim_one', 'public.bench_claim_one(jsonb)')" >/dev/null
 q "SELECT workflow.configure_queue('cq_concurrency', '{\"max_concurrency\": 1000000}')" >/dev/null
 q "SELECT workflow.configure_queue('cq_rate', '{\"rate_limit\": {\"tasks\": 1000000, \"per\": \"1 second\"}}')" >/dev/null
-for mode in none concurrency rate; do
+for mode in none concurrency rate none_after; do
 	q "SELECT count(workflow.start_workflow('bench_claim_one', jsonb_build_object('queue', 'cq_$mode', 'i', i)))
 	   FROM generate_series(1, $CLAIM_TASKS) i" >/dev/null
 	echo "SELECT count(*) FROM workflow.claim_activities('cq_$mode', 'bench', $BATCH);" >"$WORK/claim_$mode.sql"
@@ -570,8 +573,10 @@ if sp:
     row("", "  of which worker backends / scheduler / WAL writer",
         f"{g('throughput','worker_backends_cpu_s'):.1f} / {runs['cpu_throughput']['scheduler_cpu_s']:.1f} / {runs['cpu_throughput']['walwriter_cpu_s']:.1f}" if "cpu_throughput" in runs else None, "CPU s")
 
-cn = g("claim_none", "claims_per_s")
-row("3c claims", f"claims/s, no queue limit (8 clients, batch {g('throughput','batch')})", cn, "tasks/s")
+cn_first, cn_last = g("claim_none", "claims_per_s"), g("claim_none_after", "claims_per_s")
+cn = (cn_first + cn_last) / 2 if cn_first and cn_last else cn_first
+row("3c claims", f"claims/s, no queue limit, mean of first and last (8 clients, batch {g('throughput','batch')})",
+    cn, "tasks/s")
 row("", "claims/s with max_concurrency (not binding), ratio to no limit",
     g("claim_concurrency", "claims_per_s"), "tasks/s", ratio(g("claim_concurrency", "claims_per_s"), cn))
 row("", "claims/s with rate_limit (not binding), ratio to no limit",

@@ -10,8 +10,21 @@
 
 #include "engine/engine.h"
 
+#include "utils/guc.h"
+
 /* Settings of this layer. */
 extern char *wf_default_queue;	/* client.c */
+
+typedef enum WfReplayCheckMode
+{
+	WF_REPLAY_CHECK_OFF,
+	WF_REPLAY_CHECK_WARNING,
+	WF_REPLAY_CHECK_ERROR
+} WfReplayCheckMode;
+
+extern int	wf_replay_check_mode;	/* replay_check.c: workflow.replay_check */
+extern int	wf_replay_check_runs;	/* replay_check.c */
+extern const struct config_enum_entry wf_replay_check_options[];
 
 /* frame.c: the entry/exit frame of client and worker functions */
 extern Oid	wf_api_enter(WfInternal *save, const char *function);

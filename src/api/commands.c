@@ -441,6 +441,7 @@ wf_wait_signal(PG_FUNCTION_ARGS)
 	{
 		record_timer(ctx, WF_CMD_SIGNAL, signal, timeout);
 	}
+	ctx->awaited_signal = MemoryContextStrdup(ctx->mcxt, signal);
 	wf_replay_block(ctx, "waiting for a signal");
 }
 

@@ -24,6 +24,7 @@ PG_FUNCTION_INFO_V1(wf_heartbeat_activity);
 PG_FUNCTION_INFO_V1(wf_grant_queue);
 PG_FUNCTION_INFO_V1(wf_revoke_queue);
 PG_FUNCTION_INFO_V1(wf_configure_queue);
+PG_FUNCTION_INFO_V1(wf_queue_claims_last_minute);
 
 /* The worker_id argument: optional. */
 static char *
@@ -199,4 +200,20 @@ wf_configure_queue(PG_FUNCTION_ARGS)
 	wf_set_queue_limits(queue, options, caller);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();
+}
+
+/*
+ * workflow.queue_claims_last_minute(queue): the tasks claimed from a
+ * configured queue in the last 60 seconds, as shared memory counts them
+ * (workflow.queues shows it); NULL without shared memory.
+ */
+Datum
+wf_queue_claims_last_minute(PG_FUNCTION_ARGS)
+{
+	char	   *queue = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		claims;
+
+	if (!wf_flow_claimed_last_minute(queue, wf_now(), &claims))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(claims);
 }

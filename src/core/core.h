@@ -38,6 +38,8 @@
 #define ERRCODE_WF_ALREADY_RUNNING		MAKE_SQLSTATE('W','F','0','1','1')
 #define ERRCODE_WF_NOT_RUNNING			MAKE_SQLSTATE('W','F','0','1','2')
 #define ERRCODE_WF_STALE_TASK			MAKE_SQLSTATE('W','F','0','1','0')
+/* The awaited run did not complete (workflow.await_result): the message names its status. */
+#define ERRCODE_WF_NOT_COMPLETED		MAKE_SQLSTATE('W','F','0','1','3')
 /* A schedule, queue option or reset point that does not exist or cannot be used. */
 #define ERRCODE_WF_UNUSABLE				MAKE_SQLSTATE('W','F','0','1','4')
 
@@ -79,6 +81,7 @@ typedef struct WfInternal
 #define WF_SCHEMA_VERSION "0.2"
 
 extern Oid	wf_extension_owner(void);
+extern bool wf_extension_schema_ok(void);
 extern const char *wf_schema_mismatch(void);
 extern void wf_require_schema(void);
 extern void wf_forget_schema_version(void);
@@ -194,10 +197,13 @@ typedef struct WfRun
 	char	   *parent_workflow_id;
 	Datum		parent_run_id;	/* uuid, valid if parent_workflow_id */
 	Jsonb	   *error;			/* the failure being compensated */
+	bool		replaced;		/* closed by a reset: its next run takes over (model/reset.c) */
+	char	   *awaiting_signal;	/* the signal the code waits for, or NULL */
 } WfRun;
 
 extern WfRun *wf_lock_run(const char *workflow_id, bool must_exist, Oid caller);
 extern WfRun *wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked);
+extern WfRun *wf_read_run_by_id(const char *workflow_id, Datum run_id);
 extern bool wf_run_exists(const char *workflow_id, Datum run_id);
 extern void wf_copy_run_ids(int n, int col, char ***ids, Datum **run_ids);
 extern int64 wf_append_event(WfRun *run, WfEventType type, Jsonb *data);
@@ -207,6 +213,7 @@ extern void wf_history_at_pre_commit(void);
 extern void wf_history_at_end(void);
 extern void wf_history_at_subabort(SubTransactionId subid);
 extern void wf_update_run(WfRun *run);
+extern void wf_set_awaiting_signal(WfRun *run, const char *signal);
 extern void wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
 extern bool wf_run_is_open(WfRun *run);
 
@@ -251,6 +258,7 @@ typedef struct WfType
 extern WfType *wf_lookup_type(const char *type);
 extern Jsonb *wf_type_options(const char *type);
 extern void wf_forget_type(void);
+extern List *wf_types_of_changed_functions(void);
 
 /* sandbox.c: what workflow code may do to the session that runs it */
 typedef struct WfHeldLock
@@ -323,6 +331,34 @@ extern WfDbSlot *wf_db_slots(void);
 extern LWLock *wf_shared_lock(void);
 extern void wf_set_launcher_latch(Latch *latch);
 
+/* flowstate.c: flow control's shared state (pending claims, buckets, claim counts) */
+extern Size wf_flow_shmem_size(void);
+extern void wf_flow_shmem_startup(void);
+extern bool wf_flow_available(void);
+extern int64 wf_flow_pending(const char *queue, const char *key, int64 *own);
+extern bool wf_flow_add_pending(const char *queue, const char *key, int64 n);
+extern void wf_flow_at_end(bool committed);
+extern void wf_flow_at_pre_prepare(void);
+extern int64 wf_flow_committed(const char *queue);
+extern void wf_flow_set_count(const char *queue, int64 committed, int64 count);
+extern bool wf_flow_in_flight_bound(const char *queue, int64 *bound);
+extern void wf_flow_forget_count(const char *queue);
+extern int32 wf_flow_take_tokens(const char *queue, int32 rate_tasks, double per,
+								 TimestampTz now, int32 want);
+extern void wf_flow_return_tokens(const char *queue, int32 n);
+extern void wf_flow_reset_bucket(const char *queue);
+extern void wf_flow_claimed(const char *queue, int n, TimestampTz now);
+extern bool wf_flow_claimed_last_minute(const char *queue, TimestampTz now, int64 *claims);
+/* await.c: waking await_result's waiters at the commit that closes their run */
+extern Size wf_await_shmem_size(void);
+extern void wf_await_shmem_startup(void);
+extern bool wf_await_available(void);
+extern void wf_await_note_closed(const char *workflow_id);
+extern void wf_await_at_commit(void);
+extern void wf_await_at_end(void);
+extern void wf_await_enter(const char *workflow_id);
+extern void wf_await_sleep(long timeout_ms);
+extern void wf_await_leave(void);
 /* sessions.c: the ends of claiming sessions (session-bound leases) */
 typedef struct WfEndedSession
 {

@@ -20,16 +20,18 @@
 #define RUN_COLUMNS \
 	"workflow_id, run_id, workflow_type, status, queue, owner, input, options, " \
 	"cancel_requested, task_failures, last_event_id, parent_workflow_id, parent_run_id, error," \
-	" has_children"
+	" has_children, awaiting_signal"
 
 static SPIPlanPtr lock_open_plan;
 static SPIPlanPtr lock_by_id_plan;
 static SPIPlanPtr lock_by_id_skip_plan;
+static SPIPlanPtr read_by_id_plan;
 static SPIPlanPtr run_exists_plan;
 static SPIPlanPtr closed_status_plan;
 static SPIPlanPtr append_plan;
 static SPIPlanPtr update_plan;
 static SPIPlanPtr close_plan;
+static SPIPlanPtr awaiting_signal_plan;
 
 static int64 buffered_last_event_id(WfRun *run);
 
@@ -54,6 +56,7 @@ run_from_spi(void)
 	run->parent_workflow_id = wf_get_text(0, 12);
 	run->error = wf_get_jsonb(0, 14);
 	run->has_children = DatumGetBool(wf_get_datum(0, 15, &isnull));
+	run->awaiting_signal = wf_get_text(0, 16);
 	if (run->parent_workflow_id)
 		run->parent_run_id = datumCopy(wf_get_datum(0, 13, &isnull), false, UUID_LEN);
 	run->last_event_id = buffered_last_event_id(run);
@@ -123,6 +126,24 @@ wf_lock_run_by_id(const char *workflow_id, Datum run_id, bool skip_locked)
 					" WHERE workflow_id = $1 AND run_id = $2 FOR UPDATE",
 					2, types, values, NULL, 1);
 	return n == 1 ? run_from_spi() : NULL;
+}
+
+/*
+ * Read one run by its ids without locking it (a dry run that writes
+ * nothing: workflow.check_replay); NULL if it does not exist.
+ */
+WfRun *
+wf_read_run_by_id(const char *workflow_id, Datum run_id)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		values[2] = {CStringGetTextDatum(workflow_id), run_id};
+
+	if (wf_exec(&read_by_id_plan,
+				"SELECT " RUN_COLUMNS " FROM workflow.workflows"
+				" WHERE workflow_id = $1 AND run_id = $2",
+				2, types, values, NULL, 1) != 1)
+		return NULL;
+	return run_from_spi();
 }
 
 /* Does the run exist at all (whether or not someone holds its lock)? */
@@ -392,6 +413,31 @@ wf_update_run(WfRun *run)
 			6, types, values, nulls, 0);
 }
 
+/*
+ * The signal the run's code now waits for (NULL: none), for
+ * workflow.describe; written only when it changes.
+ */
+void
+wf_set_awaiting_signal(WfRun *run, const char *signal)
+{
+	Oid			types[3] = {TEXTOID, UUIDOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', signal ? ' ' : 'n'};
+
+	if ((signal == NULL && run->awaiting_signal == NULL) ||
+		(signal != NULL && run->awaiting_signal != NULL &&
+		 strcmp(signal, run->awaiting_signal) == 0))
+		return;
+	run->awaiting_signal = signal ? pstrdup(signal) : NULL;
+	values[0] = CStringGetTextDatum(run->workflow_id);
+	values[1] = run->run_id;
+	values[2] = signal ? CStringGetTextDatum(signal) : (Datum) 0;
+	wf_exec(&awaiting_signal_plan,
+			"UPDATE workflow.workflows SET awaiting_signal = $3"
+			" WHERE workflow_id = $1 AND run_id = $2",
+			3, types, values, nulls, 0);
+}
+
 /* Close the run with a final status. */
 void
 wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
@@ -401,6 +447,7 @@ wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 	char		nulls[5] = {' ', ' ', ' ', result ? ' ' : 'n', error ? ' ' : 'n'};
 
 	run->status = status;
+	wf_await_note_closed(run->workflow_id);
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;
 	values[2] = CStringGetTextDatum(wf_run_status_name(status));

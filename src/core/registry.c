@@ -15,6 +15,7 @@
 #include "core/core.h"
 
 static SPIPlanPtr type_plan;
+static SPIPlanPtr changed_types_plan;
 
 /* The registration read last in this transaction (wf_lookup_type). */
 static WfType *last_type = NULL;
@@ -69,4 +70,30 @@ wf_type_options(const char *type)
 				 errmsg("workflow type \"%s\" is not registered", type),
 				 errhint("Register it with workflow.register_workflow() or workflow.register_saga().")));
 	return t->options;
+}
+
+/*
+ * In an event trigger at ddl_command_end: the workflow types whose
+ * function the command created, replaced or altered (a list of names,
+ * usually empty).  One query joining the command's objects with the
+ * registry, whatever the function: that is all an unrelated CREATE
+ * FUNCTION pays.
+ */
+List *
+wf_types_of_changed_functions(void)
+{
+	List	   *names = NIL;
+	int			n,
+				i;
+
+	n = wf_exec(&changed_types_plan,
+				"SELECT t.workflow_type FROM pg_catalog.pg_event_trigger_ddl_commands() c"
+				" JOIN workflow.workflow_types t"
+				"   ON t.fn::pg_catalog.oid OPERATOR(pg_catalog.=) c.objid"
+				" WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+				" ORDER BY 1",
+				0, NULL, NULL, NULL, 0);
+	for (i = 0; i < n; i++)
+		names = lappend(names, wf_get_text(i, 1));
+	return names;
 }

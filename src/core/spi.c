@@ -173,6 +173,34 @@ load_extension(void)
 }
 
 /*
+ * Is schema "workflow" the extension's, owned by its owner?  What
+ * load_extension refuses, answered without raising: for callers that must
+ * stay out of the way of a user's own commands (the DDL gate).
+ */
+bool
+wf_extension_schema_ok(void)
+{
+	ExtensionRow row;
+	HeapTuple	tup;
+	Oid			nspid;
+	Oid			nspowner;
+
+	if (ext_valid)
+		return true;
+	if (!read_extension_row(&row))
+		return false;
+	nspid = get_namespace_oid("workflow", true);
+	if (nspid != row.namespace)
+		return false;
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	nspowner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return nspowner == row.owner;
+}
+
+/*
  * The role that owns extension "workflow", i.e. ran CREATE EXTENSION;
  * errors unless schema "workflow" is the extension's (see load_extension).
  */

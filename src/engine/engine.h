@@ -82,11 +82,13 @@ typedef struct ReplayContext
 	List	   *patches_seen;	/* change ids patched() answered true */
 	List	   *patches_unseen; /* change ids patched() answered false */
 	bool		blocked;		/* a call could not be satisfied: suspend */
+	char	   *awaited_signal; /* blocked in wait_signal() for this signal */
 	char	   *nondeterminism; /* set when code diverged from history */
 	bool		cancel_delivered;
 	bool		timed_out;		/* ran past workflow.task_timeout */
 	bool		took_locks;		/* took advisory locks */
 	Jsonb	   *continue_input; /* set by continue_as_new() */
+	bool		dry_run;		/* check_replay: keep nothing the attempt did */
 } ReplayContext;
 
 extern ReplayContext *wf_replay_require(const char *function);
@@ -101,6 +103,7 @@ pg_noreturn extern void wf_replay_raise_failure(WfHistCmd *h);
 extern void wf_advance(WfRun *run);
 extern void wf_advance_woken(void);
 extern void wf_replay_at_end(void);
+extern bool wf_replay_check_run(WfRun *run, char **detail);
 extern TimestampTz wf_task_retry_time(int failures);
 extern TimestampTz wf_record_task_failure(WfRun *run, Jsonb *error, const char *item,
 										  bool retry_task);

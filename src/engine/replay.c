@@ -473,7 +473,8 @@ run_attempt(ReplayContext *ctx, Oid fn, Jsonb **result, ErrorData **edata)
 		/* Code that caught the cancellation still ran too long. */
 		ctx->timed_out = wf_sandbox_timed_out() && !ctx->blocked;
 		ctx->took_locks = wf_sandbox_took_locks(&sb, false);
-		if (ctx->blocked || ctx->nondeterminism || ctx->timed_out || ctx->took_locks)
+		if (ctx->blocked || ctx->nondeterminism || ctx->timed_out || ctx->took_locks ||
+			ctx->dry_run)
 			RollbackAndReleaseCurrentSubTransaction();
 		else
 			ReleaseCurrentSubTransaction();
@@ -592,20 +593,21 @@ record_task_failure_msg(ReplayContext *ctx, int sqlerrcode, const char *message)
 }
 
 /*
- * Find the run's workflow function (or saga).  Returns InvalidOid, after
- * recording a task failure, if it cannot be run.
+ * Find the run's workflow function (or saga).  Returns InvalidOid when it
+ * cannot be run, with *sqlerrcode and *problem saying why (a saga returns
+ * InvalidOid too, with ctx->saga_steps set and no problem).
  */
 static Oid
-lookup_workflow_fn(ReplayContext *ctx)
+resolve_workflow_fn(ReplayContext *ctx, int *sqlerrcode, char **problem)
 {
 	WfType	   *type = wf_lookup_type(ctx->run->workflow_type);
 	Oid			fn;
 
+	*problem = NULL;
 	if (type == NULL)
 	{
-		record_task_failure_msg(ctx, ERRCODE_UNDEFINED_OBJECT,
-								psprintf("workflow type \"%s\" is not registered",
-										 ctx->run->workflow_type));
+		*sqlerrcode = ERRCODE_UNDEFINED_OBJECT;
+		*problem = psprintf("workflow type \"%s\" is not registered", ctx->run->workflow_type);
 		return InvalidOid;
 	}
 	ctx->saga_steps = type->steps;
@@ -614,19 +616,34 @@ lookup_workflow_fn(ReplayContext *ctx)
 	fn = type->fn;
 	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)))
 	{
-		record_task_failure_msg(ctx, ERRCODE_UNDEFINED_FUNCTION,
-								psprintf("the function of workflow type \"%s\" no longer exists",
-										 ctx->run->workflow_type));
+		*sqlerrcode = ERRCODE_UNDEFINED_FUNCTION;
+		*problem = psprintf("the function of workflow type \"%s\" no longer exists",
+							ctx->run->workflow_type);
 		return InvalidOid;
 	}
 	if (object_aclcheck(ProcedureRelationId, fn, ctx->run->owner, ACL_EXECUTE) != ACLCHECK_OK)
 	{
-		record_task_failure_msg(ctx, ERRCODE_INSUFFICIENT_PRIVILEGE,
-								psprintf("role \"%s\" may not execute %s",
-										 GetUserNameFromId(ctx->run->owner, false),
-										 format_procedure(fn)));
+		*sqlerrcode = ERRCODE_INSUFFICIENT_PRIVILEGE;
+		*problem = psprintf("role \"%s\" may not execute %s",
+							GetUserNameFromId(ctx->run->owner, false), format_procedure(fn));
 		return InvalidOid;
 	}
+	return fn;
+}
+
+/*
+ * Find the run's workflow function (or saga).  Returns InvalidOid, after
+ * recording a task failure, if it cannot be run.
+ */
+static Oid
+lookup_workflow_fn(ReplayContext *ctx)
+{
+	int			sqlerrcode;
+	char	   *problem;
+	Oid			fn = resolve_workflow_fn(ctx, &sqlerrcode, &problem);
+
+	if (problem)
+		record_task_failure_msg(ctx, sqlerrcode, problem);
 	return fn;
 }
 
@@ -724,6 +741,7 @@ apply_outcome(ReplayContext *ctx, WfOutcome outcome, Jsonb *result, ErrorData *e
 			break;
 		case WF_OUT_SUSPENDED:
 			apply_commands(ctx);
+			wf_set_awaiting_signal(run, ctx->awaited_signal);
 			if (run->task_failures > 0 || run->task_retry_at != 0)
 			{
 				run->task_failures = 0;
@@ -794,4 +812,106 @@ advance_task(ReplayContext *ctx)
 	/* Undo what the rolled-back writes did to the run (the wake-ups went with them). */
 	*ctx->run = saved;
 	record_task_failure(ctx, error_to_jsonb(failure));
+}
+
+/*
+ * The message a failed workflow task of this attempt would record, or
+ * NULL if the attempt did not fail its task.  Non-determinism is worded
+ * exactly as the engine records it.
+ */
+static char *
+task_failure_message(ReplayContext *ctx, ErrorData *edata)
+{
+	if (ctx->nondeterminism)
+		return ctx->nondeterminism;
+	if (ctx->took_locks)
+		return "workflow code cannot take advisory locks: take them in an activity";
+	if (ctx->timed_out)
+		return psprintf("workflow task timed out after %d ms (workflow.task_timeout)",
+						wf_task_timeout_ms);
+	if (classify(ctx, edata) == WF_OUT_TASK_FAILED)
+		return pstrdup(edata->message);
+	return NULL;
+}
+
+/*
+ * After an attempt that did not diverge at a call: a command the history
+ * recorded after the last call the code made (the code now stops earlier,
+ * or ends, where the run went on), patch markers aside.  NULL if none.
+ */
+static char *
+history_goes_further(ReplayContext *ctx)
+{
+	int			seq;
+
+	for (seq = ctx->seq + 1; seq <= ctx->ncmds; seq++)
+	{
+		WfHistCmd  *h = &ctx->cmds[seq - 1];
+
+		if (!h->present ||
+			(h->kind == WF_CMD_MARKER && strncmp(h->name, "patch:", 6) == 0))
+			continue;
+		return psprintf("non-determinism at position %d: history recorded %s \"%s\", "
+						"code asked for nothing (it stopped at position %d)",
+						seq, wf_cmd_kind_name(h->kind), h->name ? h->name : "", ctx->seq);
+	}
+	return NULL;
+}
+
+/* check_replay's attempt, isolated: its argument. */
+typedef struct DryRun
+{
+	ReplayContext *ctx;
+	char	   *detail;
+} DryRun;
+
+/* Replay once without effect and say what went wrong, if anything. */
+static void
+dry_run_body(void *arg)
+{
+	DryRun	   *dr = arg;
+	ReplayContext *ctx = dr->ctx;
+	int			sqlerrcode;
+	Oid			fn = resolve_workflow_fn(ctx, &sqlerrcode, &dr->detail);
+	Jsonb	   *result = NULL;
+	ErrorData  *edata = NULL;
+
+	if (dr->detail)
+		return;
+	load_history(ctx);
+	run_attempt(ctx, fn, &result, &edata);
+	dr->detail = task_failure_message(ctx, edata);
+	if (dr->detail == NULL)
+		dr->detail = history_goes_further(ctx);
+	if (dr->detail)
+		dr->detail = MemoryContextStrdup(ctx->mcxt, dr->detail);
+}
+
+/*
+ * Replay a running run against its current function in dry-run mode
+ * (workflow.check_replay and the DDL gate): the code runs as in a
+ * workflow task, in the sandbox as the run's owner, and everything it did
+ * is rolled back; nothing is written and nothing scheduled.  The run need
+ * not be locked.  Returns true if the code replays its history; otherwise
+ * *detail says why (the message the failed workflow task would record).
+ */
+bool
+wf_replay_check_run(WfRun *run, char **detail)
+{
+	ReplayContext ctx;
+	DryRun		dr;
+	ErrorData  *failure;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.mcxt = AllocSetContextCreate(CurrentMemoryContext, "workflow replay check",
+									 ALLOCSET_DEFAULT_SIZES);
+	ctx.run = run;
+	ctx.dry_run = true;
+	dr.ctx = &ctx;
+	dr.detail = NULL;
+	failure = wf_isolated(dry_run_body, &dr);
+	current_replay = NULL;
+	*detail = failure ? pstrdup(failure->message) : dr.detail ? pstrdup(dr.detail) : NULL;
+	MemoryContextDelete(ctx.mcxt);
+	return *detail == NULL;
 }

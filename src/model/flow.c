@@ -7,19 +7,23 @@
  *
  * Queue limits.  A configured queue has a row in workflow.queue_config; a
  * queue without one has no limits and its claims read nothing more than
- * that there is no row.  A claim of a configured queue locks the row (FOR
- * UPDATE) before it counts, so the claims of one limited queue follow one
- * another, each counting after the one before committed:
+ * that there is no row.  Claims never write the row: a claim of a queue
+ * with limits takes the queue's claim lock (an advisory lock, field 4 =
+ * 5), so that the claims of one queue count one after another, and lets
+ * go of it once it has added what it took to the pending counts of
+ * core/flowstate.c, before its commit (which is why a limit that does not
+ * bind costs little: see flowstate.c for why the counts stay right):
  *   - max_concurrency: the queue's in-flight tasks, status 'running' with
  *     a lease that has not ended (a dead worker's claim stops counting the
- *     moment its lease ends, before the scheduler retries it);
+ *     moment its lease ends, before the scheduler retries it), plus the
+ *     claims of transactions not yet ended;
  *   - key_concurrency: the same, per concurrency_key (tasks without a key
  *     are not limited by it); the claim walks the ready tasks in claim
  *     order, skipping the keys that are full;
- *   - rate_limit: a token bucket in the row, of `tasks` tokens at most,
- *     filling at `tasks` per `per`, empty when the limit is set (so the
- *     first period admits `tasks`, not twice that); a claimed task takes a
- *     token.
+ *   - rate_limit: a token bucket in shared memory, of `tasks` tokens at
+ *     most, filling at `tasks` per `per`, empty when the limit is set (so
+ *     the first period admits `tasks`, not twice that) and after a
+ *     restart; a claimed task takes a token.
  * A claim beyond a limit returns fewer rows (or none), never an error.
  *
  * Priorities are strict: claims take priority 1 first, FIFO within one
@@ -41,8 +45,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -52,8 +54,9 @@
 /* Largest limit (max_concurrency, key_concurrency, rate tasks, max_running). */
 #define MAX_LIMIT 1000000
 
-/* Field 4 of the advisory lock of a type's slots (3 is a workflow_id's). */
+/* Field 4 of the advisory locks of a type's slots, of a queue's claims (3 is a workflow_id's). */
 #define TYPE_LOCK_FIELD4 4
+#define QUEUE_LOCK_FIELD4 5
 
 static const char *const queue_option_keys[] = {
 	"max_concurrency", "rate_limit", "key_concurrency", "paused", NULL
@@ -81,7 +84,8 @@ typedef struct QueueConfig
 typedef struct KeyCount
 {
 	char	   *key;
-	int64		count;
+	int64		count;			/* in flight, pending and taken by this claim */
+	int64		taken;			/* by this claim */
 	bool		full;			/* left out of the claim's next rounds */
 } KeyCount;
 
@@ -92,7 +96,6 @@ static SPIPlanPtr limits_plan;
 static SPIPlanPtr in_flight_plan;
 static SPIPlanPtr key_in_flight_plan;
 static SPIPlanPtr candidates_plan;
-static SPIPlanPtr taken_plan;
 static SPIPlanPtr running_plan;
 static SPIPlanPtr next_queued_plan;
 static SPIPlanPtr queued_event_plan;
@@ -210,6 +213,7 @@ wf_set_queue_limits(const char *queue, Jsonb *options, Oid caller)
 	QueueConfig cfg;
 	int			col;
 	bool		unlimited = true;
+	JsonbValue	v;
 
 	wf_check_option_keys(options, "queue options", queue_option_keys, ERRCODE_WF_UNUSABLE);
 	wf_check_queue_configure(caller, queue);
@@ -234,20 +238,19 @@ wf_set_queue_limits(const char *queue, Jsonb *options, Oid caller)
 		wf_exec(&delete_config_plan, "DELETE FROM workflow.queue_config WHERE queue = $1",
 				1, types, values, NULL, 0);
 	else
-		/* A new or changed rate starts with an empty bucket. */
 		wf_exec(&upsert_config_plan,
 				"INSERT INTO workflow.queue_config AS c (queue, max_concurrency, rate_tasks,"
-				"   rate_per, key_concurrency, paused, tokens, refilled_at, updated_at)"
-				" VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)"
+				"   rate_per, key_concurrency, paused, updated_at)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7)"
 				" ON CONFLICT (queue) DO UPDATE SET max_concurrency = EXCLUDED.max_concurrency,"
 				"   rate_tasks = EXCLUDED.rate_tasks, rate_per = EXCLUDED.rate_per,"
 				"   key_concurrency = EXCLUDED.key_concurrency, paused = EXCLUDED.paused,"
-				"   tokens = CASE WHEN (c.rate_tasks, c.rate_per) IS NOT DISTINCT FROM"
-				"     (EXCLUDED.rate_tasks, EXCLUDED.rate_per) THEN c.tokens ELSE 0 END,"
-				"   refilled_at = CASE WHEN (c.rate_tasks, c.rate_per) IS NOT DISTINCT FROM"
-				"     (EXCLUDED.rate_tasks, EXCLUDED.rate_per) THEN c.refilled_at ELSE $7 END,"
 				"   updated_at = $7",
 				7, types, values, nulls, 0);
+	/* A rate set again starts with an empty bucket. */
+	if (wf_jsonb_get(options, "rate_limit", &v))
+		wf_flow_reset_bucket(queue);
+	wf_flow_forget_count(queue);
 	wf_notify_queue(queue);
 }
 
@@ -281,9 +284,98 @@ in_flight(const char *queue, const char *key, TimestampTz now, int64 cap)
 }
 
 /*
+ * Take the claim lock of queue (field 4 = 5), held while the claim counts,
+ * claims and adds what it took to the pending counts (see the header
+ * comment).
+ */
+static void
+queue_claim_tag(const char *queue, LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
+						 DatumGetUInt32(hash_any((const unsigned char *) queue, strlen(queue))),
+						 0, QUEUE_LOCK_FIELD4);
+}
+
+/* Let go of the claim lock of queue. */
+static void
+release_claim_lock(const char *queue, WfClaimLimits *lim)
+{
+	LOCKTAG		tag;
+
+	queue_claim_tag(queue, &tag);
+	(void) LockRelease(&tag, ExclusiveLock, false);
+	lim->locked = false;
+}
+
+/*
+ * A concurrency limit counts in a new snapshot each time; a transaction
+ * snapshot would miss the claims committed since it was taken.
+ */
+static void
+check_claim_isolation(const char *queue)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("claims of queue \"%s\" need isolation level READ COMMITTED", queue),
+				 errdetail("The queue has max_concurrency or key_concurrency, which a claim "
+						   "counts in a new snapshot."),
+				 errhint("Claim outside REPEATABLE READ and SERIALIZABLE transactions.")));
+}
+
+/* Take up to want tokens from the bucket of a rate-limited queue. */
+static int32
+take_tokens(const char *queue, int32 rate, double per, TimestampTz now, int32 want)
+{
+	int32		taken;
+
+	if (!wf_flow_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("queue \"%s\" has a rate_limit, which needs shared memory", queue),
+				 errhint("Add workflow to shared_preload_libraries and restart the server.")));
+	taken = wf_flow_take_tokens(queue, rate, per, now, want);
+	if (taken < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many queues with limits and concurrency keys in flight"),
+				 errhint("Remove the limits of queues no longer used (configure_queue with nulls).")));
+	return taken;
+}
+
+/*
+ * How many more tasks max_concurrency lets this claim take, wanting
+ * `want`: by the queue's bound if that leaves room for all of them,
+ * otherwise by a count of the table (which becomes the new bound).
+ * Pending first, then the table: see core/flowstate.c.
+ */
+static int32
+concurrency_room(const char *queue, int32 limit, int32 want, TimestampTz now)
+{
+	int64		own;
+	int64		pending = wf_flow_pending(queue, NULL, &own);
+	int64		bound;
+	int64		committed;
+	int64		count;
+
+	/* The bound leaves out this transaction's claims, which pending holds. */
+	if (wf_flow_in_flight_bound(queue, &bound) && pending + bound + want <= limit)
+		return want;
+	committed = wf_flow_committed(queue);
+	count = in_flight(queue, NULL, now, limit);
+	/* This transaction's claims are in the count: keep them out of the bound. */
+	if (own == 0)
+		wf_flow_set_count(queue, committed, count);
+	return (int32) Max(0, Min(want, limit - (pending - own) - count));
+}
+
+/*
  * How many tasks a claim of up to max_tasks may take from queue now.  A
- * configured queue's row is locked until commit, so that the next claim
- * counts what this one takes.
+ * rate limit takes its tokens here; a max_concurrency reserves the room
+ * in the pending count, under the queue's claim lock, and lets go of the
+ * lock unless the claim is keyed (key counts are taken while picking the
+ * tasks); wf_claims_taken gives back what was not used and lets go of the
+ * lock.
  */
 void
 wf_claim_limits(const char *queue, int32 max_tasks, TimestampTz now, WfClaimLimits *lim)
@@ -292,13 +384,14 @@ wf_claim_limits(const char *queue, int32 max_tasks, TimestampTz now, WfClaimLimi
 	Datum		values[1] = {CStringGetTextDatum(queue)};
 	bool		isnull;
 	Datum		d;
+	LOCKTAG		tag;
 
 	memset(lim, 0, sizeof(*lim));
 	lim->allowed = max_tasks;
 	if (wf_exec(&limits_plan,
 				"SELECT paused, max_concurrency, key_concurrency, rate_tasks,"
-				"   extract(epoch FROM rate_per)::float8, tokens, refilled_at"
-				" FROM workflow.queue_config WHERE queue = $1 FOR UPDATE",
+				"   extract(epoch FROM rate_per)::float8"
+				" FROM workflow.queue_config WHERE queue = $1",
 				1, types, values, NULL, 1) == 0)
 		return;
 	lim->configured = true;
@@ -312,31 +405,42 @@ wf_claim_limits(const char *queue, int32 max_tasks, TimestampTz now, WfClaimLimi
 	d = wf_get_datum(0, 3, &isnull);
 	lim->key_limit = isnull ? 0 : DatumGetInt32(d);
 	d = wf_get_datum(0, 4, &isnull);
-	if (!isnull)
+	lim->rate_limited = !isnull;
+	if (!lim->rate_limited && lim->max_concurrency == 0 && lim->key_limit == 0)
+		return;
+	if (lim->max_concurrency > 0 || lim->key_limit > 0)
 	{
-		double		rate = DatumGetInt32(d);
-		double		per = DatumGetFloat8(wf_get_datum(0, 5, &isnull));
-		double		tokens = DatumGetFloat8(wf_get_datum(0, 6, &isnull));
-		TimestampTz at = DatumGetTimestampTz(wf_get_datum(0, 7, &isnull));
-
-		if (now > at)
-			tokens = Min(rate, tokens + rate * ((double) (now - at) / USECS_PER_SEC) / per);
-		lim->rate_limited = true;
-		lim->tokens = tokens;
-		lim->allowed = Min(lim->allowed, (int32) floor(tokens));
+		check_claim_isolation(queue);
+		queue_claim_tag(queue, &tag);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		lim->locked = true;
+	}
+	if (lim->rate_limited)
+	{
+		lim->tokens_taken = take_tokens(queue, DatumGetInt32(d),
+										DatumGetFloat8(wf_get_datum(0, 5, &isnull)),
+										now, lim->allowed);
+		lim->allowed = lim->tokens_taken;
 	}
 	if (lim->max_concurrency > 0 && lim->allowed > 0)
-		lim->allowed = (int32) Max(0, Min(lim->allowed,
-										  lim->max_concurrency -
-										  in_flight(queue, NULL, now, lim->max_concurrency)));
+	{
+		lim->allowed = concurrency_room(queue, lim->max_concurrency, lim->allowed, now);
+		if (wf_flow_add_pending(queue, NULL, lim->allowed))
+			lim->reserved = lim->allowed;
+		else
+			lim->keep_lock = true;
+	}
+	if (lim->locked && lim->key_limit == 0 && !lim->keep_lock)
+		release_claim_lock(queue, lim);
 }
 
-/* The in-flight count of a key, counted once per claim. */
+/* The in-flight count of a key (others' pending, then the table), counted once per claim. */
 static KeyCount *
 key_count(List **keys, const char *queue, const char *key, TimestampTz now, int64 cap)
 {
 	ListCell   *lc;
 	KeyCount   *kc;
+	int64		own;
 
 	foreach(lc, *keys)
 	{
@@ -346,7 +450,9 @@ key_count(List **keys, const char *queue, const char *key, TimestampTz now, int6
 	}
 	kc = palloc0(sizeof(KeyCount));
 	kc->key = pstrdup(key);
-	kc->count = in_flight(queue, key, now, cap);
+	kc->count = wf_flow_pending(queue, key, &own);
+	kc->count -= own;
+	kc->count += in_flight(queue, key, now, cap);
 	*keys = lappend(*keys, kc);
 	return kc;
 }
@@ -387,7 +493,6 @@ wf_pick_keyed_tasks(const char *queue, WfClaimLimits *lim, TimestampTz now)
 	Datum	   *taken = palloc(sizeof(Datum) * lim->allowed);
 	int			ntaken = 0;
 	List	   *full = NIL;		/* text datums */
-	List	   *keys = NIL;
 
 	values[0] = CStringGetTextDatum(queue);
 	while (ntaken < lim->allowed)
@@ -418,14 +523,17 @@ wf_pick_keyed_tasks(const char *queue, WfClaimLimits *lim, TimestampTz now)
 		}
 		for (i = 0; i < n; i++)
 		{
-			KeyCount   *kc = task_keys[i] ? key_count(&keys, queue, task_keys[i], now,
+			KeyCount   *kc = task_keys[i] ? key_count(&lim->keys, queue, task_keys[i], now,
 															 lim->key_limit) : NULL;
 
 			if (kc == NULL || kc->count < lim->key_limit)
 			{
 				taken[ntaken++] = Int64GetDatum(ids[i]);
 				if (kc)
+				{
 					kc->count++;
+					kc->taken++;
+				}
 			}
 			if (kc && kc->count >= lim->key_limit && !kc->full)
 			{
@@ -438,33 +546,34 @@ wf_pick_keyed_tasks(const char *queue, WfClaimLimits *lim, TimestampTz now)
 }
 
 /*
- * A claim of a configured queue took n tasks: take their tokens and count
- * them in the minute's claims.
+ * A claim of a configured queue took n tasks: give back the tokens and
+ * the reserved room it did not use, count the tasks in the minute's
+ * claims and, under key_concurrency, as pending until this transaction
+ * ends; then let go of the claim lock.  Should the pending counts have no
+ * room, the lock is kept to commit instead, so that the next claim counts
+ * these in the table.
  */
 void
 wf_claims_taken(const char *queue, WfClaimLimits *lim, int n, TimestampTz now)
 {
-	Oid			types[4] = {TEXTOID, FLOAT8OID, TIMESTAMPTZOID, INT8OID};
-	Datum		values[4] = {CStringGetTextDatum(queue),
-		Float8GetDatum(Max(0.0, lim->tokens - n)), TimestampTzGetDatum(now),
-	Int64GetDatum(n)};
+	ListCell   *lc;
 
-	if (!lim->configured || n == 0)
+	if (!lim->configured)
 		return;
-	wf_exec(&taken_plan,
-			"UPDATE workflow.queue_config SET"
-			"   tokens = CASE WHEN rate_tasks IS NULL THEN tokens ELSE $2 END,"
-			"   refilled_at = CASE WHEN rate_tasks IS NULL THEN refilled_at ELSE $3 END,"
-			"   previous_claims = CASE WHEN window_start IS NULL OR $3 >= window_start + interval '2 minutes'"
-			"     THEN 0 WHEN $3 >= window_start + interval '1 minute' THEN window_claims"
-			"     ELSE previous_claims END,"
-			"   window_claims = CASE WHEN window_start IS NULL OR $3 >= window_start + interval '1 minute'"
-			"     THEN 0 ELSE window_claims END + $4,"
-			"   window_start = CASE WHEN window_start IS NULL OR $3 >= window_start + interval '2 minutes'"
-			"     THEN $3 WHEN $3 >= window_start + interval '1 minute'"
-			"     THEN window_start + interval '1 minute' ELSE window_start END"
-			" WHERE queue = $1",
-			4, types, values, NULL, 0);
+	wf_flow_claimed(queue, n, now);
+	if (lim->rate_limited)
+		wf_flow_return_tokens(queue, lim->tokens_taken - n);
+	if (lim->reserved > n)
+		(void) wf_flow_add_pending(queue, NULL, n - lim->reserved);
+	foreach(lc, lim->keys)
+	{
+		KeyCount   *kc = lfirst(lc);
+
+		if (!lim->keep_lock && kc->taken > 0 && !wf_flow_add_pending(queue, kc->key, kc->taken))
+			lim->keep_lock = true;
+	}
+	if (lim->locked && !lim->keep_lock)
+		release_claim_lock(queue, lim);
 }
 
 /* Check the flow control options of a type, a start or a child. */

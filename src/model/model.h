@@ -32,6 +32,8 @@ typedef struct WfRunSpec
 	Datum		parent_run_id;
 	Datum		run_id;			/* preset run id, or 0 */
 	Datum		continued_from; /* previous run id, or 0 */
+	bool		admitted;		/* reset: starts at once, outside type limits */
+	Jsonb	   *started_data;	/* reset: WorkflowStarted's data as given, or NULL */
 } WfRunSpec;
 
 extern WfRun *wf_create_run(WfRunSpec *spec);
@@ -44,6 +46,10 @@ extern int	wf_deliver_child_notices(WfRun *parent);
 extern void wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
 extern void wf_check_start_queues(Oid role, const char *type, const char *queue);
 
+/* reset.c: a new run from a kept prefix of the history (workflow.reset_workflow) */
+extern Datum wf_reset_run(const char *workflow_id, int64 event_id, const char *reason,
+						  Oid caller);
+
 /* lifecycle.c: how runs end */
 extern void wf_complete_run(WfRun *run, Jsonb *result);
 extern void wf_fail_run(WfRun *run, Jsonb *error);
@@ -54,12 +60,16 @@ extern void wf_terminate_run(WfRun *run, WfEventType event_type, WfRunStatus sta
 /* flow.c: flow control (queue limits, type limits, queued runs) */
 typedef struct WfClaimLimits
 {
-	bool		configured;		/* the queue has limits (its row is locked) */
+	bool		configured;		/* the queue has a queue_config row */
+	bool		locked;			/* the queue's claim lock is held */
+	bool		keep_lock;		/* to commit: the pending counts had no room */
 	int32		allowed;		/* how many tasks the claim may take */
 	int32		max_concurrency;	/* 0 if none */
 	int32		key_limit;		/* key_concurrency, 0 if none */
 	bool		rate_limited;
-	double		tokens;			/* the bucket now, if rate_limited */
+	int32		tokens_taken;	/* from the bucket, if rate_limited */
+	int32		reserved;		/* room reserved under max_concurrency */
+	List	   *keys;			/* a keyed claim's keys (flow.c's KeyCount) */
 } WfClaimLimits;
 
 extern void wf_set_queue_limits(const char *queue, Jsonb *options, Oid caller);
@@ -164,5 +174,25 @@ extern void wf_cancel_all_timers(WfRun *run);
 extern List *wf_due_timers(TimestampTz now, int batch);
 extern int	wf_fire_timer(WfDueItem *item);
 extern void wf_postpone_timer(WfDueItem *item, TimestampTz at);
+
+/* ops.c: describing runs, retrying now, reading how runs ended */
+typedef struct WfRunEnding
+{
+	bool		found;
+	Datum		run_id;			/* uuid */
+	char	   *status;
+	Oid			owner;
+	bool		open;
+	bool		mine;			/* written by the current transaction */
+	Jsonb	   *result;
+	Jsonb	   *error;
+	TimestampTz closed_at;
+	TimestampTz created_at;
+} WfRunEnding;
+
+extern Jsonb *wf_describe_run(const char *workflow_id, Oid caller);
+extern int	wf_retry_now_items(WfRun *run);
+extern void wf_read_run_endings(const char *workflow_id, Datum target_run_id,
+								WfRunEnding *target, WfRunEnding *latest);
 
 #endif							/* WF_MODEL_H */

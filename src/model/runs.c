@@ -156,7 +156,7 @@ wf_create_run(WfRunSpec *spec)
 	bool		isnull;
 	Datum		deadline;
 
-	if (!spec->continued_from)
+	if (!spec->continued_from && !spec->admitted)
 	{
 		if (!superuser_arg(spec->owner))
 			lock_workflow_id(spec->workflow_id);
@@ -231,6 +231,12 @@ wf_create_run(WfRunSpec *spec)
 	}
 	if (spec->continued_from)
 		wf_event_str(&b, WF_KEY_CONTINUED_FROM_RUN_ID, wf_uuid_out(spec->continued_from));
+	if (spec->started_data)
+	{
+		wf_append_event(run, WF_EV_WORKFLOW_STARTED, spec->started_data);
+		wf_wake_run(run);
+		return run;
+	}
 	if (queued)
 	{
 		wf_append_event(run, WF_EV_WORKFLOW_QUEUED, wf_event_data(&b));
@@ -529,7 +535,9 @@ drop_buffered_signals(WfRun *run)
 void
 wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 {
-	bool		held_slot = run->status != WF_RUN_QUEUED;
+	bool		held_slot = run->status != WF_RUN_QUEUED && !run->replaced;
+	/* A run a reset replaces goes on, for its parent, as the new run. */
+	bool		tell_parent = run->parent_workflow_id && !run->replaced;
 
 	wf_close_run(run, status, result, error);
 	if (run->has_children)
@@ -537,7 +545,7 @@ wf_end_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 	/* Buffered signals go on to the next run; otherwise nobody reads them. */
 	if (status != WF_RUN_CONTINUED_AS_NEW)
 		drop_buffered_signals(run);
-	if (run->parent_workflow_id && status != WF_RUN_CONTINUED_AS_NEW)
+	if (tell_parent && status != WF_RUN_CONTINUED_AS_NEW)
 		notify_parent(run, status, result, error);
 	/* A schedule's fire (its id has a ':') may have a fire kept for its end. */
 	if (status != WF_RUN_CONTINUED_AS_NEW && strchr(run->workflow_id, ':') != NULL)

@@ -4,7 +4,7 @@
 -- queued runs (if_exists, cancel, terminate).  The concurrency of the
 -- queue limits is test/shell/flow_limits.sh's.
 BEGIN;
-SELECT plan(52);
+SELECT plan(55);
 
 -- One activity on the queue and with the options the input names.
 CREATE FUNCTION one(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -59,6 +59,20 @@ SELECT workflow.complete_activity(task_id, '{}') FROM workflow.tasks
  WHERE queue = 'capped' AND status = 'running' AND workflow_id = 'c-1';
 SELECT is((SELECT count(*) FROM workflow.claim_activities('capped', 'w', 5)), 1::bigint,
 		  'a report frees its slot');
+-- A dead worker's claim frees its slot when its lease ends, not before.
+SELECT count(workflow.start_workflow('one', jsonb_build_object('queue', 'leased', 'i', i,
+		 'options', '{"start_to_close_timeout": "30 seconds", "retry": {"initial_interval": "1 second"}}'::jsonb),
+		 'l-' || i))
+  FROM generate_series(1, 2) i;
+SELECT workflow.configure_queue('leased', '{"max_concurrency": 1}');
+SELECT is((SELECT count(*) FROM workflow.claim_activities('leased', 'vanishing', 5)), 1::bigint,
+		  'max_concurrency 1: one task, for a worker that will never report');
+SELECT workflow.tick(now() + interval '29 seconds');
+SELECT is((SELECT count(*) FROM workflow.claim_activities('leased', 'other', 5)), 0::bigint,
+		  'its slot stays taken while its lease lasts');
+SELECT workflow.tick(now() + interval '31 seconds');
+SELECT is((SELECT count(*) FROM workflow.claim_activities('leased', 'other', 5)), 1::bigint,
+		  'once the lease has ended, another worker gets the slot');
 SELECT is((SELECT row(options, ready, in_flight, backing_off, claimed_last_minute)::text
 			 FROM workflow.queues WHERE queue = 'capped'),
 		  row('{"max_concurrency": 2}'::jsonb, 3, 2, 0, 3)::text,

@@ -35,7 +35,7 @@ $node->safe_psql($db, q{SELECT workflow.start_workflow('one_step', '{"n": 5, "qu
 
 # Its claim is not bound to its session (as through a transaction pooler,
 # workflow.session_leases off): the lease's timeout is what brings the task
-# back.  120_session_leases.pl covers a claim bound to its session.
+# back.  125_session_leases.pl covers a claim bound to its session.
 my $doomed = $node->background_psql($db);
 $doomed->query_safe('SET workflow.session_leases = off');
 my $doomed_backend = $doomed->query_safe('SELECT pg_backend_pid()');
