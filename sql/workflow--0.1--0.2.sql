@@ -483,6 +483,8 @@ REVOKE EXECUTE ON FUNCTION workflow.replay_check_trigger() FROM PUBLIC;
 CREATE EVENT TRIGGER workflow_replay_check ON ddl_command_end
 	WHEN TAG IN ('CREATE FUNCTION', 'ALTER FUNCTION')
 	EXECUTE FUNCTION workflow.replay_check_trigger();
+
+/* ---------------------------------------------------------------------
  * Session-bound leases (README, Operating runs): a claim records the
  * claiming backend (pid and start time); when that session ends, the
  * scheduler fails the tasks it still holds (session_ended, then due).
