@@ -16,10 +16,13 @@ OBJS = \
 	src/core/sandbox.o \
 	src/core/shmem.o \
 	src/core/notify.o \
+	src/core/sessions.o \
 	src/core/cron.o \
 	src/core/flowstate.o \
 	src/core/await.o \
 	src/model/tasks.o \
+	src/model/leases.o \
+	src/model/retention.o \
 	src/model/timers.o \
 	src/model/runs.o \
 	src/model/lifecycle.o \
@@ -38,6 +41,7 @@ OBJS = \
 	src/api/reset.o \
 	src/api/replay_check.o \
 	src/api/ops.o \
+	src/api/retention.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o
 

@@ -555,6 +555,35 @@ CREATE FUNCTION workflow.schedule_next_fire(spec text, timezone text DEFAULT 'UT
 	RETURNS timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_schedule_next_fire';
 
 /* ---------------------------------------------------------------------
+ * Session-bound leases (README, Operating runs): a claim records the
+ * claiming backend (pid and start time); when that session ends, the
+ * scheduler fails the tasks it still holds (session_ended, then due).
+ * --------------------------------------------------------------------- */
+
+ALTER TABLE workflow.tasks
+	ADD COLUMN claimed_pid integer,
+	ADD COLUMN claimed_session_start timestamptz,
+	ADD COLUMN session_ended boolean NOT NULL DEFAULT false;
+/* The tasks a session holds: what the scheduler looks for when it ends. */
+CREATE INDEX tasks_session_idx ON workflow.tasks (claimed_pid, claimed_session_start)
+	WHERE status = 'running';
+
+/* ---------------------------------------------------------------------
+ * Retention (README, Operating runs): the scheduler deletes closed runs
+ * past workflow.retention or their type's option retention, in batches;
+ * workflow.purge() does it now for the caller's runs.
+ * --------------------------------------------------------------------- */
+
+/* The closed runs of a type, oldest first: what retention deletes. */
+CREATE INDEX workflows_closed_idx ON workflow.workflows (workflow_type, closed_at)
+	WHERE closed_at IS NOT NULL;
+
+CREATE FUNCTION workflow.purge(older_than interval)
+	RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'wf_purge';
+COMMENT ON FUNCTION workflow.purge(interval) IS
+	'Delete now the runs closed more than older_than ago (the caller''s own; every role''s for the extension owner), with their history, state, signals and tasks; returns how many runs.';
+
+/* ---------------------------------------------------------------------
  * Operating runs: describe, await_result, retry_now, stats (README,
  * Operating runs).  Runs gain awaiting_signal: the signal the code waits
  * for, written when the code blocks in wait_signal(), for describe.

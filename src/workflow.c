@@ -35,6 +35,7 @@ wf_shmem_request(void)
 	RequestAddinShmemSpace(wf_shmem_size());
 	RequestAddinShmemSpace(wf_flow_shmem_size());
 	RequestAddinShmemSpace(wf_await_shmem_size());
+	RequestAddinShmemSpace(wf_sessions_shmem_size());
 	RequestNamedLWLockTranche("workflow", 1);
 	RequestNamedLWLockTranche("workflow flow control", 1);
 }
@@ -48,6 +49,7 @@ wf_shmem_startup_hook(void)
 	wf_shmem_startup();
 	wf_flow_shmem_startup();
 	wf_await_shmem_startup();
+	wf_sessions_shmem_startup();
 }
 
 /* workflow.default_queue must be a valid queue name. */
@@ -154,6 +156,18 @@ define_settings(void)
 							"0 turns the gate off.",
 							&wf_replay_check_runs, 100, 0, 100000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("workflow.session_leases",
+							 "Bind the tasks a session claims to that session.",
+							 "When the session ends before reporting, its tasks fail at once "
+							 "(worker session ended) and are retried. Turn it off for workers "
+							 "that claim through a transaction-pooling proxy.",
+							 &wf_session_leases, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workflow.retention",
+							"How long closed runs are kept before the scheduler deletes them.",
+							"0 keeps them forever. A workflow type's option retention overrides it.",
+							&wf_retention_s, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	/* Sizes shared memory: only when preloaded (later it would be FATAL). */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("workflow.max_databases",

@@ -32,7 +32,8 @@ PG_FUNCTION_INFO_V1(wf_signal_workflow);
 
 
 static const char *const type_option_keys[] = {
-	"queue", "activity_options", "execution_timeout", "max_running", "max_running_per_key", NULL
+	"queue", "activity_options", "execution_timeout", "max_running", "max_running_per_key",
+	"retention", NULL
 };
 static const char *const start_option_keys[] = {
 	"queue", "activity_options", "execution_timeout", "search_attributes", "if_exists",

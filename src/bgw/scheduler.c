@@ -52,6 +52,9 @@ static bool announce_all = false;
 static int	worker_index = 0;
 static long held_retry_ms = HELD_RETRY_MS;
 
+/* Scheduler 0: when its next retention batch is due (model/retention.c). */
+static TimestampTz next_retention_at = 0;
+
 static SPIPlanPtr task_retry_plan;
 static SPIPlanPtr deadline_plan;
 static SPIPlanPtr notices_plan;
@@ -474,9 +477,13 @@ process_isolated(WfDueItem *item, TimestampTz now)
 static int
 wf_tick_all(TimestampTz now, int batch)
 {
-	List	   *items = collect_due(now, batch);
+	List	   *items;
 	ListCell   *lc;
 	int			done = 0;
+	bool		sessions_held;
+
+	(void) wf_fail_ended_sessions(now, &sessions_held);
+	items = collect_due(now, batch);
 
 	foreach(lc, items)
 		done += process_isolated(lfirst(lc), now);
@@ -569,7 +576,57 @@ end_work(WfInternal *save)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/*
+	 * Hand over the table statistics (at most once a second): without it a
+	 * background worker keeps them until it exits, and autovacuum would not
+	 * see the rows the scheduler deletes (retention) and updates.
+	 */
+	(void) pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* One retention batch, for wf_isolated (arg: a bool, set if more is due). */
+static void
+retention_batch(void *arg)
+{
+	(void) wf_apply_retention(GetCurrentTimestamp(), (bool *) arg);
+}
+
+/*
+ * Scheduler 0 deletes closed runs past their retention: a batch in a
+ * transaction of its own, at most once per workflow.max_naptime unless the
+ * last batch was full.  Then the next one follows after a pause of
+ * RETENTION_PAUSE_FACTOR times the batch's duration, so that retention
+ * takes at most a fifth of the time of one process (and of the WAL it
+ * writes per second): a backlog of millions of runs drains over minutes
+ * without slowing the workers' claims.
+ */
+#define RETENTION_PAUSE_FACTOR 4
+
+static void
+retention_pass(void)
+{
+	WfInternal	save;
+	ErrorData  *edata;
+	bool		more = false;
+	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz end;
+
+	if (worker_index != 0 || start < next_retention_at)
+		return;
+	begin_work(&save, "workflow scheduler: retention");
+	edata = wf_isolated(retention_batch, &more);
+	end_work(&save);
+	if (edata != NULL)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("workflow: deleting closed runs failed: %s", edata->message),
+				 errdetail("It is tried again after workflow.max_naptime.")));
+	end = GetCurrentTimestamp();
+	if (more && edata == NULL)
+		next_retention_at = end + Max(RETENTION_PAUSE_FACTOR * (end - start), 10 * 1000);
+	else
+		next_retention_at = TimestampTzPlusMilliseconds(end, wf_max_naptime_ms);
 }
 
 /*
@@ -587,6 +644,7 @@ scheduler_iteration(MemoryContext items_cxt)
 	TimestampTz due = 0;
 	int			done = 0;
 	bool		overflow;
+	bool		sessions_held;
 	long		sleep_ms = wf_max_naptime_ms;
 	List	   *items;
 	ListCell   *lc;
@@ -605,6 +663,7 @@ scheduler_iteration(MemoryContext items_cxt)
 		(void) wf_notify_all_ready_queues();
 	announce_all = false;
 	now = GetCurrentTimestamp();
+	(void) wf_fail_ended_sessions(now, &sessions_held);
 	items = copy_items(collect_due(now, wf_batch_size), items_cxt);
 	if (items == NIL)
 		due = next_due();
@@ -618,12 +677,13 @@ scheduler_iteration(MemoryContext items_cxt)
 		end_work(&save);
 	}
 
+	retention_pass();
 	if (done > 0)
 	{
 		held_retry_ms = HELD_RETRY_MS;
 		return 0;
 	}
-	if (items != NIL)
+	if (items != NIL || sessions_held)
 	{
 		/* All of it is held by other sessions: retry, less often each time. */
 		sleep_ms = Min(held_retry_ms, sleep_ms);
@@ -638,6 +698,14 @@ scheduler_iteration(MemoryContext items_cxt)
 		sleep_ms = Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000);
 		if (sleep_ms <= 0)
 			sleep_ms = HELD_RETRY_MS;
+	}
+	if (worker_index == 0)
+	{
+		long		secs;
+		int			usecs;
+
+		TimestampDifference(GetCurrentTimestamp(), next_retention_at, &secs, &usecs);
+		sleep_ms = Max(1, Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000));
 	}
 	wf_set_next_wakeup(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms));
 	return sleep_ms;

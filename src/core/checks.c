@@ -192,12 +192,9 @@ wf_check_interval(Interval *iv, const char *what)
 	check_interval(iv, what, false);
 }
 
-/*
- * Parse an interval string from options, with an error that names it; it
- * must be greater than zero and bounded.
- */
-Interval *
-wf_parse_interval(const char *text, const char *what)
+/* Parse an interval string from options, with an error that names it. */
+static Interval *
+parse_interval(const char *text, const char *what, bool positive)
 {
 	Interval   *iv = NULL;
 
@@ -217,8 +214,25 @@ wf_parse_interval(const char *text, const char *what)
 				 errhint("Use an interval string such as \"30 seconds\" or \"5 minutes\".")));
 	}
 	PG_END_TRY();
-	check_interval(iv, what, true);
+	check_interval(iv, what, positive);
 	return iv;
+}
+
+/*
+ * Parse an interval string from options, with an error that names it; it
+ * must be greater than zero and bounded.
+ */
+Interval *
+wf_parse_interval(const char *text, const char *what)
+{
+	return parse_interval(text, what, true);
+}
+
+/* The same, zero allowed (an option where 0 means "never"). */
+Interval *
+wf_parse_interval_or_zero(const char *text, const char *what)
+{
+	return parse_interval(text, what, false);
 }
 
 /*

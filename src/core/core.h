@@ -113,6 +113,7 @@ extern bool wf_int_option(Jsonb *obj, const char *key, int64 min, int64 max, int
 						  const char *hint, int64 *value);
 extern char *wf_name_option(Jsonb *obj, const char *key, int sqlerrcode);
 extern Interval *wf_parse_interval(const char *text, const char *what);
+extern Interval *wf_parse_interval_or_zero(const char *text, const char *what);
 extern void wf_check_interval(Interval *iv, const char *what);
 extern void wf_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern char *wf_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
@@ -358,6 +359,19 @@ extern void wf_await_at_end(void);
 extern void wf_await_enter(const char *workflow_id);
 extern void wf_await_sleep(long timeout_ms);
 extern void wf_await_leave(void);
+/* sessions.c: the ends of claiming sessions (session-bound leases) */
+typedef struct WfEndedSession
+{
+	Oid			dboid;
+	int			pid;
+	TimestampTz started;		/* the backend's start: a pid may be reused */
+} WfEndedSession;
+
+extern Size wf_sessions_shmem_size(void);
+extern void wf_sessions_shmem_startup(void);
+extern bool wf_session_claims(int *pid, TimestampTz *started);
+extern int	wf_take_ended_sessions(WfEndedSession *out, int max, uint64 *lost);
+extern bool wf_keep_ended_session(const WfEndedSession *s);
 
 /* notify.c: what a commit announces (queues, due times, the launcher) */
 extern void wf_wake_launcher_at_commit(void);

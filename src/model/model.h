@@ -15,6 +15,8 @@
 
 /* Settings of this layer. */
 extern int	wf_default_timeout_ms;	/* tasks.c */
+extern bool wf_session_leases;	/* leases.c */
+extern int	wf_retention_s;		/* retention.c */
 
 /* runs.c: creating runs; children and parents */
 typedef struct WfRunSpec
@@ -79,6 +81,15 @@ extern void wf_check_flow_options(Jsonb *options);
 extern int	wf_run_priority(Jsonb *options);
 extern bool wf_admit_run(const char *type, const char *key);
 extern void wf_start_queued(const char *type, bool always);
+
+/* leases.c: session-bound leases */
+extern void wf_claim_session(Datum *pid, Datum *started, bool *known);
+extern int	wf_fail_ended_sessions(TimestampTz now, bool *held);
+
+/* retention.c: deleting closed runs */
+extern int	wf_apply_retention(TimestampTz now, bool *more);
+extern int64 wf_purge_runs(Interval *older_than, Oid caller);
+extern void wf_check_retention_option(Jsonb *options);
 
 /* tasks.c: activity tasks */
 extern void wf_validate_activity_options(Jsonb *options, Jsonb *defaults);

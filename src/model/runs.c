@@ -607,6 +607,7 @@ wf_check_run_options(Jsonb *options, const char *what, const char *const *allowe
 		(void) wf_parse_interval(timeout, "execution_timeout");
 	wf_validate_activity_options(NULL, options);
 	wf_check_flow_options(options);
+	wf_check_retention_option(options);
 	if_exists = wf_jsonb_get_text(options, "if_exists");
 	if (if_exists && strcmp(if_exists, "error") != 0 && strcmp(if_exists, "return") != 0)
 		ereport(ERROR,

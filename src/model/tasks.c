@@ -342,6 +342,7 @@ wf_check_claim_args(const char *queue, const char *worker, int32 max_tasks)
 #define CLAIM_SET \
 	"UPDATE workflow.tasks t SET status = 'running', claimed_by = $2," \
 	"   claimed_at = $4, heartbeat_at = NULL," \
+	"   claimed_pid = $5, claimed_session_start = $6, session_ended = false," \
 	"   lease_expires_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout)," \
 	"   due_at = LEAST($4 + t.start_to_close_timeout, $4 + t.heartbeat_timeout," \
 	"                  t.scheduled_at + t.schedule_to_close_timeout)"
@@ -360,13 +361,17 @@ static int
 claim_rows(const char *queue, const char *worker, WfClaimLimits *lim, TimestampTz now)
 {
 	static SPIPlanPtr keyed_claim_plan;
-	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', worker ? ' ' : 'n', ' ', ' '};
+	Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', worker ? ' ' : 'n', ' ', ' ', ' ', ' '};
+	bool		session_known;
 
 	values[0] = CStringGetTextDatum(queue);
 	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
 	values[3] = TimestampTzGetDatum(now);
+	wf_claim_session(&values[4], &values[5], &session_known);
+	if (!session_known)
+		nulls[4] = nulls[5] = 'n';
 	if (lim->key_limit > 0)
 	{
 		types[2] = INT8ARRAYOID;
@@ -374,7 +379,7 @@ claim_rows(const char *queue, const char *worker, WfClaimLimits *lim, TimestampT
 		return wf_exec(&keyed_claim_plan,
 					   CLAIM_SET " WHERE t.task_id = ANY ($3) AND t.queue = $1 AND t.status = 'ready'"
 					   CLAIM_RETURNING,
-					   4, types, values, nulls, 0);
+					   6, types, values, nulls, 0);
 	}
 	values[2] = Int32GetDatum(lim->allowed);
 	/* An array, not a join: the generic plan must not hash the whole table. */
@@ -383,7 +388,7 @@ claim_rows(const char *queue, const char *worker, WfClaimLimits *lim, TimestampT
 				   "   WHERE queue = $1 AND status = 'ready'"
 				   "   ORDER BY priority, ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
 				   CLAIM_RETURNING,
-				   4, types, values, nulls, 0);
+				   6, types, values, nulls, 0);
 }
 
 /*
@@ -768,8 +773,9 @@ wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 				"UPDATE workflow.tasks SET heartbeat_at = $3,"
 				" heartbeat_details = COALESCE($2, heartbeat_details),"
 				" lease_expires_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout),"
-				" due_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
-				"                scheduled_at + schedule_to_close_timeout)"
+				" due_at = CASE WHEN session_ended THEN due_at"
+				"   ELSE LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
+				"              scheduled_at + schedule_to_close_timeout) END"
 				" WHERE task_id = $1 AND status = 'running' RETURNING cancel_requested",
 				3, types, values, nulls, 0) != 1)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
@@ -822,6 +828,7 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 	wf_exec(&make_ready_plan,
 			"SELECT CASE"
 			" WHEN scheduled_at + schedule_to_close_timeout <= $2 THEN 'schedule_to_close'"
+			" WHEN status = 'running' AND session_ended THEN 'session'"
 			" WHEN status = 'ready' AND ready_at + schedule_to_start_timeout <= $2 THEN 'schedule_to_start'"
 			" WHEN status = 'running' AND claimed_at + start_to_close_timeout <= $2 THEN 'start_to_close'"
 			" WHEN status = 'running' AND COALESCE(heartbeat_at, claimed_at) + heartbeat_timeout <= $2 THEN 'heartbeat'"
@@ -840,6 +847,12 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 				" WHERE task_id = $1",
 				1, types, values, NULL, 0);
 		wf_notify_queue(t->queue);
+		return 1;
+	}
+	if (strcmp(what, "session") == 0)
+	{
+		/* The claiming session ended (leases.c): a failed attempt, retried. */
+		attempt_failed(run, t, WF_EV_ACTIVITY_FAILED, "worker session ended", NULL, true, NULL);
 		return 1;
 	}
 	/* Timeouts before start and of the whole schedule are not retried. */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A worker killed outright (SIGKILL) takes its handler with it, and the
-# task it held comes back after its lease: another worker completes it.
+# task it held comes back (at once, as its session ended: see
+# worker_session_end.sh; at the latest after its lease): another worker
+# completes it.
 source "$(dirname "$0")/lib/worker.bash"
 
 setup_db worker_kill9

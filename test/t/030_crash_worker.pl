@@ -33,7 +33,11 @@ SELECT workflow.register_workflow('one_step', 'one_step(jsonb)');
 # ------------------------------------------------ a worker killed with -9
 $node->safe_psql($db, q{SELECT workflow.start_workflow('one_step', '{"n": 5, "queue": "work"}', 'wf-killed')});
 
+# Its claim is not bound to its session (as through a transaction pooler,
+# workflow.session_leases off): the lease's timeout is what brings the task
+# back.  125_session_leases.pl covers a claim bound to its session.
 my $doomed = $node->background_psql($db);
+$doomed->query_safe('SET workflow.session_leases = off');
 my $doomed_backend = $doomed->query_safe('SELECT pg_backend_pid()');
 my $claim = $doomed->query_safe(
 	q{SELECT task_id || ' ' || attempt FROM workflow.claim_activities('work', 'doomed', 1)});

@@ -36,6 +36,7 @@ CHECKPOINT;
 # A claim alone still commits asynchronously (nothing but the claim to lose).
 is( $node->safe_psql(
 		$db, q{
+SET workflow.session_leases = off;
 BEGIN;
 SELECT count(*) FROM workflow.claim_activities('dq', 'w', 1);
 COMMIT;
@@ -45,6 +46,7 @@ SELECT pg_current_wal_flush_lsn() < pg_current_wal_insert_lsn();
 # Claim, write a row of our own, commit, crash at once.
 $node->safe_psql(
 	$db, q{
+SET workflow.session_leases = off;
 BEGIN;
 SELECT count(*) FROM workflow.claim_activities('dq', 'w', 1);
 INSERT INTO app_rows VALUES ('written after a claim');

@@ -336,6 +336,8 @@ BEGIN
 	END IF;
 	IF fuzz.task() IS NULL THEN
 		PERFORM workflow.start_workflow('fz_act', '{}', 'fz-act-' || pg_catalog.clock_timestamp());
+		-- The claim outlives the session that makes it (the fuzz reports from others).
+		PERFORM pg_catalog.set_config('workflow.session_leases', 'off', true);
 		PERFORM workflow.claim_activities('fq', 'fz-fixture', 1);
 	END IF;
 END $$;

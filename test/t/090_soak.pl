@@ -542,8 +542,10 @@ for my $what (sort keys %log_checks)
 	is(scalar(@hits), 0, $what)
 	  or diag(scalar(@hits) . " hits, the first:\n" . join("\n--\n", @hits[ 0 .. ($#hits < 4 ? $#hits : 4) ]));
 }
-ok( $node->safe_psql($db, q{SELECT count(*) > 0 FROM workflow.history WHERE event_type = 'ActivityTimedOut'}) eq 't',
-	'the faults hit claimed tasks: some came back after their lease (ActivityTimedOut)');
+ok( $node->safe_psql($db, q{SELECT count(*) > 0 FROM workflow.history WHERE event_type = 'ActivityTimedOut'
+		OR (event_type = 'ActivityFailed' AND data->>'error' = 'worker session ended')}) eq 't',
+	'the faults hit claimed tasks: some came back after their lease (ActivityTimedOut)'
+	  . ' or their worker\'s session ended (ActivityFailed)');
 my $timeouts = grep { /57014: canceling statement due to statement timeout/ } @log_lines;
 ok($timeouts > 0, "the worker with statement_timeout = 5 ms had statements cancelled ($timeouts)");
 

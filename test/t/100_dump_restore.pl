@@ -103,7 +103,8 @@ sub claim
 	while (time() < $deadline)
 	{
 		my $row = as_role($node, 'bob',
-			"SELECT task_id, activity, attempt FROM workflow.claim_activities('jobs', 'bob-1', 1)");
+			"SET workflow.session_leases = off;"
+			  . " SELECT task_id, activity, attempt FROM workflow.claim_activities('jobs', 'bob-1', 1)");
 		return split /\|/, $row if $row ne '';
 		usleep(100_000);
 	}

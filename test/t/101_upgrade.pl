@@ -293,7 +293,8 @@ SELECT workflow.start_workflow('sleeper', '{}', 'sleeper');
 	while (keys %done < 2 && time() < $deadline)
 	{
 		my $row = $old->safe_psql($db,
-			"SET ROLE bob; SELECT task_id, workflow_id, producer FROM workflow.claim_activities('jobs', 'bob-1', 1)");
+			"SET ROLE bob; SET workflow.session_leases = off;"
+			  . " SELECT task_id, workflow_id, producer FROM workflow.claim_activities('jobs', 'bob-1', 1)");
 		if ($row eq '')
 		{
 			usleep(100_000);

@@ -79,7 +79,9 @@ sub still_waiting
 	return $waiter->{stdout} !~ /RESULT/ && $waiter->{stderr} !~ /ERROR/;
 }
 
-# Claim the ready task of a workflow; its id.
+# Claim the ready task of a workflow; its id.  The claiming session ends at
+# once: its claim is not bound to it (workflow.session_leases off), so that
+# the test reports it later from another session.
 sub claim
 {
 	my ($id) = @_;
@@ -87,7 +89,8 @@ sub claim
 			'1'),
 		"a task of $id is ready");
 	return $node->safe_psql($db,
-		"SELECT task_id FROM workflow.claim_activities('aw', 'w', 1) WHERE workflow_id = '$id'");
+		"SET workflow.session_leases = off;"
+		  . " SELECT task_id FROM workflow.claim_activities('aw', 'w', 1) WHERE workflow_id = '$id'");
 }
 
 # --------------------------------------------- completed: woken at the commit

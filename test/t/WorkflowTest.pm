@@ -242,7 +242,9 @@ sub reap_workers
 
 # Claim one task of $queue as $worker, waiting up to $timeout seconds for
 # one to be ready.  Returns a hash (task_id, activity, attempt, input) or
-# undef.
+# undef.  The claiming psql session ends at once: the claim is not bound to
+# it (workflow.session_leases off), as a claim through a pooler is not, so
+# that the caller can report from another session.
 sub claim_one
 {
 	my ($node, $db, $queue, $worker, $timeout) = @_;
@@ -250,7 +252,8 @@ sub claim_one
 	while (time() < $deadline)
 	{
 		my $row = $node->safe_psql($db,
-			"SELECT task_id, activity, attempt, input FROM workflow.claim_activities('$queue', '$worker', 1)"
+			"SET workflow.session_leases = off;"
+			  . " SELECT task_id, activity, attempt, input FROM workflow.claim_activities('$queue', '$worker', 1)"
 		);
 		if ($row ne '')
 		{
