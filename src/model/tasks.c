@@ -877,8 +877,29 @@ wf_due_reports(TimestampTz now, int batch)
 }
 
 /*
+ * Is a report of the same run kept from before this one?  Then this one
+ * waits for it: the schedulers of a pool take kept reports side by side,
+ * and a run's history must show its reports in the order they were made.
+ */
+static bool
+older_report_kept(WfDueItem *item)
+{
+	static SPIPlanPtr older_plan;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2] = {CStringGetTextDatum(item->workflow_id), Int64GetDatum(item->key)};
+
+	return wf_exec(&older_plan,
+				   "SELECT FROM workflow.task_reports o, workflow.task_reports k"
+				   " WHERE k.workflow_id = $1 AND k.task_id = $2"
+				   "   AND o.workflow_id = $1 AND o.run_id = k.run_id"
+				   "   AND (o.reported_at, o.task_id) < (k.reported_at, k.task_id)"
+				   " LIMIT 1",
+				   2, types, values, NULL, 1) > 0;
+}
+
+/*
  * Apply one kept report under its run's lock; 1 if applied or dropped, 0
- * if the run or task is still held.  A report of a task that moved on
+ * if the run or task is still held, or an older report of the run waits.  A report of a task that moved on
  * meanwhile (reported again, timed out, withdrawn) is dropped, as a late
  * one is.
  */
@@ -897,6 +918,8 @@ wf_apply_report(WfDueItem *item)
 	Jsonb	   *details;
 
 	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
+		return 0;
+	if (older_report_kept(item))
 		return 0;
 	t = read_task(item->key, TASK_LOCK_SKIP);
 	if (t == NULL && read_task(item->key, TASK_PEEK) != NULL)
