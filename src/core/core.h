@@ -342,11 +342,10 @@ extern void wf_flow_at_pre_prepare(void);
 extern int64 wf_flow_committed(const char *queue);
 extern void wf_flow_set_count(const char *queue, int64 committed, int64 count);
 extern bool wf_flow_in_flight_bound(const char *queue, int64 *bound);
-extern void wf_flow_forget_count(const char *queue);
+extern void wf_flow_limits_set(const char *queue, bool rate_set);
 extern int32 wf_flow_take_tokens(const char *queue, int32 rate_tasks, double per,
 								 TimestampTz now, int32 want);
 extern void wf_flow_return_tokens(const char *queue, int32 n);
-extern void wf_flow_reset_bucket(const char *queue);
 extern void wf_flow_claimed(const char *queue, int n, TimestampTz now);
 extern bool wf_flow_claimed_last_minute(const char *queue, TimestampTz now, int64 *claims);
 /* await.c: waking await_result's waiters at the commit that closes their run */

@@ -160,6 +160,22 @@ mine(const FlowKey *k)
 	return 0;
 }
 
+/* A copy of the entry of k, read under the shared lock; false if there is none. */
+static bool
+read_entry(const FlowKey *k, FlowEntry *copy)
+{
+	FlowEntry  *e;
+
+	if (flow_entries == NULL)
+		return false;
+	LWLockAcquire(flow_lock, LW_SHARED);
+	e = hash_search(flow_entries, k, HASH_FIND, NULL);
+	if (e != NULL)
+		*copy = *e;
+	LWLockRelease(flow_lock);
+	return e != NULL;
+}
+
 /*
  * Tasks of queue (of key, if not NULL) claimed by transactions not yet
  * ended, this one's included; *own is this transaction's share.
@@ -168,19 +184,10 @@ int64
 wf_flow_pending(const char *queue, const char *key, int64 *own)
 {
 	FlowKey		k = flow_key(queue, key);
-	FlowEntry  *e;
-	int64		pending = 0;
+	FlowEntry	e;
 
-	*own = 0;
-	if (flow_entries == NULL)
-		return 0;
-	LWLockAcquire(flow_lock, LW_SHARED);
-	e = hash_search(flow_entries, &k, HASH_FIND, NULL);
-	if (e != NULL)
-		pending = e->pending;
-	LWLockRelease(flow_lock);
 	*own = mine(&k);
-	return pending;
+	return read_entry(&k, &e) ? e.pending : 0;
 }
 
 /* The entry of k, made if missing; NULL if the table is full.  Lock held exclusively. */
@@ -281,17 +288,9 @@ int64
 wf_flow_committed(const char *queue)
 {
 	FlowKey		k = flow_key(queue, NULL);
-	FlowEntry  *e;
-	int64		committed = 0;
+	FlowEntry	e;
 
-	if (flow_entries == NULL)
-		return 0;
-	LWLockAcquire(flow_lock, LW_SHARED);
-	e = hash_search(flow_entries, &k, HASH_FIND, NULL);
-	if (e != NULL)
-		committed = e->committed;
-	LWLockRelease(flow_lock);
-	return committed;
+	return read_entry(&k, &e) ? e.committed : 0;
 }
 
 /*
@@ -326,29 +325,22 @@ bool
 wf_flow_in_flight_bound(const char *queue, int64 *bound)
 {
 	FlowKey		k = flow_key(queue, NULL);
-	FlowEntry  *e;
-	bool		known = false;
+	FlowEntry	e;
 
-	if (flow_entries == NULL)
+	if (!read_entry(&k, &e) || !e.has_count)
 		return false;
-	LWLockAcquire(flow_lock, LW_SHARED);
-	e = hash_search(flow_entries, &k, HASH_FIND, NULL);
-	if (e != NULL && e->has_count)
-	{
-		*bound = e->count_base + (e->committed - e->count_committed);
-		known = true;
-	}
-	LWLockRelease(flow_lock);
-	return known;
+	*bound = e.count_base + (e.committed - e.count_committed);
+	return true;
 }
 
 /*
  * The limits of queue were set: forget its bound, which claims made under
  * other limits (without a max_concurrency, which keeps it) may have left
- * too low.  The next claim counts.
+ * too low, so that the next claim counts; a rate set again (rate_set)
+ * starts with an empty bucket.
  */
 void
-wf_flow_forget_count(const char *queue)
+wf_flow_limits_set(const char *queue, bool rate_set)
 {
 	FlowKey		k = flow_key(queue, NULL);
 	FlowEntry  *e;
@@ -358,7 +350,11 @@ wf_flow_forget_count(const char *queue)
 	LWLockAcquire(flow_lock, LW_EXCLUSIVE);
 	e = hash_search(flow_entries, &k, HASH_FIND, NULL);
 	if (e != NULL)
+	{
 		e->has_count = false;
+		if (rate_set)
+			e->has_bucket = false;
+	}
 	LWLockRelease(flow_lock);
 }
 
@@ -418,22 +414,6 @@ wf_flow_return_tokens(const char *queue, int32 n)
 	LWLockRelease(flow_lock);
 }
 
-/* The rate of queue was set again: its bucket starts empty at the next claim. */
-void
-wf_flow_reset_bucket(const char *queue)
-{
-	FlowKey		k = flow_key(queue, NULL);
-	FlowEntry  *e;
-
-	if (flow_entries == NULL)
-		return;
-	LWLockAcquire(flow_lock, LW_EXCLUSIVE);
-	e = hash_search(flow_entries, &k, HASH_FIND, NULL);
-	if (e != NULL)
-		e->has_bucket = false;
-	LWLockRelease(flow_lock);
-}
-
 /* Move the per-minute window of e to now. */
 static void
 advance_window(FlowEntry *e, TimestampTz now)
@@ -480,23 +460,20 @@ bool
 wf_flow_claimed_last_minute(const char *queue, TimestampTz now, int64 *claims)
 {
 	FlowKey		k = flow_key(queue, NULL);
-	FlowEntry  *e;
+	FlowEntry	e;
 	double		elapsed;
 
 	*claims = 0;
 	if (flow_entries == NULL)
 		return false;
-	LWLockAcquire(flow_lock, LW_SHARED);
-	e = hash_search(flow_entries, &k, HASH_FIND, NULL);
-	if (e != NULL && e->window_start != 0 && now < e->window_start + 2 * USECS_PER_MINUTE)
+	if (read_entry(&k, &e) && e.window_start != 0 && now < e.window_start + 2 * USECS_PER_MINUTE)
 	{
-		elapsed = (double) Max(0, now - e->window_start) / USECS_PER_MINUTE;
+		elapsed = (double) Max(0, now - e.window_start) / USECS_PER_MINUTE;
 		if (elapsed >= 1)
-			*claims = (int64) rint(e->window_claims * (2 - elapsed));
+			*claims = (int64) rint(e.window_claims * (2 - elapsed));
 		else
-			*claims = e->window_claims + (int64) rint(e->previous_claims * (1 - elapsed));
+			*claims = e.window_claims + (int64) rint(e.previous_claims * (1 - elapsed));
 	}
-	LWLockRelease(flow_lock);
 	return true;
 }
 

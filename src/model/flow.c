@@ -247,10 +247,7 @@ wf_set_queue_limits(const char *queue, Jsonb *options, Oid caller)
 				"   key_concurrency = EXCLUDED.key_concurrency, paused = EXCLUDED.paused,"
 				"   updated_at = $7",
 				7, types, values, nulls, 0);
-	/* A rate set again starts with an empty bucket. */
-	if (wf_jsonb_get(options, "rate_limit", &v))
-		wf_flow_reset_bucket(queue);
-	wf_flow_forget_count(queue);
+	wf_flow_limits_set(queue, wf_jsonb_get(options, "rate_limit", &v));
 	wf_notify_queue(queue);
 }
 
