@@ -313,3 +313,214 @@ CREATE FUNCTION workflow.delete_schedule(schedule_id text)
 CREATE FUNCTION workflow.schedule_next_fire(spec text, timezone text DEFAULT 'UTC',
 											after timestamptz DEFAULT pg_catalog.now())
 	RETURNS timestamptz LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'wf_schedule_next_fire';
+
+/* ---------------------------------------------------------------------
+ * Seeing it: workflow.timeline() and the indexes of workflow-ui's runs
+ * page (README, workflow-ui).
+ * --------------------------------------------------------------------- */
+
+/*
+ * One row per span of every run of a workflow_id (all runs: a
+ * continue-as-new chain, or the runs a reset left behind), oldest run
+ * first and, within a run, in the order the history opened the spans
+ * (the run itself first), for charts.  A SQL function run with the caller's rights: it
+ * reads workflow.workflows and workflow.history, whose row-level security
+ * shows a role only the runs of the roles it is a member of, so another
+ * role's workflow_id gives no rows.  Everything comes from the history;
+ * the live tables (tasks, timers) are not readable by the caller, so an
+ * attempt still open starts at its scheduling (or its retry time) and
+ * ends NULL (workflow.describe() tells where it is).  A span left open
+ * by a run that closed ends with the run, 'cancelled'.
+ *
+ * Kinds: run (status as outcome), activity and compensation (one row per
+ * attempt: completed, failed, timed_out, cancelled, NULL while open; seq
+ * is the activity's, a compensation's that of the activity it undoes),
+ * timer (fired, cancelled), signal (a wait: received, timed_out,
+ * cancelled; a wait without timeout starts at the event before it),
+ * child (the child's closing status), task_failure (a failed workflow
+ * task, until its retry).
+ */
+CREATE FUNCTION workflow.timeline(workflow_id text)
+	RETURNS TABLE (run_id uuid, seq integer, kind text, name text, attempt integer,
+				   started_at timestamptz, ended_at timestamptz, outcome text, detail jsonb)
+	LANGUAGE sql STABLE STRICT SECURITY INVOKER
+	SET search_path = pg_catalog, pg_temp
+AS $timeline$
+WITH runs AS (
+	SELECT w.run_id, w.workflow_type, w.status, w.created_at, w.closed_at, w.parent_workflow_id,
+		   w.parent_run_id,
+		   (SELECT h.created_at FROM workflow.history h	-- the clock's, for runs of one transaction
+			 WHERE h.workflow_id = $1 AND h.run_id = w.run_id AND h.event_id = 1) AS first_event_at
+	  FROM workflow.workflows w
+	 WHERE w.workflow_id = $1
+), h AS (
+	SELECT h.run_id, h.event_id, h.event_type, h.created_at, h.data,
+		   (h.data->>'seq')::integer AS seq,
+		   COALESCE((h.data->>'is_compensation')::boolean, false) AS is_comp
+	  FROM workflow.history h
+	 WHERE h.workflow_id = $1
+), scheduled AS (				-- each activity and compensation, once
+	SELECT h.run_id, h.seq, h.is_comp OR h.event_type = 'CompensationScheduled' AS is_comp,
+		   h.data->>'activity' AS activity, h.created_at, h.event_id, h.data,
+		   CASE WHEN h.event_type = 'CompensationScheduled'
+				THEN (SELECT o.data->'activity' FROM h o
+					   WHERE o.run_id = h.run_id AND o.seq = h.seq
+						 AND o.event_type = 'ActivityScheduled' LIMIT 1) END AS compensates
+	  FROM h
+	 WHERE h.event_type IN ('ActivityScheduled', 'CompensationScheduled')
+), ended AS (					-- each attempt that ended, by its task
+	SELECT e.run_id, e.seq, e.is_comp, e.event_id, e.event_type, e.created_at, e.data,
+		   s.data AS started
+	  FROM h e
+	  LEFT JOIN h s ON s.run_id = e.run_id AND s.event_type = 'ActivityStarted'
+				   AND s.data->'task_id' = e.data->'task_id'
+	 WHERE e.event_type IN ('ActivityCompleted', 'ActivityFailed', 'ActivityTimedOut')
+), attempts AS (
+	SELECT a.run_id, a.seq, a.is_comp, sc.activity, a.event_id,
+		   COALESCE((SELECT max(p.event_id) FROM ended p
+					  WHERE p.run_id = a.run_id AND p.seq = a.seq AND p.is_comp = a.is_comp
+						AND p.event_id < a.event_id), sc.event_id) AS opened_by,
+		   COALESCE((a.data->>'attempt')::integer, (a.started->>'attempt')::integer,
+					(SELECT count(*) + 1 FROM ended p
+					  WHERE p.run_id = a.run_id AND p.seq = a.seq AND p.is_comp = a.is_comp
+						AND p.event_id < a.event_id)::integer) AS attempt,
+		   COALESCE((a.started->>'started_at')::timestamptz,
+					(SELECT (p.data->>'next_attempt_at')::timestamptz FROM ended p
+					  WHERE p.run_id = a.run_id AND p.seq = a.seq AND p.is_comp = a.is_comp
+						AND p.event_id < a.event_id ORDER BY p.event_id DESC LIMIT 1),
+					sc.created_at) AS started_at,
+		   a.created_at AS ended_at,
+		   CASE a.event_type WHEN 'ActivityCompleted' THEN 'completed'
+							 WHEN 'ActivityFailed' THEN 'failed' ELSE 'timed_out' END AS outcome,
+		   a.event_type = 'ActivityCompleted' OR COALESCE((a.data->>'final')::boolean, false) AS final,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'queue', sc.data->'queue', 'compensates', sc.compensates, 'task_id', a.data->'task_id',
+			   'worker_id', a.started->'worker_id', 'error', a.data->'error',
+			   'timeout_type', a.data->'timeout_type', 'retryable', a.data->'retryable',
+			   'final', a.data->'final', 'next_attempt_at', a.data->'next_attempt_at')) AS detail
+	  FROM ended a
+	  JOIN scheduled sc ON sc.run_id = a.run_id AND sc.seq = a.seq AND sc.is_comp = a.is_comp
+), unresolved AS (				-- the attempt after the last one, if any
+	SELECT sc.run_id, sc.seq, sc.is_comp, sc.activity, sc.data, sc.compensates,
+		   COALESCE((SELECT max(a.event_id) FROM attempts a
+					  WHERE a.run_id = sc.run_id AND a.seq = sc.seq AND a.is_comp = sc.is_comp),
+					sc.event_id) AS opened_by,
+		   (SELECT count(*) + 1 FROM attempts a
+			 WHERE a.run_id = sc.run_id AND a.seq = sc.seq AND a.is_comp = sc.is_comp)::integer AS attempt,
+		   COALESCE((SELECT (a.detail->>'next_attempt_at')::timestamptz FROM attempts a
+					  WHERE a.run_id = sc.run_id AND a.seq = sc.seq AND a.is_comp = sc.is_comp
+					  ORDER BY a.event_id DESC LIMIT 1), sc.created_at) AS started_at,
+		   (SELECT c.created_at FROM h c
+			 WHERE c.run_id = sc.run_id AND c.event_type = 'ActivityCancelled'
+			   AND c.seq = sc.seq AND NOT sc.is_comp
+			 ORDER BY c.event_id LIMIT 1) AS cancelled_at
+	  FROM scheduled sc
+	 WHERE NOT EXISTS (SELECT 1 FROM attempts a
+						WHERE a.run_id = sc.run_id AND a.seq = sc.seq AND a.is_comp = sc.is_comp
+						  AND a.final)
+), waits AS (					-- timers and signal waits with a timeout
+	SELECT t.run_id, t.seq, t.event_id, t.created_at, t.data, e.event_type AS end_type,
+		   e.created_at AS end_at, e.data AS end_data
+	  FROM h t
+	  LEFT JOIN LATERAL (SELECT e.event_type, e.created_at, e.data FROM h e
+						  WHERE e.run_id = t.run_id AND e.seq = t.seq AND e.event_id > t.event_id
+							AND e.event_type IN ('TimerFired', 'TimerCancelled', 'SignalConsumed')
+						  ORDER BY e.event_id LIMIT 1) e ON true
+	 WHERE t.event_type = 'TimerStarted'
+), children AS (
+	SELECT c.run_id, c.seq, c.event_id, c.event_type, c.created_at, c.data, e.event_type AS end_type,
+		   e.created_at AS end_at, e.data AS end_data
+	  FROM h c
+	  LEFT JOIN LATERAL (SELECT e.event_type, e.created_at, e.data FROM h e
+						  WHERE e.run_id = c.run_id AND e.seq = c.seq AND e.event_id > c.event_id
+							AND e.event_type IN ('ChildWorkflowCompleted', 'ChildWorkflowFailed',
+												 'ChildWorkflowCancelled')
+						  ORDER BY e.event_id LIMIT 1) e ON true
+	 WHERE c.event_type = 'ChildWorkflowStarted'
+		OR (c.event_type = 'ChildWorkflowFailed'	-- its id was taken: it never started
+			AND NOT EXISTS (SELECT 1 FROM h s WHERE s.run_id = c.run_id AND s.seq = c.seq
+							  AND s.event_type = 'ChildWorkflowStarted'))
+), spans AS (
+	SELECT r.run_id, NULL::integer AS seq, 'run' AS kind, r.workflow_type AS name,
+		   NULL::integer AS attempt, r.created_at AS started_at, r.closed_at AS ended_at,
+		   CASE WHEN r.closed_at IS NOT NULL THEN r.status END AS outcome,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'status', r.status, 'parent_workflow_id', r.parent_workflow_id,
+			   'parent_run_id', r.parent_run_id)) AS detail,
+		   0::bigint AS opened_by
+	  FROM runs r
+	UNION ALL
+	SELECT a.run_id, a.seq, CASE WHEN a.is_comp THEN 'compensation' ELSE 'activity' END,
+		   a.activity, a.attempt, a.started_at, a.ended_at, a.outcome, a.detail, a.opened_by
+	  FROM attempts a
+	UNION ALL
+	SELECT u.run_id, u.seq, CASE WHEN u.is_comp THEN 'compensation' ELSE 'activity' END,
+		   u.activity, u.attempt, u.started_at, COALESCE(u.cancelled_at, r.closed_at),
+		   CASE WHEN u.cancelled_at IS NOT NULL OR r.closed_at IS NOT NULL THEN 'cancelled' END,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'queue', u.data->'queue', 'compensates', u.compensates, 'task_id', CASE WHEN u.attempt = 1 THEN u.data->'task_id' END,
+			   'state', CASE WHEN u.cancelled_at IS NULL AND r.closed_at IS NULL THEN 'pending' END,
+			   'reason', CASE WHEN u.cancelled_at IS NULL AND r.closed_at IS NOT NULL
+							  THEN 'the run closed' END)),
+		   u.opened_by
+	  FROM unresolved u JOIN runs r ON r.run_id = u.run_id
+	UNION ALL
+	SELECT w.run_id, w.seq, CASE WHEN w.data ? 'signal' THEN 'signal' ELSE 'timer' END,
+		   COALESCE(w.data->>'signal', w.data->>'name'), NULL, w.created_at,
+		   COALESCE(w.end_at, r.closed_at),
+		   CASE w.end_type
+				WHEN 'TimerFired' THEN CASE WHEN w.data ? 'signal' THEN 'timed_out' ELSE 'fired' END
+				WHEN 'SignalConsumed' THEN 'received'
+				WHEN 'TimerCancelled' THEN 'cancelled'
+				ELSE CASE WHEN r.closed_at IS NOT NULL THEN 'cancelled' END END,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'fire_at', w.data->'fire_at', 'duration', w.data->'duration',
+			   'payload', w.end_data->'payload', 'signal_id', w.end_data->'signal_id')),
+		   w.event_id
+	  FROM waits w JOIN runs r ON r.run_id = w.run_id
+	UNION ALL					-- signal waits without a timer: only their end is written
+	SELECT s.run_id, s.seq, 'signal', s.data->>'signal', NULL, COALESCE(p.created_at, s.created_at),
+		   s.created_at, 'received',
+		   jsonb_strip_nulls(jsonb_build_object('payload', s.data->'payload',
+												'signal_id', s.data->'signal_id')),
+		   COALESCE(p.event_id, s.event_id)
+	  FROM h s
+	  LEFT JOIN LATERAL (SELECT p.event_id, p.created_at FROM h p
+						  WHERE p.run_id = s.run_id AND p.event_id < s.event_id
+							AND p.event_type <> 'SignalReceived'
+						  ORDER BY p.event_id DESC LIMIT 1) p ON true
+	 WHERE s.event_type = 'SignalConsumed'
+	   AND NOT EXISTS (SELECT 1 FROM h t WHERE t.run_id = s.run_id AND t.seq = s.seq
+						 AND t.event_type = 'TimerStarted')
+	UNION ALL
+	SELECT c.run_id, c.seq, 'child', c.data->>'workflow_type', NULL, c.created_at,
+		   CASE WHEN c.event_type = 'ChildWorkflowFailed' THEN c.created_at
+				ELSE COALESCE(c.end_at, r.closed_at) END,
+		   CASE WHEN c.event_type = 'ChildWorkflowFailed' THEN 'failed'
+				WHEN c.end_type = 'ChildWorkflowCancelled' THEN 'cancelled'
+				WHEN c.end_type IS NOT NULL
+				THEN COALESCE(c.end_data->>'status',
+							  CASE c.end_type WHEN 'ChildWorkflowCompleted' THEN 'completed'
+														 ELSE 'failed' END)
+				WHEN r.closed_at IS NOT NULL THEN 'cancelled' END,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'child_workflow_id', c.data->'child_workflow_id', 'child_run_id', c.data->'child_run_id',
+			   'error', COALESCE(c.end_data->'error', CASE WHEN c.event_type = 'ChildWorkflowFailed'
+																 THEN c.data->'error' END))),
+		   c.event_id
+	  FROM children c JOIN runs r ON r.run_id = c.run_id
+	UNION ALL
+	SELECT f.run_id, NULL, 'task_failure', COALESCE(f.data->>'item', 'workflow task'),
+		   (f.data->>'attempt')::integer, f.created_at,
+		   COALESCE((f.data->>'retry_at')::timestamptz, f.created_at), 'failed',
+		   jsonb_strip_nulls(jsonb_build_object('error', f.data->'error', 'retry_at', f.data->'retry_at')),
+		   f.event_id
+	  FROM h f
+	 WHERE f.event_type = 'WorkflowTaskFailed'
+)
+SELECT s.run_id, s.seq, s.kind, s.name, s.attempt, s.started_at, s.ended_at, s.outcome, s.detail
+  FROM spans s JOIN runs r ON r.run_id = s.run_id
+ ORDER BY r.created_at, r.first_event_at, r.run_id, s.opened_by, s.kind, s.attempt
+$timeline$;
+COMMENT ON FUNCTION workflow.timeline(text) IS
+	'One row per span of every run of a workflow_id (run, activity and compensation attempts, timer, signal wait, child, workflow task failure) with its times and outcome, for charts; read with the caller''s rights.';
