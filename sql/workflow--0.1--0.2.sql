@@ -524,3 +524,11 @@ SELECT s.run_id, s.seq, s.kind, s.name, s.attempt, s.started_at, s.ended_at, s.o
 $timeline$;
 COMMENT ON FUNCTION workflow.timeline(text) IS
 	'One row per span of every run of a workflow_id (run, activity and compensation attempts, timer, signal wait, child, workflow task failure) with its times and outcome, for charts; read with the caller''s rights.';
+
+/*
+ * The runs page of workflow-ui lists runs newest first and pages by the
+ * key (created_at, workflow_id, run_id), all of them or those of one
+ * status: without these, each page sorts every run.
+ */
+CREATE INDEX workflows_created_idx ON workflow.workflows (created_at, workflow_id, run_id);
+CREATE INDEX workflows_status_created_idx ON workflow.workflows (status, created_at, workflow_id, run_id);
