@@ -155,6 +155,26 @@ has "$SHOTS/queues.html" '<tr data-queue="notifications"><td>notifications <span
 has "$SHOTS/queues.html" 'data-action="queue-resume"'
 shot "$BASE/queues" "$SHOTS/queues.png"
 
+# Schedules: next fires, pause, trigger.
+q "SELECT workflow.create_schedule('nightly', '0 3 * * *', 'order', '{\"order_id\": \"nightly\"}')" >/dev/null
+curl -s -b "$JAR" -o "$WT_TMP/schedules.html" "$BASE/schedules"
+has "$WT_TMP/schedules.html" '<tr data-schedule="nightly">'
+has "$WT_TMP/schedules.html" '<code>0 3 \* \* \*</code>'
+has "$WT_TMP/schedules.html" ' 03:00:00, '
+st=$(post "$BASE/action/schedule-pause" "$JAR" --data-urlencode "token=$TOKEN" --data-urlencode schedule=nightly)
+[[ $st == 303 ]] || fail "schedule-pause: HTTP $st"
+expect "SELECT paused FROM workflow.schedules WHERE schedule_id = 'nightly'" t
+st=$(post "$BASE/action/schedule-trigger" "$JAR" --data-urlencode "token=$TOKEN" --data-urlencode schedule=nightly)
+[[ $st == 303 ]] || fail "schedule-trigger: HTTP $st"
+expect "SELECT count(*) FROM workflow.workflows WHERE workflow_id LIKE 'nightly:%'" 1
+
+# A lost connection: the server restarts, the next request reconnects.
+"$CLUSTER" restart >/dev/null
+st=$(curl -s -o "$WT_TMP/after-restart.html" -w '%{http_code}' "$BASE/runs")
+[[ $st == 200 ]] || fail "the runs page after a server restart: HTTP $st"
+has "$WT_TMP/after-restart.html" 'id="runs"'
+grep -q 'Database error' "$WT_TMP/after-restart.html" && fail "an error after the restart"
+
 # ------------------------------------------------------------ an unprivileged role
 q "CREATE ROLE wf_ui_alice LOGIN; CREATE ROLE wf_ui_bob LOGIN" >/dev/null
 q "SELECT workflow.grant_queue('*', 'wf_ui_alice', 'produce'), workflow.grant_queue('*', 'wf_ui_bob', 'produce')" >/dev/null
