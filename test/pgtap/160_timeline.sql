@@ -3,7 +3,7 @@
 -- CreateShipment, the compensations -- and of cancelled, terminated, open
 -- and failing runs; another role sees nothing.
 BEGIN;
-SELECT plan(24);
+SELECT plan(27);
 
 CREATE ROLE wf_tl_alice;
 CREATE ROLE wf_tl_mallory;
@@ -142,6 +142,25 @@ SELECT is(spans('wf-bug'), 'run:buggy=open task_failure:workflow task#1=failed',
 		  'a failed workflow task is a span until its retry');
 SELECT is(detail->'error'->>'sqlstate', '22012', 'with its error')
   FROM workflow.timeline('wf-bug') WHERE kind = 'task_failure';
+
+-- A signal wait without a timeout: only its end is written --------------------
+CREATE FUNCTION waiting(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM workflow.activity('Prepare', input, 'inventory');
+	RETURN workflow.wait_signal('go');
+END $$;
+SELECT workflow.register_workflow('waiting', 'waiting(jsonb)');
+SELECT workflow.start_workflow('waiting', '{}', 'wf-wait');
+SELECT work('inventory');
+SELECT is(spans('wf-wait'), 'run:waiting=open activity:Prepare#1=completed',
+		  'a signal wait without a timeout is not a span before its signal');
+SELECT workflow.signal_workflow('wf-wait', 'go', '{"n": 1}');
+SELECT is(spans('wf-wait'), 'run:waiting=completed activity:Prepare#1=completed signal:go=received',
+		  'it is once the signal arrived');
+SELECT is(started_at, (SELECT created_at FROM workflow.history
+						WHERE workflow_id = 'wf-wait' AND event_type = 'ActivityCompleted'),
+		  'starting at the event before it (not the signal''s arrival)')
+  FROM workflow.timeline('wf-wait') WHERE kind = 'signal';
 
 CREATE FUNCTION looping(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
