@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  * actions.c
  *	  POST /action/NAME: one call of a workflow function as the connected
- *	  role, with the form's values as parameters.  main.c has already
+ *	  role, with the form's values as parameters.  The redirect after a
+ *	  success names the action (done=NAME) and what the function returned
+ *	  (value=...), not a message: a link cannot make the UI say anything
+ *	  but its own words.  main.c has already
  *	  refused a POST under --read-only, without the session token, or
  *	  from another origin.  Success redirects (303) to the page the action
  *	  came from with a message; the database's error is shown as it is,
@@ -48,6 +51,17 @@ static const Action actions[] = {
 	"schedule", "/schedules?s=", "schedule triggered: started", NULL},
 	{NULL}
 };
+
+const char *
+action_done_message(const char *name)
+{
+	const Action *a;
+
+	for (a = actions; a->name; a++)
+		if (strcmp(a->name, name) == 0)
+			return a->done;
+	return NULL;
+}
 
 /* An empty field is SQL NULL (a reason left blank, no payload). */
 static const char *
@@ -116,11 +130,11 @@ page_action(Request *req, Response *res, PGconn *conn)
 	buf_init(&loc);
 	buf_put(&loc, a->back);
 	buf_url(&loc, field(req, a->subject));
-	buf_put(&loc, "&msg=");
-	buf_url(&loc, a->done);
+	buf_put(&loc, "&done=");
+	buf_url(&loc, a->name);
 	if (PQntuples(result) == 1 && db_get(result, 0, 0) && *db_get(result, 0, 0))
 	{
-		buf_url(&loc, " ");
+		buf_put(&loc, "&value=");
 		buf_url(&loc, db_get(result, 0, 0));
 	}
 	res->status = 303;

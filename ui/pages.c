@@ -61,7 +61,8 @@ page_begin(Request *req, Response *res, PGconn *conn, const char *title, const c
 	};
 	Buf		   *out = &res->body;
 	PGresult   *who = db_query(conn, "SELECT current_user, pg_catalog.current_database()", 0, NULL);
-	const char *msg = req_arg(req, "msg");
+	const char *done = req_arg(req, "done") ? action_done_message(req_arg(req, "done")) : NULL;
+	const char *value = req_arg(req, "value");
 	int			i;
 
 	buf_raw(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -86,10 +87,16 @@ page_begin(Request *req, Response *res, PGconn *conn, const char *title, const c
 		buf_raw(out, " <span class=\"badge\" id=\"read-only\">read-only</span>");
 	buf_raw(out, "</span></nav></header>\n<main>");
 	PQclear(who);
-	if (msg)
+	if (done)
 	{
 		buf_raw(out, "<div class=\"flash\" role=\"status\">");
-		buf_html(out, msg);
+		buf_html(out, done);
+		if (value)
+		{
+			buf_raw(out, " <code>");
+			buf_html(out, value);
+			buf_raw(out, "</code>");
+		}
 		buf_raw(out, "</div>");
 	}
 }

@@ -52,5 +52,7 @@ extern void page_run(Request *req, Response *res, PGconn *conn);
 extern void page_queues(Request *req, Response *res, PGconn *conn);
 extern void page_schedules(Request *req, Response *res, PGconn *conn);
 extern void page_action(Request *req, Response *res, PGconn *conn);
+/* What a page says after action NAME succeeded (NULL: no such action). */
+extern const char *action_done_message(const char *name);
 
 #endif							/* UI_UI_H */
