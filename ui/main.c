@@ -515,15 +515,6 @@ main(int argc, char **argv)
 	parse_options(argc, argv);
 	db_setup(opts.conninfo);
 
-	/* Say at once if the database cannot be reached; the UI starts anyway. */
-	probe = db_acquire(&error);
-	if (probe == NULL)
-	{
-		fprintf(stderr, "workflow-ui: warning: cannot connect yet: %s", error);
-		free(error);
-	}
-	db_release(probe);
-
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
@@ -538,6 +529,15 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr, "workflow-ui: listening on http://%s:%d/%s\n", opts.host, opts.port,
 			opts.read_only ? " (read-only)" : "");
+
+	/* Say at once if the database cannot be reached; the UI runs anyway. */
+	probe = db_acquire(&error);
+	if (probe == NULL)
+	{
+		fprintf(stderr, "workflow-ui: warning: cannot connect yet: %s", error);
+		free(error);
+	}
+	db_release(probe);
 	sigwait(&stop, &sig);
 	MHD_stop_daemon(daemon);
 	db_close_all();
