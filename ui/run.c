@@ -25,6 +25,9 @@
 #define LANE_H 26
 #define AXIS_H 34
 #define MAX_LANES 400
+#define HISTORY_ROWS 5000
+#define UI_STR(x) UI_STR_(x)
+#define UI_STR_(x) #x
 
 typedef struct Lane
 {
@@ -430,7 +433,7 @@ section_history(Buf *out, PGconn *conn, const char *id, const char *run_id)
 							   "       pg_catalog.to_char(h.created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'),"
 							   "       h.data::text"
 							   "  FROM workflow.history h WHERE h.workflow_id = $1 AND h.run_id = $2::uuid"
-							   " ORDER BY h.event_id LIMIT 5000",
+							   " ORDER BY h.event_id LIMIT " UI_STR(HISTORY_ROWS),
 							   2, params);
 	int			i;
 
@@ -456,6 +459,9 @@ section_history(Buf *out, PGconn *conn, const char *id, const char *run_id)
 			buf_raw(out, "</code></td></tr>\n");
 		}
 		buf_raw(out, "</tbody></table>");
+		if (PQntuples(res) == HISTORY_ROWS)
+			buf_printf(out, "<p class=\"note\">The first %d events; the rest are in "
+					   "<code>workflow.history</code>.</p>", HISTORY_ROWS);
 	}
 	buf_raw(out, "</section>\n");
 	PQclear(res);
