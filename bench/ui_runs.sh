@@ -31,6 +31,7 @@ createdb ui_bench
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 CREATE EXTENSION workflow;
 CREATE ROLE bench_ui_owner LOGIN;
+CREATE ROLE bench_ui_small LOGIN;
 SET synchronous_commit = off;
 INSERT INTO workflow.workflows (workflow_id, workflow_type, status, input, result, queue, owner,
 								created_at, updated_at, closed_at, search_attributes)
@@ -41,6 +42,9 @@ SELECT 'bench-' || g, CASE WHEN g % 3 = 0 THEN 'order' ELSE 'invoice' END,
 	   now() - interval '30 days' + g * interval '2 seconds' + interval '3 seconds',
 	   CASE WHEN g % 1000 = 0 THEN jsonb_build_object('customer', 'c' || (g / 1000)) ELSE '{}' END
   FROM generate_series(1, $RUNS) g;
+INSERT INTO workflow.workflows (workflow_id, workflow_type, status, input, queue, owner, closed_at)
+SELECT 'small-' || g, 'order', 'completed', '{}', 'default', 'bench_ui_small', now()
+  FROM generate_series(1, 10) g;
 VACUUM ANALYZE workflow.workflows;
 SQL
 echo "== $(psql -X -A -t -c 'SELECT count(*) FROM workflow.workflows') closed runs"
@@ -54,7 +58,7 @@ start_ui() {	# start_ui ROLE PORT
 	for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$2/runs" && break; sleep 0.1; done
 }
 
-for role in postgres bench_ui_owner; do
+for role in postgres bench_ui_owner bench_ui_small; do
 	start_ui "$role" "$PORT"
 	echo "== as $role (median of 5, ms)"
 	for q in "${QUERIES[@]}"; do

@@ -539,8 +539,12 @@ COMMENT ON FUNCTION workflow.timeline(text) IS
 
 /*
  * The runs page of workflow-ui lists runs newest first and pages by the
- * key (created_at, workflow_id, run_id), all of them or those of one
- * status: without these, each page sorts every run.
+ * key (created_at, workflow_id, run_id): all runs, those of one status,
+ * or, under row-level security, those of the roles the reader is a member
+ * of (the UI adds "owner = ANY(those roles)", which this index serves and
+ * the policy's pg_has_role() per row cannot).  Without these, each page
+ * sorts every run, or reads every run to find a small tenant's.
  */
 CREATE INDEX workflows_created_idx ON workflow.workflows (created_at, workflow_id, run_id);
 CREATE INDEX workflows_status_created_idx ON workflow.workflows (status, created_at, workflow_id, run_id);
+CREATE INDEX workflows_owner_created_idx ON workflow.workflows (owner, created_at, workflow_id, run_id);

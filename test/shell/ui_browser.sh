@@ -214,6 +214,15 @@ curl -s -c "$AJAR" -o "$WT_TMP/alice-runs.html" "$ABASE/runs"
 ATOKEN=$(awk '$6 == "wfui_session" { print $7 }' "$AJAR")
 has "$WT_TMP/alice-runs.html" 'connected as <b id="role">wf_ui_alice</b>'
 grep -q 'order-3' "$WT_TMP/alice-runs.html" && fail "alice's runs page shows the superuser's runs"
+has "$WT_TMP/alice-runs.html" 'href="/run?id=alice-1&amp;run='
+has "$WT_TMP/alice-runs.html" 'class="st-running">running <b>2</b>'
+grep -q 'bob-1' "$WT_TMP/alice-runs.html" && fail "alice's runs page shows bob's run"
+# A member of alice sees her runs there too (the page's owner filter is the policy's).
+q "CREATE ROLE wf_ui_support LOGIN; GRANT wf_ui_alice TO wf_ui_support" >/dev/null
+start_ui wf_ui_support
+curl -s -o "$WT_TMP/support-runs.html" "$UI_URL/runs?status=running"
+has "$WT_TMP/support-runs.html" 'href="/run?id=alice-2&amp;run='
+grep -q 'bob-1' "$WT_TMP/support-runs.html" && fail "alice's member sees bob's run"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$ABASE/run?id=order-3") == 404 ]] ||
 	fail "alice sees order-3's page"
 
