@@ -75,6 +75,7 @@ usage(FILE *out)
 			"  -d, --dbname CONNINFO   libpq connection string or URI (required)\n"
 			"  -l, --listen HOST:PORT  address to listen on (default 127.0.0.1:8080)\n"
 			"  -r, --read-only         show no actions and refuse them (403)\n"
+			"  -V, --version           print the version and exit\n"
 			"  -h, --help              this help\n");
 }
 
@@ -107,6 +108,7 @@ parse_options(int argc, char **argv)
 		{"dbname", required_argument, NULL, 'd'},
 		{"listen", required_argument, NULL, 'l'},
 		{"read-only", no_argument, NULL, 'r'},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -114,7 +116,7 @@ parse_options(int argc, char **argv)
 
 	strcpy(opts.host, "127.0.0.1");
 	opts.port = 8080;
-	while ((c = getopt_long(argc, argv, "d:l:rh", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:l:rVh", longopts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -131,6 +133,9 @@ parse_options(int argc, char **argv)
 			case 'r':
 				opts.read_only = true;
 				break;
+			case 'V':
+				printf("workflow-ui " UI_VERSION "\n");
+				exit(0);
 			case 'h':
 				usage(stdout);
 				exit(0);

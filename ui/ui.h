@@ -15,6 +15,9 @@
 
 #include "buf.h"
 
+/* The extension version this UI was built with (workflow.control). */
+#define UI_VERSION "0.2"
+
 struct MHD_Connection;
 
 typedef struct Request
