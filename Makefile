@@ -154,19 +154,22 @@ deps:
 	./tools/deps.sh
 
 # The programs have PGXS sub-Makefiles of their own: worker/ (the
-# workflow-worker, installed into $(pg_config --bindir)) and bench/ (the
-# load driver, never installed).
-SUBDIRS = worker bench
+# workflow-worker) and ui/ (workflow-ui, the web UI; needs libmicrohttpd),
+# both installed into $(pg_config --bindir), and bench/ (the load driver,
+# never installed).
+SUBDIRS = worker ui bench
 
-.PHONY: all-programs install-worker clean-programs
+.PHONY: all-programs install-worker install-ui clean-programs
 
 all: all-programs
 all-programs:
 	for dir in $(SUBDIRS); do $(MAKE) -C $$dir PG_CONFIG='$(PG_CONFIG)' all || exit; done
 
-install: install-worker
+install: install-worker install-ui
 install-worker:
 	$(MAKE) -C worker PG_CONFIG='$(PG_CONFIG)' install
+install-ui:
+	$(MAKE) -C ui PG_CONFIG='$(PG_CONFIG)' install
 
 clean: clean-local clean-programs
 clean-programs:

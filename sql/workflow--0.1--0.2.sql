@@ -480,6 +480,240 @@ COMMENT ON VIEW workflow.stats IS
 COMMENT ON VIEW workflow.schedules IS
 	'The schedules of the roles the current role is a member of, with their next and last fires.';
 
+ * Seeing it: workflow.timeline() and the indexes of workflow-ui's runs
+ * page (README, workflow-ui).
+ * --------------------------------------------------------------------- */
+
+/*
+ * One row per span of every run of a workflow_id (all runs: a
+ * continue-as-new chain, or the runs a reset left behind), oldest run
+ * first and, within a run, in the order the history opened the spans
+ * (the run itself first), for charts.  A SQL function run with the caller's rights: it
+ * reads workflow.workflows and workflow.history, whose row-level security
+ * shows a role only the runs of the roles it is a member of, so another
+ * role's workflow_id gives no rows.  Everything comes from the history;
+ * the live tables (tasks, timers) are not readable by the caller, so an
+ * attempt still open starts at its scheduling (or its retry time) and
+ * ends NULL (workflow.describe() tells where it is).  A span left open
+ * by a run that closed ends with the run, 'cancelled'.
+ *
+ * Kinds: run (status as outcome), activity and compensation (one row per
+ * attempt: completed, failed, timed_out, cancelled, NULL while open; seq
+ * is the activity's, a compensation's that of the activity it undoes),
+ * timer (fired, cancelled), signal (a wait: received, timed_out,
+ * cancelled; a wait without timeout starts at the event before it),
+ * child (the child's closing status), task_failure (a failed workflow
+ * task, until its retry).
+ */
+CREATE FUNCTION workflow.timeline(workflow_id text)
+	RETURNS TABLE (run_id uuid, seq integer, kind text, name text, attempt integer,
+				   started_at timestamptz, ended_at timestamptz, outcome text, detail jsonb)
+	LANGUAGE sql STABLE STRICT SECURITY INVOKER
+	SET search_path = pg_catalog, pg_temp
+	/*
+	 * Every join below is between CTEs, whose row counts the planner can
+	 * only guess: a nested loop there is quadratic in the history's length
+	 * (11 s for 12,000 events), hash joins linear (0.1 s).
+	 */
+	SET enable_nestloop = off
+AS $timeline$
+WITH runs AS (
+	SELECT w.run_id, w.workflow_type, w.status, w.created_at, w.closed_at, w.parent_workflow_id,
+		   w.parent_run_id,
+		   (SELECT h.created_at FROM workflow.history h	-- the clock's, for runs of one transaction
+			 WHERE h.workflow_id = $1 AND h.run_id = w.run_id AND h.event_id = 1) AS first_event_at
+	  FROM workflow.workflows w
+	 WHERE w.workflow_id = $1
+), h AS (						-- with the last event before each that is not a signal's arrival
+	SELECT h.run_id, h.event_id, h.event_type, h.created_at, h.data,
+		   (h.data->>'seq')::integer AS seq,
+		   COALESCE((h.data->>'is_compensation')::boolean, false) AS is_comp,
+		   max(h.event_id) FILTER (WHERE h.event_type <> 'SignalReceived')
+			   OVER (PARTITION BY h.run_id ORDER BY h.event_id
+					 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before_id,
+		   max(h.created_at) FILTER (WHERE h.event_type <> 'SignalReceived')
+			   OVER (PARTITION BY h.run_id ORDER BY h.event_id
+					 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before_at
+	  FROM workflow.history h
+	 WHERE h.workflow_id = $1
+), scheduled AS (				-- each activity and compensation, once
+	SELECT s.run_id, s.seq, s.is_comp OR s.event_type = 'CompensationScheduled' AS is_comp,
+		   s.data->>'activity' AS activity, s.created_at, s.event_id, s.data,
+		   CASE WHEN s.event_type = 'CompensationScheduled' THEN o.data->'activity' END AS compensates
+	  FROM h s
+	  LEFT JOIN h o ON o.run_id = s.run_id AND o.seq = s.seq AND o.event_type = 'ActivityScheduled'
+				   AND s.event_type = 'CompensationScheduled'
+	 WHERE s.event_type IN ('ActivityScheduled', 'CompensationScheduled')
+), ended AS (					-- each attempt that ended, with its start (by task) and the one before
+	SELECT e.run_id, e.seq, e.is_comp, e.event_id, e.event_type, e.created_at, e.data,
+		   s.data AS started,
+		   row_number() OVER w AS n,
+		   lag(e.event_id) OVER w AS prev_event_id,
+		   lag((e.data->>'next_attempt_at')::timestamptz) OVER w AS prev_next_at
+	  FROM h e
+	  LEFT JOIN h s ON s.run_id = e.run_id AND s.event_type = 'ActivityStarted'
+				   AND (s.data->>'task_id')::bigint = (e.data->>'task_id')::bigint
+	 WHERE e.event_type IN ('ActivityCompleted', 'ActivityFailed', 'ActivityTimedOut')
+	WINDOW w AS (PARTITION BY e.run_id, e.seq, e.is_comp ORDER BY e.event_id)
+), attempts AS (
+	SELECT a.run_id, a.seq, a.is_comp, sc.activity, a.event_id,
+		   COALESCE(a.prev_event_id, sc.event_id) AS opened_by,
+		   COALESCE((a.data->>'attempt')::integer, (a.started->>'attempt')::integer,
+					a.n::integer) AS attempt,
+		   COALESCE((a.started->>'started_at')::timestamptz, a.prev_next_at, sc.created_at) AS started_at,
+		   a.created_at AS ended_at,
+		   CASE a.event_type WHEN 'ActivityCompleted' THEN 'completed'
+							 WHEN 'ActivityFailed' THEN 'failed' ELSE 'timed_out' END AS outcome,
+		   a.event_type = 'ActivityCompleted' OR COALESCE((a.data->>'final')::boolean, false) AS final,
+		   (a.data->>'next_attempt_at')::timestamptz AS next_at,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'queue', sc.data->'queue', 'compensates', sc.compensates, 'task_id', a.data->'task_id',
+			   'worker_id', a.started->'worker_id', 'error', a.data->'error',
+			   'timeout_type', a.data->'timeout_type', 'retryable', a.data->'retryable',
+			   'final', a.data->'final', 'next_attempt_at', a.data->'next_attempt_at')) AS detail
+	  FROM ended a
+	  JOIN scheduled sc ON sc.run_id = a.run_id AND sc.seq = a.seq AND sc.is_comp = a.is_comp
+), last_attempt AS (			-- per activity: its last ended attempt, and whether one was final
+	SELECT DISTINCT ON (a.run_id, a.seq, a.is_comp) a.run_id, a.seq, a.is_comp, a.event_id,
+		   a.attempt, a.next_at,
+		   bool_or(a.final) OVER (PARTITION BY a.run_id, a.seq, a.is_comp) AS resolved
+	  FROM attempts a
+	 ORDER BY a.run_id, a.seq, a.is_comp, a.event_id DESC
+), cancels AS (
+	SELECT c.run_id, c.seq, min(c.created_at) AS cancelled_at
+	  FROM h c WHERE c.event_type = 'ActivityCancelled'
+	 GROUP BY c.run_id, c.seq
+), unresolved AS (				-- the attempt after the last one, if any
+	SELECT sc.run_id, sc.seq, sc.is_comp, sc.activity, sc.data, sc.compensates,
+		   COALESCE(l.event_id, sc.event_id) AS opened_by,
+		   COALESCE(l.attempt + 1, 1) AS attempt,
+		   COALESCE(l.next_at, sc.created_at) AS started_at,
+		   CASE WHEN NOT sc.is_comp THEN c.cancelled_at END AS cancelled_at
+	  FROM scheduled sc
+	  LEFT JOIN last_attempt l ON l.run_id = sc.run_id AND l.seq = sc.seq AND l.is_comp = sc.is_comp
+	  LEFT JOIN cancels c ON c.run_id = sc.run_id AND c.seq = sc.seq
+	 WHERE NOT COALESCE(l.resolved, false)
+), wait_ends AS (				-- the first end of each timer or signal wait
+	SELECT DISTINCT ON (e.run_id, e.seq) e.run_id, e.seq, e.event_id, e.event_type, e.created_at, e.data
+	  FROM h e
+	 WHERE e.event_type IN ('TimerFired', 'TimerCancelled', 'SignalConsumed')
+	 ORDER BY e.run_id, e.seq, e.event_id
+), waits AS (					-- timers and signal waits with a timeout
+	SELECT t.run_id, t.seq, t.event_id, t.created_at, t.data, e.event_type AS end_type,
+		   e.created_at AS end_at, e.data AS end_data
+	  FROM h t
+	  LEFT JOIN wait_ends e ON e.run_id = t.run_id AND e.seq = t.seq AND e.event_id > t.event_id
+	 WHERE t.event_type = 'TimerStarted'
+), child_ends AS (				-- the first end of each child
+	SELECT DISTINCT ON (e.run_id, e.seq) e.run_id, e.seq, e.event_id, e.event_type, e.created_at, e.data
+	  FROM h e
+	 WHERE e.event_type IN ('ChildWorkflowCompleted', 'ChildWorkflowFailed', 'ChildWorkflowCancelled')
+	 ORDER BY e.run_id, e.seq, e.event_id
+), children AS (
+	SELECT c.run_id, c.seq, c.event_id, c.event_type, c.created_at, c.data, e.event_type AS end_type,
+		   e.created_at AS end_at, e.data AS end_data
+	  FROM h c
+	  LEFT JOIN child_ends e ON e.run_id = c.run_id AND e.seq = c.seq AND e.event_id > c.event_id
+	 WHERE c.event_type = 'ChildWorkflowStarted'
+	UNION ALL					-- a child whose id was taken: it never started
+	SELECT c.run_id, c.seq, c.event_id, c.event_type, c.created_at, c.data, NULL, NULL, NULL
+	  FROM h c
+	 WHERE c.event_type = 'ChildWorkflowFailed'
+	   AND NOT EXISTS (SELECT 1 FROM h s WHERE s.run_id = c.run_id AND s.seq = c.seq
+						 AND s.event_type = 'ChildWorkflowStarted')
+), spans AS (
+	SELECT r.run_id, NULL::integer AS seq, 'run' AS kind, r.workflow_type AS name,
+		   NULL::integer AS attempt, r.created_at AS started_at, r.closed_at AS ended_at,
+		   CASE WHEN r.closed_at IS NOT NULL THEN r.status END AS outcome,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'status', r.status, 'parent_workflow_id', r.parent_workflow_id,
+			   'parent_run_id', r.parent_run_id)) AS detail,
+		   0::bigint AS opened_by
+	  FROM runs r
+	UNION ALL
+	SELECT a.run_id, a.seq, CASE WHEN a.is_comp THEN 'compensation' ELSE 'activity' END,
+		   a.activity, a.attempt, a.started_at, a.ended_at, a.outcome, a.detail, a.opened_by
+	  FROM attempts a
+	UNION ALL
+	SELECT u.run_id, u.seq, CASE WHEN u.is_comp THEN 'compensation' ELSE 'activity' END,
+		   u.activity, u.attempt, u.started_at, COALESCE(u.cancelled_at, r.closed_at),
+		   CASE WHEN u.cancelled_at IS NOT NULL OR r.closed_at IS NOT NULL THEN 'cancelled' END,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'queue', u.data->'queue', 'compensates', u.compensates, 'task_id', CASE WHEN u.attempt = 1 THEN u.data->'task_id' END,
+			   'state', CASE WHEN u.cancelled_at IS NULL AND r.closed_at IS NULL THEN 'pending' END,
+			   'reason', CASE WHEN u.cancelled_at IS NULL AND r.closed_at IS NOT NULL
+							  THEN 'the run closed' END)),
+		   u.opened_by
+	  FROM unresolved u JOIN runs r ON r.run_id = u.run_id
+	UNION ALL
+	SELECT w.run_id, w.seq, CASE WHEN w.data ? 'signal' THEN 'signal' ELSE 'timer' END,
+		   COALESCE(w.data->>'signal', w.data->>'name'), NULL, w.created_at,
+		   COALESCE(w.end_at, r.closed_at),
+		   CASE w.end_type
+				WHEN 'TimerFired' THEN CASE WHEN w.data ? 'signal' THEN 'timed_out' ELSE 'fired' END
+				WHEN 'SignalConsumed' THEN 'received'
+				WHEN 'TimerCancelled' THEN 'cancelled'
+				ELSE CASE WHEN r.closed_at IS NOT NULL THEN 'cancelled' END END,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'fire_at', w.data->'fire_at', 'duration', w.data->'duration',
+			   'payload', w.end_data->'payload', 'signal_id', w.end_data->'signal_id')),
+		   w.event_id
+	  FROM waits w JOIN runs r ON r.run_id = w.run_id
+	UNION ALL					-- signal waits without a timer: only their end is written
+	SELECT s.run_id, s.seq, 'signal', s.data->>'signal', NULL, COALESCE(s.before_at, s.created_at),
+		   s.created_at, 'received',
+		   jsonb_strip_nulls(jsonb_build_object('payload', s.data->'payload',
+												'signal_id', s.data->'signal_id')),
+		   COALESCE(s.before_id, s.event_id)
+	  FROM h s
+	 WHERE s.event_type = 'SignalConsumed'
+	   AND NOT EXISTS (SELECT 1 FROM h t WHERE t.run_id = s.run_id AND t.seq = s.seq
+						 AND t.event_type = 'TimerStarted')
+	UNION ALL
+	SELECT c.run_id, c.seq, 'child', c.data->>'workflow_type', NULL, c.created_at,
+		   CASE WHEN c.event_type = 'ChildWorkflowFailed' THEN c.created_at
+				ELSE COALESCE(c.end_at, r.closed_at) END,
+		   CASE WHEN c.event_type = 'ChildWorkflowFailed' THEN 'failed'
+				WHEN c.end_type = 'ChildWorkflowCancelled' THEN 'cancelled'
+				WHEN c.end_type IS NOT NULL
+				THEN COALESCE(c.end_data->>'status',
+							  CASE c.end_type WHEN 'ChildWorkflowCompleted' THEN 'completed'
+														 ELSE 'failed' END)
+				WHEN r.closed_at IS NOT NULL THEN 'cancelled' END,
+		   jsonb_strip_nulls(jsonb_build_object(
+			   'child_workflow_id', c.data->'child_workflow_id', 'child_run_id', c.data->'child_run_id',
+			   'error', COALESCE(c.end_data->'error', CASE WHEN c.event_type = 'ChildWorkflowFailed'
+																 THEN c.data->'error' END))),
+		   c.event_id
+	  FROM children c JOIN runs r ON r.run_id = c.run_id
+	UNION ALL
+	SELECT f.run_id, NULL, 'task_failure', COALESCE(f.data->>'item', 'workflow task'),
+		   (f.data->>'attempt')::integer, f.created_at,
+		   COALESCE((f.data->>'retry_at')::timestamptz, f.created_at), 'failed',
+		   jsonb_strip_nulls(jsonb_build_object('error', f.data->'error', 'retry_at', f.data->'retry_at')),
+		   f.event_id
+	  FROM h f
+	 WHERE f.event_type = 'WorkflowTaskFailed'
+)
+SELECT s.run_id, s.seq, s.kind, s.name, s.attempt, s.started_at, s.ended_at, s.outcome, s.detail
+  FROM spans s JOIN runs r ON r.run_id = s.run_id
+ ORDER BY r.created_at, r.first_event_at, r.run_id, s.opened_by, s.kind, s.attempt
+$timeline$;
+COMMENT ON FUNCTION workflow.timeline(text) IS
+	'One row per span of every run of a workflow_id (run, activity and compensation attempts, timer, signal wait, child, workflow task failure) with its times and outcome, for charts; read with the caller''s rights.';
+
+/*
+ * The runs page of workflow-ui lists runs newest first and pages by the
+ * key (created_at, workflow_id, run_id): all runs, those of one status,
+ * or, under row-level security, those of the roles the reader is a member
+ * of (the UI adds "owner = ANY(those roles)", which this index serves and
+ * the policy's pg_has_role() per row cannot).  Without these, each page
+ * sorts every run, or reads every run to find a small tenant's.
+ */
+CREATE INDEX workflows_created_idx ON workflow.workflows (created_at, workflow_id, run_id);
+CREATE INDEX workflows_status_created_idx ON workflow.workflows (status, created_at, workflow_id, run_id);
+CREATE INDEX workflows_owner_created_idx ON workflow.workflows (owner, created_at, workflow_id, run_id);
+
 /* ---------------------------------------------------------------------
  * Operating runs: reset, the replay check and its DDL gate
  * (api/reset.c, model/reset.c, api/replay_check.c).

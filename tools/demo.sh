@@ -4,8 +4,10 @@
 # Starts a throwaway cluster (tools/cluster.sh), declares the saga, runs one
 # workflow-worker per queue, starts a few orders -- one of them fails at
 # CreateShipment after its retries and is compensated -- and prints each
-# order's status and history.  PG_CONFIG (default: pg_config on PATH)
-# names the server to use.
+# order's status and history.  Ends by starting workflow-ui, the web UI,
+# and printing the URL of the compensated order's run; the UI keeps
+# running with the cluster.  PG_CONFIG (default: pg_config on PATH) names
+# the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +24,7 @@ WORKERS=()
 
 stop_workers() {
 	for pid in "${WORKERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	for pid in "${WORKERS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap stop_workers EXIT
 
@@ -71,3 +73,23 @@ echo
 echo "The cluster is still running; explore it with:"
 echo "  eval \"\$(tools/cluster.sh env)\"; psql -d demo -c 'TABLE workflow.workflows'"
 echo "Stop it with: tools/cluster.sh stop   (worker logs: $LOGDIR)"
+
+# The web UI, detached so that it outlives this script (the workers do not).
+UI_LISTEN=${WF_UI_LISTEN:-127.0.0.1:8080}
+setsid "$BINDIR/workflow-ui" -d "host=$PGHOST port=$PGPORT dbname=demo user=$PGUSER" \
+	--listen "$UI_LISTEN" </dev/null >"$LOGDIR/workflow-ui.log" 2>&1 &
+UI_PID=$!
+for _ in $(seq 1 50); do
+	grep -q listening "$LOGDIR/workflow-ui.log" 2>/dev/null && break
+	kill -0 "$UI_PID" 2>/dev/null || break
+	sleep 0.1
+done
+echo
+if kill -0 "$UI_PID" 2>/dev/null; then
+	echo "== workflow-ui (pid $UI_PID) is running; the compensated order's timeline:"
+	echo "  http://$UI_LISTEN/run?id=order-3"
+	echo "Stop it with: kill $UI_PID"
+else
+	echo "== workflow-ui did not start (is $UI_LISTEN taken? set WF_UI_LISTEN):" >&2
+	cat "$LOGDIR/workflow-ui.log" >&2
+fi

@@ -30,6 +30,11 @@ PACKAGES=(
 	# The shell tests: pgrep, and worker_valgrind (skipped without it).
 	procps
 	valgrind
+	# workflow-ui (ui/): its HTTP server library; the browser test
+	# (test/shell/ui_browser.sh) drives headless chromium and curl.
+	libmicrohttpd-dev
+	chromium
+	curl
 )
 
 # Print the packages from PACKAGES that are not installed.

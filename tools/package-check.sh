@@ -42,6 +42,8 @@ trap cleanup EXIT
 worker_version=$("$BINDIR/workflow-worker" --version) || fail "workflow-worker --version"
 echo "== $worker_version"
 "$BINDIR/workflow-worker" --help >/dev/null || fail "workflow-worker --help"
+ui_version=$("$BINDIR/workflow-ui" --version) || fail "workflow-ui --version"
+echo "== $ui_version"
 
 id -u "$OS_USER" >/dev/null 2>&1 || useradd --system --user-group --no-create-home "$OS_USER"
 rm -rf "$DIR"
@@ -59,6 +61,8 @@ version=$(q "SELECT extversion FROM pg_extension WHERE extname = 'workflow'")
 echo "== CREATE EXTENSION workflow: version $version"
 [[ $worker_version == "workflow-worker $version" ]] ||
 	fail "the packaged workflow-worker is '$worker_version', the extension $version"
+[[ $ui_version == "workflow-ui $version" ]] ||
+	fail "the packaged workflow-ui is '$ui_version', the extension $version"
 
 q "CREATE FUNCTION pkg_echo(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$
 BEGIN

@@ -115,6 +115,7 @@ main() {
 		listing=$(dpkg-deb -c "$deb")
 		note "built ${deb##*/}: $(wc -l <<<"$listing") files"
 		grep -q '/bin/workflow-worker$' <<<"$listing" || die "${deb##*/} has no workflow-worker"
+		grep -q '/bin/workflow-ui$' <<<"$listing" || die "${deb##*/} has no workflow-ui"
 	done
 	# Install the package of the newest major built.
 	deb=$(printf '%s\n' "${debs[@]}" | sort -V | tail -n1)
