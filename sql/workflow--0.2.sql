@@ -718,6 +718,7 @@ COMMENT ON VIEW workflow.stats IS
 COMMENT ON VIEW workflow.schedules IS
 	'The schedules of the roles the current role is a member of, with their next and last fires.';
 
+/* ---------------------------------------------------------------------
  * Seeing it: workflow.timeline() and the indexes of workflow-ui's runs
  * page (README, workflow-ui).
  * --------------------------------------------------------------------- */
