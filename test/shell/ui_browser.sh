@@ -148,8 +148,24 @@ grep -q '<script>document' "$R" && fail "the input's <script> became an element"
 grep -q 'id="injected"' "$R" && fail "the input's <img> became an element"
 grep -q '<title>pwned' "$R" && fail "the input's script ran"
 has "$R" 'id="history"'
-has "$R" 'id="describe-unavailable"\|id="describe"'
+has "$R" 'id="describe"'
 shot "$RUN" "$SHOTS/run.png"
+
+# An open run's page follows it: a run that sleeps 2 seconds is open when
+# the page loads and closed in the DOM the page's polling ends with
+# (virtual time skips the 2-second waits between polls; each poll's fetch
+# is real, so the polls go on until the run closes or the budget is spent).
+q "CREATE FUNCTION napper(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$
+BEGIN PERFORM workflow.sleep('2 seconds'); RETURN '{\"woke\": true}'; END \$\$" >/dev/null
+q "SELECT workflow.register_workflow('napper', 'napper(jsonb)')" >/dev/null
+q "SELECT workflow.start_workflow('napper', '{}', 'nap-1')" >/dev/null
+curl -s -o "$WT_TMP/nap-open.html" "$BASE/run?id=nap-1"
+has "$WT_TMP/nap-open.html" 'id="run-status">running<'
+has "$WT_TMP/nap-open.html" '<div id="live" data-open="1">'
+browser --virtual-time-budget=3600000 --dump-dom "$BASE/run?id=nap-1" >"$SHOTS/run-refreshed.html" ||
+	fail "chromium could not follow nap-1"
+has "$SHOTS/run-refreshed.html" 'id="run-status"[^>]*>completed<'
+has "$SHOTS/run-refreshed.html" '<div id="live" data-open="0">'
 
 # Pause a queue through the UI (it then has a row in workflow.queues).
 JAR=$WT_TMP/jar.txt
