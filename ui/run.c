@@ -395,6 +395,63 @@ section_timeline(Buf *out, PGconn *conn, const char *id, const char *run_id, con
 	PQclear(steps);
 }
 
+/* The rows of describe()'s waiting_on, one per thing the run waits on. */
+static void
+pending_table(Buf *out, PGconn *conn, const char *described)
+{
+	const char *params[1] = {described};
+	PGresult   *res = db_query(conn,
+							   "SELECT w->>'kind',"
+							   "       COALESCE(w->>'activity', w->>'signal', w->>'workflow_id', ''),"
+							   "       COALESCE(w->>'state', ''), COALESCE(w->>'queue', ''),"
+							   "       COALESCE(w->>'attempt', ''), COALESCE(w->>'worker', ''),"
+							   "       COALESCE(w->>'next_attempt_at', w->>'fire_at', w->>'lease_expires_at',"
+							   "                w->>'ready_since', w->>'due_at', ''),"
+							   "       COALESCE(w->'last_error'->>'error', w->'last_error'->>'message', '')"
+							   "  FROM pg_catalog.jsonb_array_elements($1::jsonb->'waiting_on') w",
+							   1, params);
+	static const char *const heads[] = {"waits on", "name", "state", "queue", "attempt",
+	"worker", "when", "last error"};
+	int			i,
+				col;
+
+	if (!db_ok(res))
+	{
+		db_error_html(out, conn, res);
+		PQclear(res);
+		return;
+	}
+	if (PQntuples(res) == 0)
+	{
+		buf_raw(out, "<p class=\"empty\" id=\"waiting-on\">Waiting on nothing.</p>");
+		PQclear(res);
+		return;
+	}
+	buf_raw(out, "<table class=\"history\" id=\"waiting-on\"><thead><tr>");
+	for (col = 0; col < 8; col++)
+	{
+		buf_raw(out, "<th>");
+		buf_html(out, heads[col]);
+		buf_raw(out, "</th>");
+	}
+	buf_raw(out, "</tr></thead><tbody>");
+	for (i = 0; i < PQntuples(res); i++)
+	{
+		buf_raw(out, "<tr data-kind=\"");
+		buf_html(out, PQgetvalue(res, i, 0));
+		buf_raw(out, "\">");
+		for (col = 0; col < 8; col++)
+		{
+			buf_raw(out, "<td>");
+			buf_html(out, PQgetvalue(res, i, col));
+			buf_raw(out, "</td>");
+		}
+		buf_raw(out, "</tr>\n");
+	}
+	buf_raw(out, "</tbody></table>");
+	PQclear(res);
+}
+
 static void
 section_pending(Buf *out, PGconn *conn, const char *id, bool open)
 {
@@ -413,9 +470,11 @@ section_pending(Buf *out, PGconn *conn, const char *id, bool open)
 			db_error_html(out, conn, res);
 		else
 		{
-			buf_raw(out, "<pre id=\"describe\">");
+			pending_table(out, conn, db_get(res, 0, 0));
+			buf_raw(out, "<details><summary><code>workflow.describe()</code></summary>"
+					"<pre id=\"describe\">");
 			buf_html(out, db_get(res, 0, 0));
-			buf_raw(out, "</pre>");
+			buf_raw(out, "</pre></details>");
 		}
 		PQclear(res);
 	}

@@ -162,6 +162,7 @@ q "SELECT workflow.start_workflow('napper', '{}', 'nap-1')" >/dev/null
 curl -s -o "$WT_TMP/nap-open.html" "$BASE/run?id=nap-1"
 has "$WT_TMP/nap-open.html" 'id="run-status">running<'
 has "$WT_TMP/nap-open.html" '<div id="live" data-open="1">'
+has "$WT_TMP/nap-open.html" '<tr data-kind="timer"><td>timer</td>'
 browser --virtual-time-budget=3600000 --dump-dom "$BASE/run?id=nap-1" >"$SHOTS/run-refreshed.html" ||
 	fail "chromium could not follow nap-1"
 has "$SHOTS/run-refreshed.html" 'id="run-status"[^>]*>completed<'
