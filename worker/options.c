@@ -454,7 +454,9 @@ parse_options(int argc, char **argv)
 				opt.verbose = true;
 				break;
 			case 'V':
-				printf("workflow-worker " WORKER_VERSION "\n");
+				printf("workflow-worker " WORKER_VERSION "\n"
+					   "features: handler programs checked at start-up, SIGHUP ignored,\n"
+					   "--exit-on-error (exit status 2), --log-format=text|json\n");
 				exit(0);
 			case 'h':
 				usage();

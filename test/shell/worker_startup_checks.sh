@@ -6,7 +6,18 @@
 # script whose interpreter is missing (exec fails: 127) and, with --shell,
 # a command the shell cannot find (127) or execute (126) fail the task for
 # good: one attempt each although the retry policy allows unlimited ones.
+# Also: --help and --version name the new options.
 source "$(dirname "$0")/lib/worker.bash"
+
+# 0. --help and --version name the operator-facing options.
+help=$("$WORKER" --help) || fail "--help failed"
+version=$("$WORKER" --version) || fail "--version failed"
+for o in --exit-on-error --log-format; do
+	[[ $help == *"$o"* ]] || fail "--help does not mention $o"
+	[[ $version == *"$o"* ]] || fail "--version does not mention $o"
+done
+[[ $help == *SIGHUP* && $help == *"126 and 127"* ]] || fail "--help does not mention SIGHUP and 126/127"
+[[ ${version%%$'\n'*} == "workflow-worker 0.2" ]] || fail "--version's first line changed: $version"
 
 # 1. Refused at start-up.
 mkdir "$WT_TMP/dir"
