@@ -251,10 +251,7 @@ prepare_handlers(void)
 	}
 }
 
-/*
- * Why path cannot be executed (a static string), or NULL if it can; errno
- * of a failed stat() is kept for the caller.
- */
+/* Why path cannot be executed (a static string), or NULL if it can. */
 static const char *
 not_executable(const char *path)
 {
