@@ -100,7 +100,7 @@ export class Worker {
           this.queues.forEach((q) => this.pending.add(q));
           pollAt = Date.now() + this.pollInterval;
         }
-        if (this.conn && this.free() > 0 && this.pending.size > 0) {
+        if (this.conn && this.claimable(this.free()) > 0 && this.pending.size > 0) {
           await this.claimOnce();
           continue;
         }
