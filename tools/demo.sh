@@ -7,7 +7,9 @@
 # order's status and history.  Ends by starting workflow-ui, the web UI,
 # and printing the URL of the compensated order's run; the UI keeps
 # running with the cluster.  PG_CONFIG (default: pg_config on PATH) names
-# the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080).
+# the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080);
+# WORKERS=node runs the activities in one Node.js worker (examples/node, on
+# the pgworkflow client library) instead of workflow-worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,7 @@ BINDIR=$PG_BINDIR
 export PATH=$PG_BINDIR:$PATH
 HANDLER=$REPO/examples/order/handlers/activity.sh
 LOGDIR=$(mktemp -d /tmp/workflow-demo.XXXXXX)
+WORKER_KIND=${WORKERS:-workflow-worker}
 WORKERS=()
 
 stop_workers() {
@@ -37,8 +40,18 @@ psql -X -q -d postgres -c "CREATE DATABASE demo"
 echo "== declaring the order saga (no code: workflow.register_saga)"
 psql -X -q -v ON_ERROR_STOP=1 -f examples/order/setup.sql >/dev/null
 
+QUEUES=(inventory payments shipping notifications)
+case $WORKER_KIND in
+node)
+	echo "== starting one Node.js worker (examples/node, pgworkflow) for the four queues"
+	(cd clients/node && npm install --no-audit --no-fund --loglevel=error) >/dev/null
+	(cd examples/node && npm install --no-audit --no-fund --loglevel=error) >/dev/null
+	node examples/node/worker.js "${QUEUES[@]/#/--queue=}" 2>"$LOGDIR/node.log" &
+	WORKERS+=($!)
+	;;
+workflow-worker)
 echo "== starting one workflow-worker per queue (they LISTEN on the queue's channel)"
-for queue in inventory payments shipping notifications; do
+for queue in "${QUEUES[@]}"; do
 	"$BINDIR/workflow-worker" -q "$queue" -c 4 --poll-interval 30 \
 		--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
 		--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
@@ -46,6 +59,9 @@ for queue in inventory payments shipping notifications; do
 		2>"$LOGDIR/$queue.log" &
 	WORKERS+=($!)
 done
+	;;
+*) echo "demo: WORKERS must be workflow-worker or node" >&2; exit 2 ;;
+esac
 
 echo "== starting four orders; order-3's carrier is down"
 psql -X -q -A -t -v ON_ERROR_STOP=1 <<'SQL'
