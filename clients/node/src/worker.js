@@ -134,6 +134,16 @@ export class Worker {
     return this.concurrency - this.inflight.size;
   }
 
+  /**
+   * A query on the worker's connection, after those sent before it: pg
+   * would queue them itself, but that is deprecated (and gone in pg 9).
+   */
+  exec(c, text, params) {
+    const run = (c.pgworkflowTail ?? Promise.resolve()).then(() => c.query(text, params));
+    c.pgworkflowTail = run.catch(() => {});
+    return run;
+  }
+
   /** Reconnect in the background, once at a time. */
   ensureConnecting() {
     this.connecting ??= this.connectLoop(false).catch(() => {}).finally(() => { this.connecting = null; });
@@ -167,7 +177,7 @@ export class Worker {
     });
     try {
       await c.connect();
-      for (const q of this.queues) await c.query(`LISTEN ${c.escapeIdentifier(q)}`);
+      for (const q of this.queues) await this.exec(c, `LISTEN ${c.escapeIdentifier(q)}`);
     } catch (e) {
       c.removeAllListeners('end');
       c.end().catch(() => {});
@@ -211,7 +221,7 @@ export class Worker {
     this.pending.delete(queue);
     let rows;
     try {
-      ({ rows } = await c.query(`SELECT ${CLAIM_COLUMNS} FROM workflow.claim_activities($1, $2, $3)`,
+      ({ rows } = await this.exec(c, `SELECT ${CLAIM_COLUMNS} FROM workflow.claim_activities($1, $2, $3)`,
         [queue, this.workerId, n]));
     } catch (e) {
       if (isConnectionError(e)) {
@@ -269,7 +279,7 @@ export class Worker {
     const c = this.conn;
     if (!c) return false; // away: the lease runs on; report after reconnecting
     try {
-      const { rows } = await c.query('SELECT workflow.heartbeat_activity($1, $2::jsonb) AS stop',
+      const { rows } = await this.exec(c, 'SELECT workflow.heartbeat_activity($1, $2::jsonb) AS stop',
         [task.t.task_id, toJsonb(details ?? null)]);
       if (rows[0].stop) {
         task.cancelRequested = true;
@@ -370,17 +380,17 @@ export class Worker {
   async send(c, task, outcome) {
     const { t } = task;
     if (!outcome.ok) {
-      await c.query('SELECT workflow.fail_activity($1, $2, $3, $4::jsonb)',
+      await this.exec(c, 'SELECT workflow.fail_activity($1, $2, $3, $4::jsonb)',
         [t.task_id, outcome.error, outcome.retryable, toJsonb(outcome.details ?? null)]);
       this.log(`task ${t.task_id} ${t.activity} attempt ${t.attempt}: failed retryable=${outcome.retryable}: ${outcome.message ?? outcome.error}`);
       return;
     }
     if (!this.eager || this.stopping || this.claimable(1) === 0) {
-      await c.query('SELECT workflow.complete_activity($1, $2::jsonb)', [t.task_id, outcome.result]);
+      await this.exec(c, 'SELECT workflow.complete_activity($1, $2::jsonb)', [t.task_id, outcome.result]);
       return;
     }
     // Eager dispatch: this slot takes the next task of the queue in the same call.
-    const { rows } = await c.query(
+    const { rows } = await this.exec(c, 
       `SELECT ${CLAIM_COLUMNS} FROM workflow.complete_and_claim($1, $2::jsonb, $3, $4, 1)`,
       [t.task_id, outcome.result, t.queue, this.workerId]);
     for (const next of rows) this.start(next);
