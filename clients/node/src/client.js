@@ -20,7 +20,7 @@ export class Client {
    *   (a Pool or Client passed in is the caller's: close() leaves it open).
    */
   constructor(conn = {}) {
-    if (conn instanceof pg.Pool || conn instanceof pg.Client) {
+    if (typeof conn?.query === 'function') { // a pg.Pool or pg.Client, maybe of another copy of pg
       this.db = conn;
       this.ownsDb = false;
     } else {
