@@ -14,7 +14,9 @@ const GIVE_UP_MS = 10000; // at shutdown, how long reports wait for a lost serve
 
 /** A pg error that means the connection is gone, not that the statement was refused. */
 function isConnectionError(e) {
-  return !e.code || e.code.startsWith('08') || e.code.startsWith('57P') || e.code === 'XX000' && /connection/i.test(e.message);
+  if (e instanceof pg.DatabaseError) return e.code.startsWith('08') || e.code.startsWith('57P');
+  // A socket error (EPIPE, ECONNRESET, ...) or pg's "Connection terminated", "... not queryable".
+  return typeof e.code === 'string' || /connection|not queryable|terminated/i.test(e.message ?? '');
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -312,7 +314,9 @@ export class Worker {
       const err = e instanceof Error ? e : new Error(String(e));
       const retryable = !(err instanceof NonRetryableError || err.nonRetryable === true) && !task.cancelRequested;
       const message = task.cancelRequested ? 'activity cancelled at the workflow\'s request' : `${err.name}: ${err.message}`;
-      outcome = { ok: false, error: message, message: err.message, retryable, details: err.details };
+      let details = null;
+      try { details = JSON.parse(toJsonb(err.details) ?? 'null'); } catch { /* details JSON cannot encode: left out */ }
+      outcome = { ok: false, error: message, message: err.message, retryable, details };
     }
     if (task.settled) return; // reported at shutdown already
     await this.report(task, outcome);
