@@ -35,7 +35,7 @@ export interface OnConnection {
 }
 
 export class Client {
-  /** A connection string, a pg config object, or the caller's pg.Pool / pg.Client. */
+  /** A connection string (postgres:// URL or libpq key=value), a pg config object, or the caller's pg.Pool / pg.Client. */
   constructor(conn?: string | ConnectionConfig | Queryable);
   start(workflowType: string, input?: Json, options?: StartOptions): Promise<string>;
   /** The result of the latest run once it closes; timeout in milliseconds. */
@@ -69,6 +69,7 @@ export interface ActivityContext {
 export type Activity = (input: any, ctx: ActivityContext) => unknown | Promise<unknown>;
 
 export interface WorkerOptions {
+  /** A postgres:// URL or a libpq key=value string (host, port, dbname, user, password, application_name, connect_timeout, options, sslmode). */
   connectionString?: string;
   /** Any other pg connection settings. */
   connection?: ConnectionConfig;

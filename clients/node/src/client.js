@@ -1,6 +1,7 @@
 // Client: start workflows and steer them, over the public SQL API.
 import pg from 'pg';
 import { mapError, ResultTimeout } from './errors.js';
+import { parseConninfo } from './conninfo.js';
 
 /** JSON text for a jsonb parameter (arrays must not become PostgreSQL arrays). */
 export function toJsonb(value) {
@@ -16,7 +17,7 @@ function msInterval(ms) {
 
 export class Client {
   /**
-   * @param conn a connection string, a pg config object, a pg.Pool or a pg.Client
+   * @param conn a connection string (a postgres:// URL or libpq's key=value form), a pg config object, a pg.Pool or a pg.Client
    *   (a Pool or Client passed in is the caller's: close() leaves it open).
    */
   constructor(conn = {}) {
@@ -24,7 +25,7 @@ export class Client {
       this.db = conn;
       this.ownsDb = false;
     } else {
-      const config = typeof conn === 'string' ? { connectionString: conn } : conn;
+      const config = typeof conn === 'string' ? parseConninfo(conn) : conn;
       this.db = new pg.Pool({ application_name: 'pgworkflow', ...config });
       this.db.on('error', () => {}); // an idle client lost: the pool replaces it
       this.ownsDb = true;

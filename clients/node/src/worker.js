@@ -7,6 +7,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { NonRetryableError } from './errors.js';
 import { toJsonb } from './client.js';
+import { parseConninfo } from './conninfo.js';
 
 const CLAIM_COLUMNS = 'task_id, activity_id, workflow_id, run_id::text AS run_id, queue, activity, input, attempt';
 const BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000;
@@ -30,7 +31,7 @@ export class Worker {
    */
   constructor(o = {}) {
     this.config = { application_name: 'pgworkflow-worker', keepAlive: true, connectionTimeoutMillis: 10000,
-      ...(o.connection ?? {}), ...(o.connectionString ? { connectionString: o.connectionString } : {}) };
+      ...(o.connection ?? {}), ...(o.connectionString ? parseConninfo(o.connectionString) : {}) };
     this.queues = [].concat(o.queues ?? []);
     if (!this.queues.length) throw new TypeError('Worker needs at least one queue');
     this.concurrency = o.concurrency ?? 8;

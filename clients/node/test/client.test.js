@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
   Client, Worker, NonRetryableError, WorkflowFailed, ActivityFailed, AlreadyRunning,
-  NotFound, ResultTimeout,
+  NotFound, ResultTimeout, PermissionDenied,
 } from '../src/index.js';
 import { pool, sql, defineWorkflow, until, logSink } from './helpers.js';
 
@@ -44,6 +44,11 @@ test('start and result; start in a transaction; errors', async () => {
     assert.equal(await client.getState(id, 'stage'), 'greeted');
     assert.equal((await client.describe(id)).status, 'completed');
 
+    // A libpq key=value connection string, as workflow-worker's -d takes.
+    const kv = new Client(`host=${process.env.PGHOST} port=${process.env.PGPORT} dbname=${process.env.PGDATABASE} user=${process.env.PGUSER}`);
+    assert.equal((await kv.describe(id)).status, 'completed');
+    await kv.close();
+
     // A generated id; an option passed on.
     const id2 = await client.start('greet', { name: 'bob' }, { search_attributes: { customer: 'c-1' } });
     assert.match(id2, /^[0-9a-f-]{36}$/);
@@ -67,6 +72,18 @@ test('start and result; start in a transaction; errors', async () => {
     await conn.query('COMMIT');
   } finally {
     conn.release();
+  }
+  // Another role may not steer the run, nor see it.
+  await sql(`DO $$ BEGIN CREATE ROLE pgwf_mallory LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+  await sql('GRANT USAGE ON SCHEMA workflow TO pgwf_mallory');
+  const mallory = new pg.Client({ user: 'pgwf_mallory' });
+  await mallory.connect();
+  try {
+    const asMallory = new Client(mallory);
+    await assert.rejects(asMallory.cancel('greet-tx'), (e) => e instanceof PermissionDenied && e.code === '42501');
+    await assert.rejects(asMallory.describe('greet-tx'), NotFound);
+  } finally {
+    await mallory.end();
   }
   // No worker now: the wait runs out, then termination ends the run.
   await assert.rejects(client.result('greet-tx', { timeout: 200 }), ResultTimeout);
