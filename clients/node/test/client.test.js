@@ -107,6 +107,28 @@ test('a flaky activity is retried', async () => {
   assert.equal(lines.filter((l) => /failed retryable=true: outage/.test(l)).length, 2);
 });
 
+test('a claimed batch runs concurrently: no lease of it runs out', async () => {
+  await defineWorkflow('batch', `RETURN workflow.activity('Second', input, 'q_batch', '{"start_to_close_timeout": "3 seconds"}');`);
+  const ids = [];
+  for (let i = 0; i < 6; i++) ids.push(await client.start('batch', { i }));
+  let running = 0, most = 0;
+  const lines = await withWorker({ queues: 'q_batch', concurrency: 6 }, {
+    Second: async (x) => {
+      most = Math.max(most, ++running);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      running--;
+      return x.i;
+    },
+  }, async () => {
+    for (const [i, id] of ids.entries()) assert.equal(await client.result(id, { timeout: 20000 }), i);
+  });
+  assert.equal(most, 6, 'the six tasks ran at once');
+  assert.ok(!lines.some((l) => /late report|failed/.test(l)), lines.join('\n'));
+  const [{ n }] = await sql(`SELECT count(*)::int AS n FROM workflow.history
+    WHERE workflow_id = ANY($1) AND event_type = 'ActivityFailed'`, [ids]);
+  assert.equal(n, 0);
+});
+
 test('a non-retryable failure fails the workflow', async () => {
   await defineWorkflow('doomed', `RETURN workflow.activity('Doomed', input, 'q_doomed', '${retryFast}');`);
   let calls = 0;
