@@ -23,6 +23,10 @@ export PATH=$PG_BINDIR:$PATH
 HANDLER=$REPO/examples/order/handlers/activity.sh
 LOGDIR=$(mktemp -d /tmp/workflow-demo.XXXXXX)
 WORKER_KIND=${WORKERS:-workflow-worker}
+case $WORKER_KIND in
+workflow-worker | node) ;;
+*) echo "demo: WORKERS must be workflow-worker or node" >&2; exit 2 ;;
+esac
 WORKERS=()
 
 stop_workers() {
@@ -44,8 +48,9 @@ QUEUES=(inventory payments shipping notifications)
 case $WORKER_KIND in
 node)
 	echo "== starting one Node.js worker (examples/node, pgworkflow) for the four queues"
-	(cd clients/node && npm install --no-audit --no-fund --loglevel=error) >/dev/null
-	(cd examples/node && npm install --no-audit --no-fund --loglevel=error) >/dev/null
+	for dir in clients/node examples/node; do # pg from the npm registry, once
+		[[ -d $dir/node_modules ]] || (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >/dev/null
+	done
 	node examples/node/worker.js "${QUEUES[@]/#/--queue=}" 2>"$LOGDIR/node.log" &
 	WORKERS+=($!)
 	;;
@@ -60,7 +65,6 @@ for queue in "${QUEUES[@]}"; do
 	WORKERS+=($!)
 done
 	;;
-*) echo "demo: WORKERS must be workflow-worker or node" >&2; exit 2 ;;
 esac
 
 echo "== starting four orders; order-3's carrier is down"
