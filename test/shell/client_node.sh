@@ -9,7 +9,7 @@ npm_ci_once "$REPO/examples/node" pgworkflow
 
 setup_db client_node
 export WF_CLUSTER=$CLUSTER
-cd "$NODE_CLIENT"
+cd "$NODE_CLIENT" || fail "no $NODE_CLIENT"
 timeout 240 node --test --test-concurrency=1 --test-reporter=spec test/client.test.js ||
 	fail "node --test failed in $NODE_CLIENT"
 echo "ok"
