@@ -7,7 +7,9 @@
 # order's status and history.  Ends by starting workflow-ui, the web UI,
 # and printing the URL of the compensated order's run; the UI keeps
 # running with the cluster.  PG_CONFIG (default: pg_config on PATH) names
-# the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080).
+# the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080);
+# WORKERS=node runs the activities in one Node.js worker (examples/node, on
+# the pgworkflow client library) instead of workflow-worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,11 @@ BINDIR=$PG_BINDIR
 export PATH=$PG_BINDIR:$PATH
 HANDLER=$REPO/examples/order/handlers/activity.sh
 LOGDIR=$(mktemp -d /tmp/workflow-demo.XXXXXX)
+WORKER_KIND=${WORKERS:-workflow-worker}
+case $WORKER_KIND in
+workflow-worker | node) ;;
+*) echo "demo: WORKERS must be workflow-worker or node" >&2; exit 2 ;;
+esac
 WORKERS=()
 
 stop_workers() {
@@ -37,8 +44,19 @@ psql -X -q -d postgres -c "CREATE DATABASE demo"
 echo "== declaring the order saga (no code: workflow.register_saga)"
 psql -X -q -v ON_ERROR_STOP=1 -f examples/order/setup.sql >/dev/null
 
+QUEUES=(inventory payments shipping notifications)
+case $WORKER_KIND in
+node)
+	echo "== starting one Node.js worker (examples/node, pgworkflow) for the four queues"
+	for dir in clients/node examples/node; do # pg from the npm registry, once
+		[[ -d $dir/node_modules ]] || (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >/dev/null
+	done
+	node examples/node/worker.js "${QUEUES[@]/#/--queue=}" 2>"$LOGDIR/node.log" &
+	WORKERS+=($!)
+	;;
+workflow-worker)
 echo "== starting one workflow-worker per queue (they LISTEN on the queue's channel)"
-for queue in inventory payments shipping notifications; do
+for queue in "${QUEUES[@]}"; do
 	"$BINDIR/workflow-worker" -q "$queue" -c 4 --poll-interval 30 \
 		--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
 		--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
@@ -46,6 +64,8 @@ for queue in inventory payments shipping notifications; do
 		2>"$LOGDIR/$queue.log" &
 	WORKERS+=($!)
 done
+	;;
+esac
 
 echo "== starting four orders; order-3's carrier is down"
 psql -X -q -A -t -v ON_ERROR_STOP=1 <<'SQL'
