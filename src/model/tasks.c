@@ -429,25 +429,32 @@ wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue, const char 
 typedef enum TaskLock
 {
 	TASK_PEEK,					/* no lock */
-	TASK_LOCK_SKIP				/* FOR UPDATE SKIP LOCKED */
+	TASK_LOCK_SKIP,				/* FOR UPDATE SKIP LOCKED */
+	TASK_LOCK_DUE				/* the same, only if it is due now */
 } TaskLock;
 
-/* Read (and lock) a task by id; NULL if unknown, or locked by another with TASK_LOCK_SKIP. */
+/*
+ * Read (and lock) a task by id; NULL if unknown, or locked by another
+ * (TASK_LOCK_SKIP, TASK_LOCK_DUE), or not due (TASK_LOCK_DUE).
+ */
 static WfTask *
 read_task(int64 task_id, TaskLock lock)
 {
-	static SPIPlanPtr plans[2];
-	static const char *const sql[2] = {
+	static SPIPlanPtr plans[3];
+	static const char *const sql[3] = {
 		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1",
-		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 FOR UPDATE SKIP LOCKED"
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 FOR UPDATE SKIP LOCKED",
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 AND due_at <= $2"
+		" FOR UPDATE SKIP LOCKED"
 	};
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(task_id)};
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(task_id), TimestampTzGetDatum(wf_now())};
 	WfTask	   *t;
 	bool		isnull;
 	Datum		d;
 
-	if (wf_exec(&plans[lock], sql[lock], 1, types, values, NULL, 1) != 1)
+	if (wf_exec(&plans[lock], sql[lock], lock == TASK_LOCK_DUE ? 2 : 1, types, values,
+				NULL, 1) != 1)
 		return NULL;
 	t = palloc0(sizeof(WfTask));
 	t->task_id = task_id;
@@ -977,9 +984,16 @@ wf_tick_due_task(WfDueItem *item, TimestampTz now)
 	WfTask	   *t;
 
 	/* Skip what another session is working on; the next tick gets it. */
-	if ((t = read_task(item->key, TASK_LOCK_SKIP)) == NULL)
-		return 0;
 	if (run == NULL && wf_run_exists(item->workflow_id, item->run_id))
+		return 0;
+
+	/*
+	 * Lock the task only if it is still due: another scheduler may have just
+	 * made it ready and announced it, and a lock held on a ready task until
+	 * this transaction ends would make the claims that announcement brings
+	 * skip it, with no second announcement to come.
+	 */
+	if ((t = read_task(item->key, TASK_LOCK_DUE)) == NULL)
 		return 0;
 	return tick_task(run, t, now);
 }
