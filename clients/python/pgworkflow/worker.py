@@ -187,6 +187,7 @@ class Worker:
         """Serve until stop(), SIGTERM or SIGINT (or, with ``until_idle``, until the
         queues are empty and nothing runs; or until ``max_tasks`` ran)."""
         self._loop = asyncio.get_running_loop()
+        self._stopping = False
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._idle = asyncio.Event()
@@ -229,17 +230,15 @@ class Worker:
         for q in self.queues:
             await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(q)))
         self._listener_lost = None
-        self._loop.add_reader(listener.fileno(), self._on_listener_readable)
+        self._listen_fd = listener.fileno()
+        self._loop.add_reader(self._listen_fd, self._on_listener_readable)
         self._connected.set()
         log.info("worker %s connected, serving %s", self.worker_id, ",".join(self.queues))
 
     async def _disconnect(self):
         self._connected.clear()
         if self._listener is not None:
-            try:
-                self._loop.remove_reader(self._listener.fileno())
-            except (ValueError, OSError, psycopg.Error):
-                pass
+            self._loop.remove_reader(self._listen_fd)
             await self._listener.close()
             self._listener = None
         if self._conn is not None:
@@ -252,9 +251,9 @@ class Worker:
             pgconn.consume_input()
             while pgconn.notifies():
                 pass
-        except psycopg.OperationalError as e:
-            self._listener_lost = e
-            self._loop.remove_reader(self._listener.fileno())
+        except psycopg.Error as e:
+            self._listener_lost = psycopg.OperationalError(f"listener: {e}")
+            self._loop.remove_reader(self._listen_fd)
         self._wakeup()
 
     def _wakeup(self):
