@@ -7,7 +7,9 @@
 # order's status and history.  Ends by starting workflow-ui, the web UI,
 # and printing the URL of the compensated order's run; the UI keeps
 # running with the cluster.  PG_CONFIG (default: pg_config on PATH) names
-# the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080).
+# the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080);
+# WORKERS=python runs the activities with the Python library's workers
+# (examples/python/saga.py, clients/python) instead of workflow-worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,12 @@ BINDIR=$PG_BINDIR
 export PATH=$PG_BINDIR:$PATH
 HANDLER=$REPO/examples/order/handlers/activity.sh
 LOGDIR=$(mktemp -d /tmp/workflow-demo.XXXXXX)
+WORKER_KIND=${WORKERS:-workflow-worker}
 WORKERS=()
+case $WORKER_KIND in
+workflow-worker | python) ;;
+*) echo "demo: WORKERS must be workflow-worker or python, not '$WORKER_KIND'" >&2; exit 2 ;;
+esac
 
 stop_workers() {
 	for pid in "${WORKERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -37,15 +44,25 @@ psql -X -q -d postgres -c "CREATE DATABASE demo"
 echo "== declaring the order saga (no code: workflow.register_saga)"
 psql -X -q -v ON_ERROR_STOP=1 -f examples/order/setup.sql >/dev/null
 
-echo "== starting one workflow-worker per queue (they LISTEN on the queue's channel)"
-for queue in inventory payments shipping notifications; do
-	"$BINDIR/workflow-worker" -q "$queue" -c 4 --poll-interval 30 \
-		--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
-		--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
-		--handler CreateShipment="$HANDLER" --handler SendConfirmation="$HANDLER" \
-		2>"$LOGDIR/$queue.log" &
-	WORKERS+=($!)
-done
+if [[ $WORKER_KIND == python ]]; then
+	echo "== starting one Python worker (pgworkflow) per queue (they LISTEN on the queue's channel)"
+	/usr/bin/python3 -c 'import psycopg' || { echo "demo: /usr/bin/python3 has no psycopg; run make deps" >&2; exit 1; }
+	for queue in inventory payments shipping notifications; do
+		PYTHONPATH=$REPO/clients/python /usr/bin/python3 examples/python/saga.py --queue "$queue" \
+			2>"$LOGDIR/$queue.log" &
+		WORKERS+=($!)
+	done
+else
+	echo "== starting one workflow-worker per queue (they LISTEN on the queue's channel)"
+	for queue in inventory payments shipping notifications; do
+		"$BINDIR/workflow-worker" -q "$queue" -c 4 --poll-interval 30 \
+			--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
+			--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
+			--handler CreateShipment="$HANDLER" --handler SendConfirmation="$HANDLER" \
+			2>"$LOGDIR/$queue.log" &
+		WORKERS+=($!)
+	done
+fi
 
 echo "== starting four orders; order-3's carrier is down"
 psql -X -q -A -t -v ON_ERROR_STOP=1 <<'SQL'

@@ -10,6 +10,18 @@ PY=/usr/bin/python3   # Debian's, which has python3-psycopg and python3-pytest
 export PYTHONDONTWRITEBYTECODE=1
 export WF_CLUSTER_CMD=$CLUSTER   # the restart test restarts the server
 
+# Packaging: pip installs it offline (no index, no build isolation: Debian's
+# setuptools) into a virtual environment that sees Debian's psycopg, and the
+# installed version is the extension's.
+cp -r "$REPO/clients/python" "$WT_TMP/src"   # pip builds in the source tree
+"$PY" -m venv --system-site-packages --without-pip "$WT_TMP/venv"
+"$WT_TMP/venv/bin/python" -m pip install -q --no-index --no-build-isolation "$WT_TMP/src" \
+	>"$WT_TMP/pip.log" 2>&1 || { cat "$WT_TMP/pip.log"; fail "pip install ./clients/python failed"; }
+installed=$(cd / && "$WT_TMP/venv/bin/python" -c 'import pgworkflow; print(pgworkflow.__file__, pgworkflow.__version__)')
+[[ $installed == "$WT_TMP/venv/"*" $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/workflow.control")" ]] ||
+	fail "installed pgworkflow: $installed"
+echo "pip install: $installed"
+
 setup_db pyclient
 "$PY" -m pytest -p no:cacheprovider -q -x "$REPO/clients/python/tests" 2>&1 | tee "$WORKER_LOG"
 rc=${PIPESTATUS[0]}
