@@ -31,6 +31,7 @@ import os
 import signal
 import socket
 import threading
+import time
 
 import psycopg
 from psycopg import sql
@@ -180,6 +181,7 @@ class Worker:
         """Ask the worker to stop: no more claims; running activities finish and report."""
         if not self._stopping:
             log.info("worker %s stopping (%d in flight)", self.worker_id, len(self._inflight))
+            self._stop_deadline = time.monotonic() + self.shutdown_grace
         self._stopping = True
         self._wakeup()
 
@@ -188,10 +190,9 @@ class Worker:
         queues are empty and nothing runs; or until ``max_tasks`` ran)."""
         self._loop = asyncio.get_running_loop()
         self._stopping = False
+        self._cancelled_all = False
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._stop_when_idle = until_idle
         self._executor = concurrent.futures.ThreadPoolExecutor(
             self.concurrency, thread_name_prefix="pgworkflow-activity")
@@ -200,7 +201,6 @@ class Worker:
             self._loop.add_signal_handler(s, self.stop)
         try:
             await self._serve_with_reconnect()
-            await self._drain()
         finally:
             for s in signals:
                 self._loop.remove_signal_handler(s)
@@ -209,8 +209,10 @@ class Worker:
         log.info("worker %s stopped after %d tasks", self.worker_id, self.tasks_run)
 
     async def _serve_with_reconnect(self):
+        """Serve, and reconnect when the server goes away, until stopped and
+        every running activity has reported (a stopping worker reconnects too)."""
         backoff = 0.1
-        while not self._stopping:
+        while not (self._stopping and not self._inflight):
             try:
                 await self._connect()
                 backoff = 0.1
@@ -227,10 +229,10 @@ class Worker:
         self._conn = await psycopg.AsyncConnection.connect(self.conninfo, **kw)
         listener = await psycopg.AsyncConnection.connect(self.conninfo, **kw)
         self._listener = listener
+        self._listen_fd = listener.fileno()
         for q in self.queues:
             await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(q)))
         self._listener_lost = None
-        self._listen_fd = listener.fileno()
         self._loop.add_reader(self._listen_fd, self._on_listener_readable)
         self._connected.set()
         log.info("worker %s connected, serving %s", self.worker_id, ",".join(self.queues))
@@ -278,10 +280,16 @@ class Worker:
         return max(free, 0)
 
     async def _serve(self):
-        while not self._stopping:
+        while True:
             if self._listener_lost is not None:
                 raise self._listener_lost
             self._wake.clear()
+            if self._stopping:
+                if not self._inflight:
+                    return
+                self._cancel_after_grace()
+                await self._wait_wake(0.5)
+                continue
             got = 0
             for q in self.queues:
                 n = self._budget()
@@ -311,24 +319,20 @@ class Worker:
     def _start_tasks(self, tasks):
         for t in tasks:
             self._claimed += 1
-            self._idle.clear()
             fut = asyncio.ensure_future(self._execute(t))
             self._inflight[t.task_id] = fut
             fut.add_done_callback(lambda f, t=t: self._task_done(t, f))
         return tasks
 
-    async def _drain(self):
-        """Let in-flight activities finish and report; after the grace, cancel them."""
-        if not self._inflight:
+    def _cancel_after_grace(self):
+        """Once the shutdown grace is over, cancel the activities still running
+        (they are reported failed, retryably)."""
+        if self._cancelled_all or time.monotonic() < self._stop_deadline:
             return
-        log.info("waiting for %d in-flight task(s)", len(self._inflight))
-        try:
-            await asyncio.wait_for(asyncio.shield(self._idle.wait()), self.shutdown_grace)
-        except asyncio.TimeoutError:
-            log.warning("grace period over: cancelling %d task(s)", len(self._inflight))
-            for fut in list(self._inflight.values()):
-                fut.cancel()
-            await self._idle.wait()
+        log.warning("grace period over: cancelling %d task(s)", len(self._inflight))
+        self._cancelled_all = True
+        for fut in list(self._inflight.values()):
+            fut.cancel()
 
     # -- one task -------------------------------------------------------
 
@@ -337,8 +341,6 @@ class Worker:
         self.tasks_run += 1
         if not fut.cancelled() and fut.exception() is not None:
             log.error("task %s %s: %r", t.task_id, t.activity, fut.exception())
-        if not self._inflight:
-            self._idle.set()
         self._wakeup()
 
     async def _execute(self, t):
@@ -398,8 +400,6 @@ class Worker:
         for _ in range(30):
             conn = self._conn
             if conn is None or conn.closed or not self._connected.is_set():
-                if self._stopping and self._conn is None:
-                    break
                 try:
                     await asyncio.wait_for(self._connected.wait(), 1.0)
                 except asyncio.TimeoutError:

@@ -12,7 +12,7 @@ import pytest
 
 import pgworkflow
 from pgworkflow import AsyncClient, Client, NonRetryableError, Worker
-from conftest import HERE, REPO, serving
+from conftest import HERE, serving
 
 
 def one(activity, queue, **extra):
@@ -185,6 +185,24 @@ def test_sigterm_mid_task_reports_it(conninfo, sql):
             assert proc.returncode == 0, out
             assert "Slow attempt 1: completed" in out, out
             assert client.result(wid, 5) == {"slept": 1}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_sigterm_after_grace_reports_the_task_failed(conninfo, sql):
+    proc = spawn_worker("py_grace", 60, grace=0.5)
+    try:
+        with Client(conninfo) as client:
+            wid = client.start("py_one", one("Slow", "py_grace"))
+            wait_until(sql, "SELECT workflow.describe(%s)->'waiting_on'->0->>'state' = 'claimed'", (wid,))
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=20)
+            assert proc.returncode == 0, out
+            assert "Slow attempt 1: failed retryable=true: worker shut down" in out, out
+            last_error = client.describe(wid)["waiting_on"][0]["last_error"]
+            assert "worker shut down" in last_error["error"], last_error
+            client.terminate(wid)
     finally:
         if proc.poll() is None:
             proc.kill()
