@@ -19,6 +19,11 @@ BEGIN
         coalesce(input->'options', '{}') || '{"retry": {"initial_interval": "200 milliseconds"}}');
 END $$;
 SELECT workflow.register_workflow('py_one', 'py_one(jsonb)'::regprocedure);
+CREATE OR REPLACE FUNCTION py_two(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN workflow.activity('Second', workflow.activity('First', input, input->>'queue'), input->>'queue');
+END $$;
+SELECT workflow.register_workflow('py_two', 'py_two(jsonb)'::regprocedure);
 """
 
 

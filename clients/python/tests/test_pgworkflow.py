@@ -78,6 +78,44 @@ def test_start_and_result(conninfo, sql, run):
         assert client.describe(wid)["status"] == "completed"
 
 
+def test_eager_dispatch_and_a_concurrent_batch(conninfo, sql, run):
+    worker = Worker(conninfo, ["py_eager"], 4, poll_interval=30)
+    claimed = []
+    claim = worker._claim
+
+    async def counting_claim(queue, n):
+        tasks = await claim(queue, n)
+        claimed.append(len(tasks))
+        return tasks
+    worker._claim = counting_claim
+    running = []
+
+    @worker.activity("First")
+    async def first(inp):
+        # All four run at once, or this times out: a claimed batch is not run serially.
+        running.append(inp["n"])
+        for _ in range(200):
+            if len(running) >= 4:
+                return {"n": inp["n"]}
+            await asyncio.sleep(0.05)
+        raise NonRetryableError(f"only {len(running)} running at once")
+
+    @worker.activity("Second")
+    async def second(inp):
+        return {"second": inp["n"]}
+
+    async def scenario():
+        async with AsyncClient(conninfo) as client:
+            # Started in one transaction, so that one claim gets all four.
+            async with await psycopg.AsyncConnection.connect(conninfo) as conn:
+                ids = [await client.start("py_two", {"queue": "py_eager", "n": i}, conn=conn) for i in range(4)]
+            return [await client.result(i, 20) for i in ids]
+
+    assert run(serving(worker, scenario())) == [{"second": i} for i in range(4)]
+    # The four Second tasks came with the completions (complete_and_claim), not from a claim.
+    assert sum(claimed) == 4, claimed
+
+
 def test_flaky_activity_is_retried(conninfo, sql, run):
     worker = Worker(conninfo, ["py_flaky"], 2, poll_interval=30)
     seen = []
