@@ -78,6 +78,41 @@ def test_start_and_result(conninfo, sql, run):
         assert client.describe(wid)["status"] == "completed"
 
 
+class OnePool:
+    """The smallest pool: connection() lends one connection (as psycopg_pool's does)."""
+
+    def __init__(self, conn):
+        self.conn, self.lent = conn, 0
+
+    def connection(self):
+        pool = self
+
+        class Lend:
+            async def __aenter__(self):
+                pool.lent += 1
+                return pool.conn
+
+            async def __aexit__(self, *exc):
+                pass
+        return Lend()
+
+
+def test_client_over_a_pool_and_a_given_connection(conninfo, run):
+    async def scenario():
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            pool = OnePool(conn)
+            client = AsyncClient(pool)
+            wid = await client.start("py_one", one("Nobody", "py_pool"))
+            assert (await client.describe(wid))["status"] == "running"
+            await client.terminate(wid)
+            assert pool.lent == 3
+            given = AsyncClient(conn)
+            assert (await given.describe(wid))["status"] == "terminated"
+            await given.close()
+            assert not conn.closed            # a given connection stays the caller's
+    run(scenario())
+
+
 def test_eager_dispatch_and_a_concurrent_batch(conninfo, sql, run):
     worker = Worker(conninfo, ["py_eager"], 4, poll_interval=30)
     claimed = []
@@ -189,6 +224,52 @@ def test_heartbeat_returns_cancellation(conninfo, sql, run):
 
     run(serving(worker, scenario()))
     assert beats[-1] is True and beats.count(True) == 1
+
+
+def test_heartbeat_from_a_thread(conninfo, sql, run):
+    worker = Worker(conninfo, ["py_hb_thread"], 2, poll_interval=30)
+    seen = []
+
+    @worker.activity("LongSync")
+    def long_sync(inp, ctx):                   # runs in a thread: heartbeat blocks
+        while not ctx.heartbeat({"beats": len(seen)}):
+            seen.append(False)
+            ctx.cancelled.wait(0.1)
+        seen.append(ctx.cancelled.is_set())
+        return {}
+
+    async def scenario():
+        async with AsyncClient(conninfo) as client:
+            wid = await client.start("py_one", one("LongSync", "py_hb_thread"))
+            while len(seen) < 3:
+                await asyncio.sleep(0.05)
+            await client.terminate(wid)
+            for _ in range(100):
+                if seen[-1]:
+                    break
+                await asyncio.sleep(0.05)
+
+    run(serving(worker, scenario()))
+    assert seen[-1] is True
+
+
+def test_a_role_steers_and_serves_only_its_own(conninfo, sql, run):
+    sql("DROP ROLE IF EXISTS py_mallory")
+    sql("CREATE ROLE py_mallory LOGIN")
+    with Client(conninfo) as owner:
+        wid = owner.start("py_one", one("Nobody", "py_private"))
+    mallory = "user=py_mallory"
+    with Client(mallory) as client:
+        with pytest.raises((pgworkflow.NotFound, pgworkflow.PermissionDenied)):
+            client.signal(wid, "approve")
+        with pytest.raises(pgworkflow.NotFound):
+            client.describe(wid)
+    worker = Worker(mallory, ["py_private"], 1, poll_interval=30)
+    with pytest.raises(pgworkflow.PermissionDenied):
+        run(worker.run(handle_signals=False))
+    assert sql("SELECT workflow.describe(%s)->'waiting_on'->0->>'state'", (wid,))[0][0] == "ready"
+    with Client(conninfo) as owner:
+        owner.terminate(wid)
 
 
 WORKER_SCRIPT = r"""
