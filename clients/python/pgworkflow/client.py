@@ -117,7 +117,7 @@ class AsyncClient(_Calls):
             finally:
                 await c.close()
         else:
-            if self._conn is None or self._conn.closed:
+            if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = await self._connect()
             try:
                 yield self._conn
@@ -199,7 +199,7 @@ class Client(_Calls):
             with self._connect() as c:
                 yield c
         else:
-            if self._conn is None or self._conn.closed:
+            if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = self._connect()
             try:
                 yield self._conn

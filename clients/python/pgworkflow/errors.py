@@ -131,17 +131,24 @@ def from_psycopg(err):
     return cls(message, err.sqlstate, diag.message_detail, diag.message_hint)
 
 
+def session_lost(err):
+    """Whether a psycopg error means the session is gone, not a refusal."""
+    return isinstance(err, psycopg.OperationalError) and (
+        not err.sqlstate or err.sqlstate.startswith(("08", "57P")))
+
+
 class translated:
     """Context manager: re-raise a psycopg error with a SQLSTATE as a WorkflowError.
 
-    Connection errors (no SQLSTATE, or class 08) stay psycopg.OperationalError.
+    A lost session (no SQLSTATE, class 08, or 57P: the server shut down or
+    terminated it) stays a psycopg.OperationalError.
     """
 
     def __enter__(self):
         return self
 
     def __exit__(self, typ, err, tb):
-        if isinstance(err, psycopg.Error) and err.sqlstate and not err.sqlstate.startswith("08"):
+        if isinstance(err, psycopg.Error) and not session_lost(err):
             raise from_psycopg(err) from err
         return False
 

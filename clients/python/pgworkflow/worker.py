@@ -36,7 +36,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from .errors import LateReport, from_psycopg
+from .errors import LateReport, WorkflowError, from_psycopg, session_lost
 
 __all__ = ["Worker", "NonRetryableError", "ActivityContext"]
 
@@ -98,12 +98,6 @@ class ActivityContext:
         if self._threaded:
             return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
         return coro
-
-
-def _connection_lost(err):
-    """Whether a psycopg error means the session is gone (reconnect), not a refusal."""
-    return isinstance(err, psycopg.OperationalError) and (
-        not err.sqlstate or err.sqlstate[:2] in ("08", "57"))
 
 
 def _wants_context(fn):
@@ -312,7 +306,7 @@ class Worker:
                 (queue, self.worker_id, n))
             return [_Task(r) for r in await cur.fetchall()]
         except psycopg.Error as e:
-            if _connection_lost(e):
+            if session_lost(e):
                 raise
             raise from_psycopg(e) from e
 
@@ -374,14 +368,20 @@ class Worker:
         await self._report_success(t, encoded)
 
     async def _report_success(self, t, encoded):
-        # Eager dispatch: complete and claim this slot's next task in one call.
-        if self._stopping or not self._claim_allowed():
-            await self._report(t, "SELECT workflow.complete_activity(%s, %s::jsonb)",
-                               (t.task_id, encoded), "completed")
+        try:
+            if self._stopping or not self._claim_allowed():
+                await self._report(t, "SELECT workflow.complete_activity(%s, %s::jsonb)",
+                                   (t.task_id, encoded), "completed")
+                return
+            # Eager dispatch: complete and claim this slot's next task in one call.
+            rows = await self._report(
+                t, f"SELECT {_TASK_COLUMNS} FROM workflow.complete_and_claim(%s, %s::jsonb, %s, %s, 1)",
+                (t.task_id, encoded, t.queue, self.worker_id), "completed")
+        except WorkflowError as e:
+            # The result itself was refused (over 1 MiB, say): fail the attempt for
+            # good rather than leave the task to its lease and retry it forever.
+            await self._report_failure(t, f"result refused: {e}", False, {"sqlstate": e.sqlstate})
             return
-        rows = await self._report(
-            t, f"SELECT {_TASK_COLUMNS} FROM workflow.complete_and_claim(%s, %s::jsonb, %s, %s, 1)",
-            (t.task_id, encoded, t.queue, self.worker_id), "completed")
         if rows:
             self._start_tasks([_Task(r) for r in rows])
 
@@ -389,13 +389,17 @@ class Worker:
         return self.max_tasks is None or self._claimed < self.max_tasks
 
     async def _report_failure(self, t, error, retryable, details, message=None):
-        await self._report(t, "SELECT workflow.fail_activity(%s, %s, %s, %s::jsonb)",
-                           (t.task_id, error, retryable, json.dumps(details)),
-                           f"failed retryable={str(retryable).lower()}: {message or error}")
+        try:
+            await self._report(t, "SELECT workflow.fail_activity(%s, %s, %s, %s::jsonb)",
+                               (t.task_id, error[:10000], retryable, json.dumps(details)),
+                               f"failed retryable={str(retryable).lower()}: {message or error}")
+        except WorkflowError:
+            pass  # logged by _report; the lease brings the task back
 
     async def _report(self, t, query, params, outcome):
         """Run a report on the work connection; returns its rows.  A lost connection
-        is waited for (the main loop reconnects) and the report made again."""
+        is waited for (the main loop reconnects) and the report made again; a late
+        report is dropped; a refused one raises its WorkflowError."""
         label = f"task {t.task_id} {t.activity} attempt {t.attempt}"
         for _ in range(30):
             conn = self._conn
@@ -414,13 +418,13 @@ class Worker:
                 if e.sqlstate == LateReport.sqlstate:
                     log.info("%s: late report ignored (WF010: the engine moved on)", label)
                     return []
-                if _connection_lost(e):
+                if session_lost(e):
                     self._wakeup()
                     await asyncio.sleep(0.2)
                     continue
                 err = from_psycopg(e)
                 log.error("%s: report refused: %s (%s)", label, err, err.sqlstate)
-                return []
+                raise err from e
         log.error("%s: %s, but could not report it (no connection)", label, outcome)
         return []
 
@@ -432,7 +436,7 @@ class Worker:
                                            (ctx.task_id, None if details is None else json.dumps(details)))
             stop = bool((await cur.fetchone())[0])
         except psycopg.Error as e:
-            if _connection_lost(e):
+            if session_lost(e):
                 return ctx.is_cancelled
             if e.sqlstate != LateReport.sqlstate:
                 raise from_psycopg(e) from e

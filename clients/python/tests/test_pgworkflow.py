@@ -195,6 +195,28 @@ def test_non_retryable_failure_fails_the_workflow(conninfo, sql, run):
                (wid,))[0][0] == 1
 
 
+def test_a_refused_result_fails_the_activity(conninfo, sql, run):
+    worker = Worker(conninfo, ["py_huge"], 2, poll_interval=30)
+
+    @worker.activity("Huge")
+    async def huge(inp):
+        return {"blob": "x" * (2 << 20)}       # over the 1 MiB payload limit
+
+    @worker.activity("NotJson")
+    async def not_json(inp):
+        return {"when": object()}
+
+    async def scenario():
+        async with AsyncClient(conninfo) as client:
+            for activity, why in (("Huge", "result refused"), ("NotJson", "result is not JSON")):
+                wid = await client.start("py_one", one(activity, "py_huge"))
+                with pytest.raises(pgworkflow.WorkflowFailed) as e:
+                    await client.result(wid, 20)
+                assert why in e.value.error["message"], e.value.error
+
+    run(serving(worker, scenario()))
+
+
 def test_heartbeat_returns_cancellation(conninfo, sql, run):
     worker = Worker(conninfo, ["py_hb"], 2, poll_interval=30)
     beats = []
