@@ -29,6 +29,7 @@ PACKAGES=(
 	python3-pytest
 	python3-setuptools
 	python3-pip
+	python3-venv
 	nodejs
 	npm
 	# The shell tests: pgrep, and worker_valgrind (skipped without it).

@@ -17,9 +17,10 @@ cp -r "$REPO/clients/python" "$WT_TMP/src"   # pip builds in the source tree
 "$PY" -m venv --system-site-packages --without-pip "$WT_TMP/venv"
 "$WT_TMP/venv/bin/python" -m pip install -q --no-index --no-build-isolation "$WT_TMP/src" \
 	>"$WT_TMP/pip.log" 2>&1 || { cat "$WT_TMP/pip.log"; fail "pip install ./clients/python failed"; }
-installed=$(cd / && "$WT_TMP/venv/bin/python" -c 'import pgworkflow; print(pgworkflow.__file__, pgworkflow.__version__)')
-[[ $installed == "$WT_TMP/venv/"*" $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/workflow.control")" ]] ||
-	fail "installed pgworkflow: $installed"
+installed=$(cd / && "$WT_TMP/venv/bin/python" -c 'import importlib.metadata as m, pgworkflow
+print(pgworkflow.__file__, pgworkflow.__version__, m.version("pgworkflow"))')
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/workflow.control")
+[[ $installed == "$WT_TMP/venv/"*" $version $version" ]] || fail "installed pgworkflow (file, version, package version): $installed"
 echo "pip install: $installed"
 
 setup_db pyclient
