@@ -339,7 +339,8 @@ class Worker:
 
     async def _execute(self, t):
         fn = self._activities.get(t.activity)
-        threaded = fn is not None and not inspect.iscoroutinefunction(fn)
+        threaded = fn is not None and not (inspect.iscoroutinefunction(fn) or
+                                           inspect.iscoroutinefunction(getattr(fn, "__call__", None)))
         ctx = ActivityContext(self, t, threaded)
         try:
             if fn is None:
@@ -348,13 +349,18 @@ class Worker:
             if threaded:
                 result = await self._loop.run_in_executor(self._executor, lambda: fn(*args))
             else:
-                result = await fn(*args)
+                result = fn(*args)
+            if inspect.isawaitable(result):    # an async callable object, say
+                result = await result
             try:
                 encoded = json.dumps(result)
             except (TypeError, ValueError) as e:
                 raise NonRetryableError(f"result is not JSON: {e}") from e
         except asyncio.CancelledError:
-            ctx._cancel()
+            if ctx.is_cancelled:                 # the activity stopped when asked to
+                await self._report_failure(t, "activity cancelled", False, {"type": "Cancelled"})
+                return
+            ctx._cancel()                        # the shutdown grace is over
             await self._report_failure(t, "worker shut down before the activity finished", True,
                                        {"type": "Shutdown"})
             return

@@ -129,7 +129,7 @@ def test_eager_dispatch_and_a_concurrent_batch(conninfo, sql, run):
     async def first(inp):
         # All four run at once, or this times out: a claimed batch is not run serially.
         running.append(inp["n"])
-        for _ in range(200):
+        for _ in range(400):
             if len(running) >= 4:
                 return {"n": inp["n"]}
             await asyncio.sleep(0.05)
@@ -239,7 +239,7 @@ def test_heartbeat_returns_cancellation(conninfo, sql, run):
             with pytest.raises(pgworkflow.WorkflowFailed) as e:
                 await client.result(wid, 20)
             assert e.value.status == "cancelled"
-            for _ in range(100):
+            for _ in range(400):
                 if beats[-1]:
                     break
                 await asyncio.sleep(0.05)
@@ -266,7 +266,7 @@ def test_heartbeat_from_a_thread(conninfo, sql, run):
             while len(seen) < 3:
                 await asyncio.sleep(0.05)
             await client.terminate(wid)
-            for _ in range(100):
+            for _ in range(400):
                 if seen[-1]:
                     break
                 await asyncio.sleep(0.05)
