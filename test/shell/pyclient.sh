@@ -24,7 +24,7 @@ version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/workflow.control")
 echo "pip install: $installed"
 
 setup_db pyclient
-"$PY" -m pytest -p no:cacheprovider -q -x "$REPO/clients/python/tests" 2>&1 | tee "$WORKER_LOG"
+"$PY" -m pytest -p no:cacheprovider -q -x -o log_level=INFO "$REPO/clients/python/tests" 2>&1 | tee "$WORKER_LOG"
 rc=${PIPESTATUS[0]}
 PGDATABASE=postgres dropdb --force pyclient
 exit "$rc"

@@ -46,6 +46,10 @@ _TASK_COLUMNS = ("task_id, activity_id, workflow_id, run_id, queue, activity, in
                  "lease_expires_at, heartbeat_timeout, start_to_close_timeout")
 
 
+# Seconds after a notification whose claim found nothing to claim again.
+_RECHECKS = (0.05, 0.25, 1.0)
+
+
 class NonRetryableError(Exception):
     """Raise it in an activity to fail the activity for good (no retry)."""
 
@@ -227,6 +231,7 @@ class Worker:
         for q in self.queues:
             await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(q)))
         self._listener_lost = None
+        self._notified = False
         self._loop.add_reader(self._listen_fd, self._on_listener_readable)
         self._connected.set()
         log.info("worker %s connected, serving %s", self.worker_id, ",".join(self.queues))
@@ -245,8 +250,9 @@ class Worker:
         pgconn = self._listener.pgconn
         try:
             pgconn.consume_input()
-            while pgconn.notifies():
-                pass
+            while (n := pgconn.notifies()) is not None:
+                log.debug("notified on %s", n.relname.decode(errors="replace"))
+                self._notified = True
         except psycopg.Error as e:
             self._listener_lost = psycopg.OperationalError(f"listener: {e}")
             self._loop.remove_reader(self._listen_fd)
@@ -274,10 +280,12 @@ class Worker:
         return max(free, 0)
 
     async def _serve(self):
+        rechecks = []
         while True:
             if self._listener_lost is not None:
                 raise self._listener_lost
             self._wake.clear()
+            notified, self._notified = self._notified, False
             if self._stopping:
                 if not self._inflight:
                     return
@@ -292,19 +300,26 @@ class Worker:
                 got += len(self._start_tasks(await self._claim(q, n)))
             if got:
                 continue
+            if notified:
+                # A notification that found nothing: look again shortly.  The engine
+                # may announce a retry a moment before its task can be claimed, and
+                # does not announce it again.
+                rechecks = list(_RECHECKS)
             if self.max_tasks is not None and self._claimed >= self.max_tasks and not self._inflight:
                 self.stop()
             elif self._stop_when_idle and not self._inflight:
                 self.stop()
             else:
-                await self._wait_wake(self.poll_interval)
+                await self._wait_wake(rechecks.pop(0) if rechecks else self.poll_interval)
 
     async def _claim(self, queue, n):
         try:
             cur = await self._conn.execute(
                 f"SELECT {_TASK_COLUMNS} FROM workflow.claim_activities(%s, %s, %s)",
                 (queue, self.worker_id, n))
-            return [_Task(r) for r in await cur.fetchall()]
+            tasks = [_Task(r) for r in await cur.fetchall()]
+            log.debug("claimed %d of %d on %s", len(tasks), n, queue)
+            return tasks
         except psycopg.Error as e:
             if session_lost(e):
                 raise

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import psycopg
 import pytest
@@ -374,20 +375,24 @@ def test_order_saga_with_python_workers(conninfo, sql, run):
     # Two worker processes' worth: one for the forward steps, one for the rest.
     front = order_worker(conninfo, ["inventory", "payments"], 4, poll_interval=30)
     back = order_worker(conninfo, ["shipping", "notifications"], 4, poll_interval=30)
+    ok, bad = (f"py-order-{n}-{uuid.uuid4().hex[:8]}" for n in (1, 3))
 
     async def scenario():
         async with AsyncClient(conninfo) as client:
-            ok = await client.start("order", {"order_id": "py-order-1", "items": 2}, "py-order-1")
-            bad = await client.start("order", {"order_id": "py-order-3", "carrier_down": True}, "py-order-3")
-            assert (await client.result(ok, 30))["tracking"] == "TRK-py-order-1"
+            await client.start("order", {"order_id": ok, "items": 2}, ok)
+            await client.start("order", {"order_id": bad, "carrier_down": True}, bad)
+            assert (await client.result(ok, 30))["tracking"] == f"TRK-{ok}"
             with pytest.raises(pgworkflow.WorkflowFailed) as e:
-                await client.result(bad, 30)
+                try:
+                    await client.result(bad, 30)
+                except pgworkflow.ResultTimeout:
+                    raise AssertionError(json.dumps(await client.describe(bad)))
             assert e.value.status == "compensated"
 
     run(serving(front, serving(back, scenario())))
-    assert sql("SELECT status FROM workflow.workflows WHERE workflow_id = 'py-order-1'")[0][0] == "completed"
     steps = sql("SELECT string_agg(data->>'activity', ',' ORDER BY event_id) FROM workflow.history "
-                "WHERE workflow_id = 'py-order-3' AND event_type = 'ActivityCompleted'")[0][0]
+                "WHERE workflow_id = %s AND event_type = 'ActivityCompleted'", (bad,))[0][0]
     assert steps == "ReserveInventory,ChargePayment,RefundPayment,ReleaseInventory", steps
-    assert sql("SELECT count(*) FROM workflow.history WHERE workflow_id = 'py-order-3' "
-               "AND event_type = 'ActivityFailed' AND data::text LIKE '%%carrier API unavailable%%'")[0][0] == 3
+    assert sql("SELECT count(*) FROM workflow.history WHERE workflow_id = %s "
+               "AND event_type = 'ActivityFailed' AND data::text LIKE '%%carrier API unavailable%%'",
+               (bad,))[0][0] == 3
