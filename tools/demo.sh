@@ -9,7 +9,9 @@
 # running with the cluster.  PG_CONFIG (default: pg_config on PATH) names
 # the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080);
 # WORKERS=python runs the activities with the Python library's workers
-# (examples/python/saga.py, clients/python) instead of workflow-worker.
+# (examples/python/saga.py, one per queue) and WORKERS=node in one Node.js
+# worker (examples/node), both on the pgworkflow client libraries, instead
+# of workflow-worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +25,11 @@ export PATH=$PG_BINDIR:$PATH
 HANDLER=$REPO/examples/order/handlers/activity.sh
 LOGDIR=$(mktemp -d /tmp/workflow-demo.XXXXXX)
 WORKER_KIND=${WORKERS:-workflow-worker}
-WORKERS=()
 case $WORKER_KIND in
-workflow-worker | python) ;;
-*) echo "demo: WORKERS must be workflow-worker or python, not '$WORKER_KIND'" >&2; exit 2 ;;
+workflow-worker | python | node) ;;
+*) echo "demo: WORKERS must be workflow-worker, python or node, not '$WORKER_KIND'" >&2; exit 2 ;;
 esac
+WORKERS=()
 
 stop_workers() {
 	for pid in "${WORKERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -44,17 +46,28 @@ psql -X -q -d postgres -c "CREATE DATABASE demo"
 echo "== declaring the order saga (no code: workflow.register_saga)"
 psql -X -q -v ON_ERROR_STOP=1 -f examples/order/setup.sql >/dev/null
 
-if [[ $WORKER_KIND == python ]]; then
-	echo "== starting one Python worker (pgworkflow) per queue (they LISTEN on the queue's channel)"
+QUEUES=(inventory payments shipping notifications)
+case $WORKER_KIND in
+python)
+	echo "== starting one Python worker (examples/python/saga.py, pgworkflow) per queue"
 	/usr/bin/python3 -c 'import psycopg' || { echo "demo: /usr/bin/python3 has no psycopg; run make deps" >&2; exit 1; }
-	for queue in inventory payments shipping notifications; do
+	for queue in "${QUEUES[@]}"; do
 		PYTHONPATH=$REPO/clients/python /usr/bin/python3 examples/python/saga.py --queue "$queue" \
 			2>"$LOGDIR/$queue.log" &
 		WORKERS+=($!)
 	done
-else
+	;;
+node)
+	echo "== starting one Node.js worker (examples/node, pgworkflow) for the four queues"
+	for dir in clients/node examples/node; do # pg from the npm registry, once
+		[[ -d $dir/node_modules ]] || (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >/dev/null
+	done
+	node examples/node/worker.js "${QUEUES[@]/#/--queue=}" 2>"$LOGDIR/node.log" &
+	WORKERS+=($!)
+	;;
+workflow-worker)
 	echo "== starting one workflow-worker per queue (they LISTEN on the queue's channel)"
-	for queue in inventory payments shipping notifications; do
+	for queue in "${QUEUES[@]}"; do
 		"$BINDIR/workflow-worker" -q "$queue" -c 4 --poll-interval 30 \
 			--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
 			--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
@@ -62,7 +75,8 @@ else
 			2>"$LOGDIR/$queue.log" &
 		WORKERS+=($!)
 	done
-fi
+	;;
+esac
 
 echo "== starting four orders; order-3's carrier is down"
 psql -X -q -A -t -v ON_ERROR_STOP=1 <<'SQL'

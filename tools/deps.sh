@@ -32,9 +32,11 @@ PACKAGES=(
 	python3-venv
 	nodejs
 	npm
-	# The shell tests: pgrep, and worker_valgrind (skipped without it).
+	# The shell tests: pgrep, worker_valgrind (skipped without it), and
+	# python3 to parse the worker's logs (worker_log_format).
 	procps
 	valgrind
+	python3
 	# workflow-ui (ui/): its HTTP server library; the browser test
 	# (test/shell/ui_browser.sh) drives headless chromium and curl.
 	libmicrohttpd-dev

@@ -39,7 +39,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The first line names the version; the lines after it list features.
 worker_version=$("$BINDIR/workflow-worker" --version) || fail "workflow-worker --version"
+worker_version=${worker_version%%$'\n'*}
 echo "== $worker_version"
 "$BINDIR/workflow-worker" --help >/dev/null || fail "workflow-worker --help"
 ui_version=$("$BINDIR/workflow-ui" --version) || fail "workflow-ui --version"

@@ -12,7 +12,10 @@
  * while we were away are lost).  A failed attempt or a lost connection
  * waits backoff seconds (0.1 s doubling to 5 s, reset by a success) and
  * tries again, forever, except under --once before the first success:
- * then the worker gives up (CONN_GAVE_UP) and exits with status 1.
+ * then the worker gives up (CONN_GAVE_UP) and exits with status 1.  A
+ * set-up the server refuses (no workflow extension in the database, no
+ * access to its schema) is retried the same way, except under --once or
+ * --exit-on-error: then the worker exits with EXIT_SERVER_REFUSED.
  *
  * Notifications are how queues get has_work set; the fallback poll
  * (--poll-interval) sets it on every queue in case one was missed.
@@ -75,6 +78,7 @@ conn_failed(const char *why)
 		PQfinish(conn.pg);
 		conn.pg = NULL;
 		conn.state = CONN_GAVE_UP;
+		conn.exit_status = 1;
 		return;
 	}
 	log_msg(LOG_WARNING, "could not connect: %s (retrying in %.1f s)",
@@ -216,6 +220,21 @@ conn_listen(const Queue *q)
 	return ok;
 }
 
+/*
+ * The server refused the set-up under --once or --exit-on-error: no
+ * retry, the worker exits with EXIT_SERVER_REFUSED.
+ */
+static void
+conn_refused(void)
+{
+	log_msg(LOG_ERROR, "connection set-up failed in database \"%s\": is the workflow extension installed, and may this role use it? Exiting (%s)",
+			PQdb(conn.pg), opt.once ? "--once" : "--exit-on-error");
+	PQfinish(conn.pg);
+	conn.pg = NULL;
+	conn.state = CONN_GAVE_UP;
+	conn.exit_status = EXIT_SERVER_REFUSED;
+}
+
 /* The connection is open: prepare statements, LISTEN, start claiming. */
 static void
 conn_ready(void)
@@ -234,6 +253,8 @@ conn_ready(void)
 	{
 		if (PQstatus(conn.pg) == CONNECTION_BAD)
 			conn_lost(NULL);
+		else if (opt.once || opt.exit_on_error)
+			conn_refused();
 		else
 			conn_failed("connection set-up failed (is the workflow extension installed?)");
 		return;

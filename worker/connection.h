@@ -24,8 +24,12 @@ typedef enum ConnState
 	CONN_DOWN,					/* waiting for retry_at */
 	CONN_CONNECTING,			/* a non-blocking attempt is under way */
 	CONN_UP,					/* statements prepared, queues listened on */
-	CONN_GAVE_UP				/* --once and the first attempt failed */
+	CONN_GAVE_UP				/* --once and the first attempt failed, or the
+								 * set-up failed under --once/--exit-on-error */
 } ConnState;
+
+/* exit status when the server refuses the set-up or a queue's claims */
+#define EXIT_SERVER_REFUSED 2
 
 typedef struct Connection
 {
@@ -38,6 +42,7 @@ typedef struct Connection
 	bool		ever_connected;
 	bool		eager_ready;	/* complete_and_claim prepared on pg */
 	double		next_poll;		/* the next fallback poll of every queue */
+	int			exit_status;	/* the worker's, once CONN_GAVE_UP */
 } Connection;
 
 extern Connection conn;

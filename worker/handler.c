@@ -16,6 +16,8 @@
  *	 exit 0			complete, with stdout as the result (the server
  *					checks it is JSON)
  *	 exit 65		fail, not retryable (EX_DATAERR)
+ *	 exit 126, 127	fail, not retryable: the program cannot be executed
+ *					(the shell's statuses, and ours when exec fails)
  *	 other exits	fail, retryable (75, EX_TEMPFAIL, is the usual one),
  *					with the tail of stderr as the error
  *	 a signal		fail, retryable
@@ -49,6 +51,13 @@
 #define ERR_TAIL		2048	/* bytes of stderr kept for the error */
 #define STDOUT_HEAD		2048	/* bytes of bad stdout kept in details */
 #define READ_CHUNK		65536
+
+/*
+ * The shell's "cannot execute" and "not found" statuses, which the worker
+ * uses too when exec fails: retrying would fail the same way.
+ */
+#define EXIT_CANNOT_EXECUTE	126
+#define EXIT_NOT_FOUND		127
 
 /* Make a slot empty: no task, no process, descriptors closed. */
 void
@@ -285,10 +294,12 @@ decide_outcome(Slot *s)
 	else
 	{
 		char	   *tail = stderr_tail(s);
+		bool		cannot_execute = code == EXIT_CANNOT_EXECUTE || code == EXIT_NOT_FOUND;
 
 		if (tail[0] == '\0')
 			snprintf(msg, sizeof(msg), "activity handler exited with status %d", code);
-		fail_slot(s, "failed", tail[0] ? tail : msg, code != EX_DATAERR, false);
+		fail_slot(s, cannot_execute ? "cannot-execute" : "failed", tail[0] ? tail : msg,
+				  code != EX_DATAERR && !cannot_execute, false);
 		free(tail);
 	}
 }
@@ -328,14 +339,15 @@ exec_handler(const Slot *s, const Handler *h, const int *fds, pid_t worker)
 #ifdef PR_SET_PDEATHSIG
 	/* a handler should not outlive a worker that was killed outright */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != worker)
-		_exit(127);
+		_exit(EX_TEMPFAIL);
 #endif
 	if (dup2(fds[0], 0) < 0 || dup2(fds[3], 1) < 0 || dup2(fds[5], 2) < 0)
-		_exit(127);
+		_exit(EX_TEMPFAIL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	snprintf(attempt, sizeof(attempt), "%d", s->attempt);
@@ -350,7 +362,7 @@ exec_handler(const Slot *s, const Handler *h, const int *fds, pid_t worker)
 	execvp(h->argv[0], h->argv);
 	fprintf(stderr, "workflow-worker: could not execute \"%s\": %s\n",
 			h->argv[0], strerror(errno));
-	_exit(127);
+	_exit(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE);
 }
 
 /* Start the handler for a slot's task; false with errno set on failure. */

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -75,6 +76,10 @@ usage(void)
 		   "      --worker-id=ID            worker id given to the server (default host:pid)\n"
 		   "      --no-eager                never claim along with a completion: report\n"
 		   "                                with complete_activity, claim separately\n"
+		   "      --exit-on-error           exit (status 2) when a queue is not granted or\n"
+		   "                                the extension is missing, instead of retrying\n"
+		   "                                (always so with --once)\n"
+		   "      --log-format=FORMAT       text (logfmt fields, the default) or json\n"
 		   "  -v, --verbose                 debug logging\n"
 		   "  -V, --version                 print the version and exit\n"
 		   "  -h, --help                    print this help and exit\n\n"
@@ -82,7 +87,9 @@ usage(void)
 		   "ACTIVITY_ID, ACTIVITY, ATTEMPT, TASK_ID, QUEUE, WORKER_ID in its environment.\n"
 		   "Exit 0 completes the activity with stdout (JSON) as the result; exit 75\n"
 		   "fails it retryably, exit 65 non-retryably, any other status retryably with\n"
-		   "the tail of stderr as the error.\n");
+		   "the tail of stderr as the error; 126 and 127 (cannot execute) fail it\n"
+		   "non-retryably.  Every handler's program is checked at start-up.\n"
+		   "SIGTERM/SIGINT stop the worker gracefully; SIGHUP is logged and ignored.\n");
 }
 
 /* Complain about a bad option value and exit. */
@@ -141,6 +148,17 @@ parse_bytes(const char *option, const char *value)
 	if (*end != '\0' || v == 0 || v > (unsigned long long) 1 << 30)
 		bad_option(option, value);
 	return (size_t) v;
+}
+
+/* Parse --log-format. */
+static LogFormat
+parse_log_format(const char *value)
+{
+	if (strcmp(value, "text") == 0)
+		return LOG_FORMAT_TEXT;
+	if (strcmp(value, "json") == 0)
+		return LOG_FORMAT_JSON;
+	bad_option("--log-format", value);
 }
 
 /* Split a command line on whitespace into a NULL-terminated argv. */
@@ -233,6 +251,75 @@ prepare_handlers(void)
 	}
 }
 
+/* Why path cannot be executed (a static string), or NULL if it can. */
+static const char *
+not_executable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? "not found" : "cannot be examined";
+	if (S_ISDIR(st.st_mode))
+		return "is a directory";
+	if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+		return "is not executable";
+	return NULL;
+}
+
+/*
+ * Why a program name cannot be executed, looked up like execvp() does: a
+ * name with a slash is a path (relative to the working directory), any
+ * other is searched in PATH.  NULL when it can be.
+ */
+static const char *
+program_problem(const char *program)
+{
+	const char *path = getenv("PATH");
+	const char *why = "not found in PATH";
+
+	if (strchr(program, '/') != NULL)
+		return not_executable(program);
+	if (path == NULL || path[0] == '\0')
+		path = "/bin:/usr/bin";
+	while (why != NULL)
+	{
+		size_t		len = strcspn(path, ":");
+		char	   *candidate = xmalloc(len + strlen(program) + 3);
+
+		sprintf(candidate, "%.*s/%s", (int) len, len ? path : ".", program);
+		if (not_executable(candidate) == NULL)
+			why = NULL;
+		free(candidate);
+		if (path[len] == '\0')
+			break;
+		path += len + 1;
+	}
+	return why;
+}
+
+/*
+ * Refuse to start with a handler whose program cannot be executed: every
+ * task of its activity would fail.  With --shell the command is the
+ * shell's business; /bin/sh is checked, and at run time the shell's "not
+ * found" (127) or "cannot execute" (126) fails the task for good.
+ */
+static void
+check_handlers(void)
+{
+	for (int i = 0; i < opt.nhandlers; i++)
+	{
+		const Handler *h = &opt.handlers[i];
+		const char *why = program_problem(h->argv[0]);
+
+		if (why != NULL)
+		{
+			fprintf(stderr, "workflow-worker: the handler for activity \"%s\" cannot be executed: \"%s\" %s\n",
+					h->name, h->argv[0], why);
+			exit(1);
+		}
+	}
+}
+
 /* Refuse a connection string libpq cannot parse. */
 static void
 check_conninfo(void)
@@ -290,6 +377,8 @@ parse_options(int argc, char **argv)
 		{"once", no_argument, NULL, 8},
 		{"worker-id", required_argument, NULL, 9},
 		{"no-eager", no_argument, NULL, 10},
+		{"exit-on-error", no_argument, NULL, 11},
+		{"log-format", required_argument, NULL, 12},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -352,11 +441,19 @@ parse_options(int argc, char **argv)
 			case 10:
 				opt.eager = false;
 				break;
+			case 11:
+				opt.exit_on_error = true;
+				break;
+			case 12:
+				opt.log_format = parse_log_format(optarg);
+				break;
 			case 'v':
 				opt.verbose = true;
 				break;
 			case 'V':
-				printf("workflow-worker " WORKER_VERSION "\n");
+				printf("workflow-worker " WORKER_VERSION "\n"
+					   "features: handler programs checked at start-up, SIGHUP ignored,\n"
+					   "--exit-on-error (exit status 2), --log-format=text|json\n");
 				exit(0);
 			case 'h':
 				usage();
@@ -383,6 +480,8 @@ parse_options(int argc, char **argv)
 	if (opt.worker_id == NULL)
 		opt.worker_id = default_worker_id();
 	prepare_handlers();
+	check_handlers();
+	log_format = opt.log_format;
 }
 
 /* Free what parse_options allocated. */

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "log.h"
+
 #define WORKER_VERSION "0.2"
 
 /* An --handler option: activity name and what to execute for it. */
@@ -56,6 +58,8 @@ typedef struct WorkerOptions
 	char	   *worker_id;		/* --worker-id, default host:pid */
 	bool		verbose;		/* -v */
 	bool		eager;			/* false with --no-eager */
+	bool		exit_on_error;	/* --exit-on-error */
+	LogFormat	log_format;		/* --log-format */
 } WorkerOptions;
 
 extern WorkerOptions opt;

@@ -24,7 +24,11 @@
  * Shutdown: the first SIGTERM/SIGINT stops claiming and gives running
  * handlers --grace seconds, then stops them (the task fails retryably);
  * a second signal stops them at once.  Reports still pending are given
- * up GIVE_UP_AFTER seconds after that, with exit status 1.
+ * up GIVE_UP_AFTER seconds after that, with exit status 1.  A claim the
+ * server refuses for good (a queue not granted, the extension missing)
+ * stops the worker the same way under --once or --exit-on-error, with
+ * exit status EXIT_SERVER_REFUSED; otherwise it is logged and tried again
+ * at the next notification or poll.
  *
  * worker/slots.c
  *
@@ -64,6 +68,8 @@ static int *poll_tags;
 /* shutdown */
 static volatile sig_atomic_t stop_signals;
 static volatile sig_atomic_t last_signal;
+static volatile sig_atomic_t hup_signals;
+static int	hup_signals_seen;
 static int	stop_signals_seen;
 static bool stopping;
 static double stop_deadline;
@@ -82,6 +88,8 @@ on_signal(int signo)
 		stop_signals++;
 		last_signal = signo;
 	}
+	else if (signo == SIGHUP)
+		hup_signals++;
 	rc = write(self_pipe[1], "x", 1);
 	(void) rc;
 	errno = save_errno;
@@ -104,6 +112,7 @@ setup_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -183,6 +192,39 @@ start_claimed(const PGresult *res)
 	}
 }
 
+/*
+ * Whether a claim failed because the server refuses it for good: the
+ * queue is not granted to our role (or the schema not usable: 42501), or
+ * the extension is gone (undefined function, schema or table).
+ */
+static bool
+claim_refused(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL &&
+		(strcmp(state, "42501") == 0 || strcmp(state, "42883") == 0 ||
+		 strcmp(state, "3F000") == 0 || strcmp(state, "42P01") == 0);
+}
+
+/*
+ * A claim was refused under --once or --exit-on-error: claim nothing
+ * more, let running handlers finish (as after SIGTERM) and exit with
+ * EXIT_SERVER_REFUSED.
+ */
+static void
+stop_refused(const Queue *q, const char *error)
+{
+	log_msg(LOG_ERROR, "could not claim tasks from queue \"%s\": %s; exiting (%s)",
+			q->name, error, opt.once ? "--once" : "--exit-on-error");
+	exit_code = EXIT_SERVER_REFUSED;
+	if (!stopping)
+	{
+		stopping = true;
+		stop_deadline = wf_mono_s() + opt.grace;
+	}
+}
+
 /* Claim up to n tasks from a queue and start them. */
 static void
 claim_from(Queue *q, int n)
@@ -204,8 +246,11 @@ claim_from(Queue *q, int n)
 			conn_lost(NULL);
 			break;
 		default:
-			log_msg(LOG_WARNING, "could not claim tasks from queue \"%s\": %s",
-					q->name, db_error(res, line, sizeof(line)));
+			if (claim_refused(res) && (opt.once || opt.exit_on_error))
+				stop_refused(q, db_error(res, line, sizeof(line)));
+			else
+				log_msg(LOG_WARNING, "could not claim tasks from queue \"%s\": %s",
+						q->name, db_error(res, line, sizeof(line)));
 			q->has_work = false;
 			break;
 	}
@@ -246,27 +291,51 @@ release_slot(Slot *s)
 	tasks_finished++;
 }
 
-/* The one log line for a finished task. */
+/*
+ * The one log line for a finished task.  report is NULL when the outcome
+ * was reported, else what became of the report ("rejected", "failed",
+ * "none"); why says why.
+ */
 static void
-log_task(const Slot *s, LogLevel level, const char *report)
+log_task(const Slot *s, LogLevel level, const char *report, const char *why)
 {
-	char		status[32] = "";
-	char		error[300] = "";
+	LogField	f[13];
+	int			n = 0;
+	char		attempt[16];
+	char		status[16];
+	char		duration[32];
 
+#define FIELD(k, v, lit) (f[n].key = (k), f[n].value = (v), f[n++].literal = (lit))
+	snprintf(attempt, sizeof(attempt), "%d", s->attempt);
+	snprintf(duration, sizeof(duration), "%.3fs", s->ended - s->started);
+	FIELD("task", s->task_id, false);
+	FIELD("queue", s->queue, false);
+	FIELD("activity", s->activity, false);
+	FIELD("workflow", s->workflow_id, false);
+	FIELD("attempt", attempt, true);
+	FIELD("outcome", s->label, false);
 	if (s->pid > 0 && WIFEXITED(s->wstatus))
-		snprintf(status, sizeof(status), " exit=%d", WEXITSTATUS(s->wstatus));
+	{
+		snprintf(status, sizeof(status), "%d", WEXITSTATUS(s->wstatus));
+		FIELD("exit", status, true);
+	}
 	else if (s->pid > 0 && WIFSIGNALED(s->wstatus))
-		snprintf(status, sizeof(status), " signal=%d", WTERMSIG(s->wstatus));
+	{
+		snprintf(status, sizeof(status), "%d", WTERMSIG(s->wstatus));
+		FIELD("signal", status, true);
+	}
+	FIELD("duration", duration, false);
 	if (s->out_kind == OUT_FAIL)
 	{
-		char		line[256];
-
-		snprintf(error, sizeof(error), " retryable=%s error=\"%s\"",
-				 s->retryable ? "true" : "false", one_line(s->error, line, sizeof(line)));
+		FIELD("retryable", s->retryable ? "true" : "false", true);
+		FIELD("error", s->error, false);
 	}
-	log_msg(level, "task %s queue=%s activity=%s workflow=%s attempt=%d outcome=%s%s duration=%.3fs%s%s",
-			s->task_id, s->queue, s->activity, s->workflow_id, s->attempt, s->label,
-			status, s->ended - s->started, error, report);
+	if (report != NULL)
+		FIELD("report", report, false);
+	if (why != NULL)
+		FIELD("report_error", why, false);
+#undef FIELD
+	log_fields(level, "task finished", f, n);
 }
 
 /*
@@ -305,13 +374,12 @@ report_slot(Slot *s)
 {
 	PGresult   *res;
 	char		line[1024];
-	char		note[1100];
 	int			eager = 0;
 	Queue	   *q = NULL;
 
 	if (s->out_kind == OUT_DROP)
 	{
-		log_task(s, LOG_WARNING, " report=none (the task's lease was lost)");
+		log_task(s, LOG_WARNING, "none", "the task's lease was lost");
 		release_slot(s);
 		return;
 	}
@@ -328,7 +396,7 @@ report_slot(Slot *s)
 	switch (db_result(res))
 	{
 		case WF_OK:
-			log_task(s, LOG_INFO, "");
+			log_task(s, LOG_INFO, NULL, NULL);
 			if (q != NULL)
 				log_msg(LOG_DEBUG, "claimed %d of %d from queue \"%s\" with the completion of task %s (complete_and_claim)",
 						PQntuples(res), eager, q->name, s->task_id);
@@ -341,8 +409,7 @@ report_slot(Slot *s)
 			}
 			break;
 		case WF_LATE:
-			snprintf(note, sizeof(note), " report=rejected (%s)", db_error(res, line, sizeof(line)));
-			log_task(s, LOG_WARNING, note);
+			log_task(s, LOG_WARNING, "rejected", db_error(res, line, sizeof(line)));
 			release_slot(s);
 			/* nothing was claimed with it: let the free slot claim as usual */
 			if (q != NULL && !opt.once)
@@ -376,8 +443,7 @@ report_slot(Slot *s)
 				report_slot(s);
 				return;
 			}
-			snprintf(note, sizeof(note), " report=failed (%s)", db_error(res, line, sizeof(line)));
-			log_task(s, LOG_ERROR, note);
+			log_task(s, LOG_ERROR, "failed", db_error(res, line, sizeof(line)));
 			release_slot(s);
 			break;
 		case WF_LOST:
@@ -490,15 +556,24 @@ check_timers(double now)
 	}
 }
 
-/* Act on SIGTERM/SIGINT recorded by the signal handler. */
+/*
+ * Act on SIGTERM/SIGINT recorded by the signal handler; log SIGHUP, which
+ * changes nothing: the configuration is the command line, read once.
+ */
 static void
 handle_signals(void)
 {
 	char		junk[64];
 	int			seen = stop_signals;
+	int			hups = hup_signals;
 
 	while (read(self_pipe[0], junk, sizeof(junk)) > 0)
 		;
+	if (hups != hup_signals_seen)
+	{
+		hup_signals_seen = hups;
+		log_msg(LOG_INFO, "received SIGHUP: ignored (workflow-worker reads its options only at start-up; restart it to change them)");
+	}
 	if (seen == stop_signals_seen)
 		return;
 	stop_signals_seen = seen;
@@ -524,7 +599,7 @@ should_exit(double now)
 
 	if (conn.state == CONN_GAVE_UP)
 	{
-		exit_code = 1;
+		exit_code = conn.exit_status;
 		return true;
 	}
 	if (stopping && now >= stop_deadline + opt.kill_grace + GIVE_UP_AFTER)

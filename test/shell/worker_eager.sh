@@ -100,7 +100,7 @@ start_worker -v -q eq4 --handler Step="$HANDLERS/unclaim.sh $WT_TMP/eq4.marker" 
 wait_worker 60
 ((WORKER_RC == 0)) || fail "workflow-worker exited with $WORKER_RC"
 check_done eq4 1 2
-(($(log_count 'queue=eq4 .*outcome=completed .*report=rejected \(activity task [0-9]+ is not held by a worker') == 1)) ||
+(($(log_count 'queue=eq4 .*outcome=completed .*report=rejected report_error="activity task [0-9]+ is not held by a worker') == 1)) ||
 	fail "eq4: expected one rejected report"
 (($(claims_with_tasks eq4) == 2)) || fail "eq4: expected the rejected task to be claimed again"
 (($(log_count 'claimed 1 of 1 from queue "eq4" with the completion') == 1)) ||
