@@ -133,6 +133,8 @@ def from_psycopg(err):
 
 def session_lost(err):
     """Whether a psycopg error means the session is gone, not a refusal."""
+    if isinstance(err, psycopg.InterfaceError):      # used after it was closed
+        return True
     return isinstance(err, psycopg.OperationalError) and (
         not err.sqlstate or err.sqlstate.startswith(("08", "57P")))
 
