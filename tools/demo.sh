@@ -8,8 +8,10 @@
 # and printing the URL of the compensated order's run; the UI keeps
 # running with the cluster.  PG_CONFIG (default: pg_config on PATH) names
 # the server to use; WF_UI_LISTEN the UI's address (127.0.0.1:8080);
-# WORKERS=node runs the activities in one Node.js worker (examples/node, on
-# the pgworkflow client library) instead of workflow-worker.
+# WORKERS=python runs the activities with the Python library's workers
+# (examples/python/saga.py, one per queue) and WORKERS=node in one Node.js
+# worker (examples/node), both on the pgworkflow client libraries, instead
+# of workflow-worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +26,8 @@ HANDLER=$REPO/examples/order/handlers/activity.sh
 LOGDIR=$(mktemp -d /tmp/workflow-demo.XXXXXX)
 WORKER_KIND=${WORKERS:-workflow-worker}
 case $WORKER_KIND in
-workflow-worker | node) ;;
-*) echo "demo: WORKERS must be workflow-worker or node" >&2; exit 2 ;;
+workflow-worker | python | node) ;;
+*) echo "demo: WORKERS must be workflow-worker, python or node, not '$WORKER_KIND'" >&2; exit 2 ;;
 esac
 WORKERS=()
 
@@ -46,6 +48,15 @@ psql -X -q -v ON_ERROR_STOP=1 -f examples/order/setup.sql >/dev/null
 
 QUEUES=(inventory payments shipping notifications)
 case $WORKER_KIND in
+python)
+	echo "== starting one Python worker (examples/python/saga.py, pgworkflow) per queue"
+	/usr/bin/python3 -c 'import psycopg' || { echo "demo: /usr/bin/python3 has no psycopg; run make deps" >&2; exit 1; }
+	for queue in "${QUEUES[@]}"; do
+		PYTHONPATH=$REPO/clients/python /usr/bin/python3 examples/python/saga.py --queue "$queue" \
+			2>"$LOGDIR/$queue.log" &
+		WORKERS+=($!)
+	done
+	;;
 node)
 	echo "== starting one Node.js worker (examples/node, pgworkflow) for the four queues"
 	for dir in clients/node examples/node; do # pg from the npm registry, once
@@ -55,15 +66,15 @@ node)
 	WORKERS+=($!)
 	;;
 workflow-worker)
-echo "== starting one workflow-worker per queue (they LISTEN on the queue's channel)"
-for queue in "${QUEUES[@]}"; do
-	"$BINDIR/workflow-worker" -q "$queue" -c 4 --poll-interval 30 \
-		--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
-		--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
-		--handler CreateShipment="$HANDLER" --handler SendConfirmation="$HANDLER" \
-		2>"$LOGDIR/$queue.log" &
-	WORKERS+=($!)
-done
+	echo "== starting one workflow-worker per queue (they LISTEN on the queue's channel)"
+	for queue in "${QUEUES[@]}"; do
+		"$BINDIR/workflow-worker" -q "$queue" -c 4 --poll-interval 30 \
+			--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
+			--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
+			--handler CreateShipment="$HANDLER" --handler SendConfirmation="$HANDLER" \
+			2>"$LOGDIR/$queue.log" &
+		WORKERS+=($!)
+	done
 	;;
 esac
 

@@ -25,6 +25,11 @@ PACKAGES=(
 	gcc
 	make
 	python3-psycopg
+	# clients/python: its tests (test/shell/pyclient.sh) and pip install of the package.
+	python3-pytest
+	python3-setuptools
+	python3-pip
+	python3-venv
 	nodejs
 	npm
 	# The shell tests: pgrep, worker_valgrind (skipped without it), and
