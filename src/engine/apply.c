@@ -91,7 +91,8 @@ wf_cmd_await(ReplayContext *ctx, WfHistCmd *h, const char *why)
 	switch (h->state)
 	{
 		case WF_CMD_DONE:
-			return h->result;
+			/* a copy: h may belong to the history cache */
+			return h->result ? DatumGetJsonbPCopy(JsonbPGetDatum(h->result)) : NULL;
 		case WF_CMD_FAILED:
 			wf_replay_raise_failure(h);
 		case WF_CMD_CANCELLED:
