@@ -489,6 +489,26 @@ proc_cpu_s(int pid)
 	return (utime + stime) / (double) sysconf(_SC_CLK_TCK);
 }
 
+/*
+ * Nanoseconds a process has spent on a CPU (/proc/PID/schedstat: exact,
+ * unlike the clock ticks of /proc/PID/stat); -1 if unreadable.
+ */
+static double
+proc_oncpu_ns(int pid)
+{
+	char		path[64];
+	FILE	   *f;
+	unsigned long long ns;
+	int			ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	ok = fscanf(f, "%llu", &ns);
+	fclose(f);
+	return ok == 1 ? (double) ns : -1;
+}
+
 /* CPU seconds (user + system) this process has used. */
 static double
 self_cpu_s(void)
@@ -1955,6 +1975,7 @@ scenario_history(void)
 		long		rss,
 					anon;
 		int64_t		t_level = wf_mono_us();
+		double		cpu0 = -1;
 		Json		j;
 
 		for (i = 0; i < opt.n || events < level; )
@@ -1968,7 +1989,10 @@ scenario_history(void)
 						c;
 
 			if (timed && level_events < 0)
+			{
 				level_events = events;
+				cpu0 = proc_oncpu_ns(mpid);
+			}
 			a = wf_mono_us();
 			r = wf_claim(m, opt.queues[0], "bench-history", 1);
 			b = wf_mono_us();
@@ -2005,6 +2029,8 @@ scenario_history(void)
 		json_num(&j, "probes", opt.n);
 		json_num(&j, "level_seconds", (wf_mono_us() - t_level) / 1e6);
 		json_lat(&j, "step", &st);
+		/* the backend's CPU per step: what other load on the machine does not change */
+		json_num(&j, "step_backend_cpu_ms", (proc_oncpu_ns(mpid) - cpu0) / 1e6 / opt.n);
 		json_lat(&j, "claim", &cl);
 		json_lat(&j, "complete", &co);
 		json_num(&j, "backend_pid", mpid);
