@@ -31,6 +31,7 @@ OBJS = \
 	src/model/reset.o \
 	src/model/ops.o \
 	src/engine/replay.o \
+	src/engine/histcache.o \
 	src/engine/apply.o \
 	src/engine/saga.o \
 	src/api/frame.o \

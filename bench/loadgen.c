@@ -28,6 +28,9 @@
  *            window; firing lateness from the history.
  *   scale    closed workflows generated with plain SQL up to each level;
  *            sequential claim / complete latency and RSS at each level.
+ *   history  one workflow looping over activities, stepped by one
+ *            connection; step time and backend RSS at each level of
+ *            history events.
  *
  * The worker protocol (claim, complete, complete_and_claim, LISTEN on a
  * queue, the clocks) comes from worker/protocol.h: the workers here send
@@ -484,6 +487,26 @@ proc_cpu_s(int pid)
 			   &utime, &stime) != 2)
 		return -1;
 	return (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * Nanoseconds a process has spent on a CPU (/proc/PID/schedstat: exact,
+ * unlike the clock ticks of /proc/PID/stat); -1 if unreadable.
+ */
+static double
+proc_oncpu_ns(int pid)
+{
+	char		path[64];
+	FILE	   *f;
+	unsigned long long ns;
+	int			ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	ok = fscanf(f, "%llu", &ns);
+	fclose(f);
+	return ok == 1 ? (double) ns : -1;
 }
 
 /* CPU seconds (user + system) this process has used. */
@@ -1876,6 +1899,158 @@ scenario_scale(void)
 	PQfinish(m);
 }
 
+/*
+ * history: one workflow that loops over activities (bench_history, no
+ * continue-as-new), stepped by one connection with claim then complete.
+ * At each level of history events (--levels), the next -n steps are
+ * timed, and the backend's memory read.
+ */
+static void
+scenario_history(void)
+{
+	PGconn	   *m = client_connect("loadgen-history");
+	int			mpid;
+	char	   *levels = strdup(opt.levels),
+			   *tok,
+			   *save = NULL;
+	char		wfid[64];
+	char		input[64];
+	long		events = 0,
+				steps = 0;
+	PGresult   *r;
+
+	db_prepare_wf(m, WF_CLAIM);
+	db_prepare_wf(m, WF_COMPLETE);
+	db_prepare(m, "hist_events",
+			   "SELECT last_event_id FROM workflow.workflows WHERE workflow_id = $1 AND closed_at IS NULL", 1);
+	mpid = (int) db_long(m, "SELECT pg_backend_pid()");
+
+	/*
+	 * Warm the backend up (plans, the workflow function compiled) with a
+	 * short run of the same type stepped to its end, so that the first
+	 * level measures steps, not a new connection.
+	 */
+	snprintf(wfid, sizeof(wfid), "%swarmup", opt.prefix);
+	r = exec_start(m, wfid, "{\"steps\": 20}");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		die("start_workflow: %s", PQerrorMessage(m));
+	PQclear(r);
+	for (;;)
+	{
+		WfTask		t;
+		char		task[32];
+
+		r = wf_claim(m, opt.queues[0], "bench-history", 1);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			die("claim_activities: %s", PQerrorMessage(m));
+		if (PQntuples(r) == 0)
+		{
+			PQclear(r);
+			break;
+		}
+		wf_read_task(r, 0, &t);
+		snprintf(task, sizeof(task), "%s", t.task_id);
+		PQclear(r);
+		r = wf_complete(m, task, EMPTY_RESULT);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			die("complete_activity: %s", PQerrorMessage(m));
+		PQclear(r);
+	}
+
+	snprintf(wfid, sizeof(wfid), "%shistory", opt.prefix);
+	snprintf(input, sizeof(input), "{\"steps\": 1000000}");
+	r = exec_start(m, wfid, input);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		die("start_workflow: %s", PQerrorMessage(m));
+	PQclear(r);
+
+	for (tok = strtok_r(levels, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		long		level = atol(tok);
+		long		i,
+					level_events = -1;
+		Lat			st = {0},
+					cl = {0},
+					co = {0};
+		long		rss,
+					anon;
+		int64_t		t_level = wf_mono_us();
+		double		cpu0 = -1;
+		Json		j;
+
+		for (i = 0; i < opt.n || events < level; )
+		{
+			bool		timed = events >= level;
+			char		task[32];
+			const char *params[1] = {wfid};
+			WfTask		t;
+			int64_t		a,
+						b,
+						c;
+
+			if (timed && level_events < 0)
+			{
+				level_events = events;
+				cpu0 = proc_oncpu_ns(mpid);
+			}
+			a = wf_mono_us();
+			r = wf_claim(m, opt.queues[0], "bench-history", 1);
+			b = wf_mono_us();
+			if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+				die("claim_activities at step %ld: %s", steps, PQerrorMessage(m));
+			wf_read_task(r, 0, &t);
+			snprintf(task, sizeof(task), "%s", t.task_id);
+			PQclear(r);
+			r = wf_complete(m, task, EMPTY_RESULT);
+			c = wf_mono_us();
+			if (PQresultStatus(r) != PGRES_TUPLES_OK)
+				die("complete_activity: %s", PQerrorMessage(m));
+			PQclear(r);
+			steps++;
+			if (timed)
+			{
+				lat_add(&st, (c - a) / 1000.0);
+				lat_add(&cl, (b - a) / 1000.0);
+				lat_add(&co, (c - b) / 1000.0);
+				i++;
+			}
+			r = PQexecPrepared(m, "hist_events", 1, params, NULL, NULL, 0);
+			if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+				die("the history workflow is not running: %s", PQerrorMessage(m));
+			events = atol(PQgetvalue(r, 0, 0));
+			PQclear(r);
+		}
+		proc_rss(mpid, &rss, &anon);
+		json_begin(&j, "history");
+		json_num(&j, "level_events", level);
+		json_num(&j, "events_at_first_timed_step", level_events);
+		json_num(&j, "events_after", events);
+		json_num(&j, "steps_so_far", steps);
+		json_num(&j, "probes", opt.n);
+		json_num(&j, "level_seconds", (wf_mono_us() - t_level) / 1e6);
+		json_lat(&j, "step", &st);
+		/* the backend's CPU per step: what other load on the machine does not change */
+		json_num(&j, "step_backend_cpu_ms", (proc_oncpu_ns(mpid) - cpu0) / 1e6 / opt.n);
+		json_lat(&j, "claim", &cl);
+		json_lat(&j, "complete", &co);
+		json_num(&j, "backend_pid", mpid);
+		json_num(&j, "backend_rss_kb", rss);
+		json_num(&j, "backend_anon_kb", anon);
+		json_end(&j);
+	}
+	{
+		const char *params[1] = {wfid};
+
+		r = PQexecParams(m, "SELECT workflow.terminate_workflow($1, 'bench done')",
+						 1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			die("terminate_workflow: %s", PQerrorMessage(m));
+		PQclear(r);
+	}
+	free(levels);
+	PQfinish(m);
+}
+
 /* ------------------------------------------------------------------ */
 /* main                                                                */
 /* ------------------------------------------------------------------ */
@@ -1885,7 +2060,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-			"usage: loadgen {start|drain|steady|latency|timers|scale} [options]\n"
+			"usage: loadgen {start|drain|steady|latency|timers|scale|history} [options]\n"
 			"  -c, --clients N        client connections (start, timers)   [8]\n"
 			"  -w, --workers N        worker connections (drain, steady)   [8]\n"
 			"  -n, --workflows N      workflows (scale: probes per level)  [1000]\n"
@@ -1899,7 +2074,8 @@ usage(void)
 			"      --timeout S        give up waiting after                [300]\n"
 			"  -t, --type T           workflow type                        [order]\n"
 			"  -p, --prefix P         workflow id prefix                   [<scenario>-]\n"
-			"      --levels L,L,..    scale: closed workflows per level\n"
+			"      --levels L,L,..    scale: closed workflows per level;\n"
+			"                         history: history events per level\n"
 			"      --warmup N         scale: probes not counted            [20]\n"
 			"      --gen-threads N    scale: generator connections         [2]\n"
 			"      --pgss-top N       scale: print top N statements per level\n"
@@ -2050,6 +2226,8 @@ main(int argc, char **argv)
 		scenario_timers();
 	else if (strcmp(opt.scenario, "scale") == 0)
 		scenario_scale();
+	else if (strcmp(opt.scenario, "history") == 0)
+		scenario_history();
 	else
 		usage();
 	return 0;

@@ -24,3 +24,15 @@ CREATE TABLE bench_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 						   aid integer NOT NULL, delta integer NOT NULL,
 						   created_at timestamptz NOT NULL DEFAULT now());
 VACUUM ANALYZE bench_accounts;
+
+-- History length: one run that loops over activities (no continue-as-new),
+-- input.steps of them, on the queue "history".
+CREATE FUNCTION bench_history(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. (input->>'steps')::int LOOP
+		PERFORM workflow.activity('Step', '{}', 'history');
+	END LOOP;
+	RETURN '{}';
+END
+$$;
+SELECT workflow.register_workflow('bench_history', 'bench_history(jsonb)');

@@ -195,13 +195,18 @@ wf_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			wf_flow_at_pre_prepare();
 			return;
+		case XACT_EVENT_PREPARE:
+			wf_hist_cache_at_end(false);
+			return;
 		case XACT_EVENT_COMMIT:
+			wf_hist_cache_at_end(true);
 			wf_notify_at_commit();
 			wf_flow_at_end(true);
 			wf_await_at_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			wf_hist_cache_at_end(false);
 			wf_flow_at_end(false);
 			break;
 		default:
@@ -236,6 +241,7 @@ wf_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (!commit)
 	{
 		wf_history_at_subabort(mySubid);
+		wf_hist_cache_at_subabort(mySubid);
 		wf_forget_type();
 	}
 	wf_wakeups_at_subend(mySubid, parentSubid, commit);

@@ -17,6 +17,9 @@
 #   6 timers      10,000 workflow.sleep()s due over ten seconds; lateness
 #   7 scale       claim / complete latency with 10k, 100k, 1M closed
 #                 workflows in the history; backend and scheduler RSS
+#   8 history     one run looping over activities (no continue-as-new):
+#                 step time at 10, 1,000 and 10,000 history events, and
+#                 the backend's memory (run before 7, which empties history)
 #
 # Nothing here asserts a timing.  Results: bench/results/<date>-<host>.txt
 # (not tracked; copy the runs worth keeping to bench/published/)
@@ -38,6 +41,8 @@
 #   BENCH_TIMER_WINDOW     seconds their due times spread over    [10]
 #   BENCH_SCALE_LEVELS     closed workflows per level (7)   [10000,100000,1000000]
 #   BENCH_SCALE_PROBES     sequential workflows probed per level  [300]
+#   BENCH_HISTORY_LEVELS   history events per level (8)    [10,1000,10000]
+#   BENCH_HISTORY_PROBES   steps timed per level (8)              [100]
 #   BENCH_CLUSTER_DIR      throwaway cluster directory            [/tmp/wf-bench]
 #   BENCH_PORT             its port                               [54500]
 #   BENCH_EXTRA_CONF       extra postgresql.conf lines
@@ -66,6 +71,8 @@ TIMERS=${BENCH_TIMERS:-10000}
 TIMER_WINDOW=${BENCH_TIMER_WINDOW:-10}
 SCALE_LEVELS=${BENCH_SCALE_LEVELS:-10000,100000,1000000}
 SCALE_PROBES=${BENCH_SCALE_PROBES:-300}
+HISTORY_LEVELS=${BENCH_HISTORY_LEVELS:-10,1000,10000}
+HISTORY_PROBES=${BENCH_HISTORY_PROBES:-100}
 KEEP_CLUSTER=${BENCH_KEEP_CLUSTER:-0}
 
 export WF_CLUSTER_DIR=${BENCH_CLUSTER_DIR:-/tmp/wf-bench}
@@ -414,6 +421,17 @@ loadgen timers -c "$CLIENTS" -n "$TIMERS" -t bench_sleep -p "t-" --window "$TIME
 cpu_end timers
 pgss_dump "6. timers (mostly the scheduler)"
 
+# ---------------------------------------------------------------------
+# 8. History length (before 7, which empties the history)
+# ---------------------------------------------------------------------
+log "8. history: step time at $HISTORY_LEVELS events of one run, $HISTORY_PROBES steps per level"
+load_note "before history"
+pgss_reset
+cpu_begin
+loadgen history -t bench_history -q history -n "$HISTORY_PROBES" --levels "$HISTORY_LEVELS" -p "h-"
+cpu_end history
+pgss_dump "8. history length (one run, one connection)"
+
 run_baseline _end
 
 # ---------------------------------------------------------------------
@@ -667,6 +685,26 @@ if scale:
             f"{s['history_rows']:,} / {s['history_mb']:,} MB / {s['generate_seconds']:.0f} s")
         row("", f"{lab}: backend / scheduler private RSS (VmRSS)",
             f"{s['backend_anon_kb']/1024:.1f} ({s['backend_rss_kb']/1024:.0f}) / {s['scheduler_anon_kb']/1024:.1f} ({s['scheduler_rss_kb']/1024:.0f})", "MB")
+
+hist = [json.loads(l[6:]) for l in open(sys.argv[1])
+        if l.startswith("BENCH ") and '"scenario": "history"' in l]
+if hist:
+    h0 = hist[0]
+    for h in hist:
+        first = h is h0
+        lab = f"{h['level_events']:,} events"
+        tgt = "<= 1.50x smallest" if h["level_events"] == 1000 else None
+        cpu, cpu0 = h.get("step_backend_cpu_ms"), h0.get("step_backend_cpu_ms")
+        row("8 history" if first else "", f"{lab}: step (claim + complete) p50 / p99",
+            f"{h['step_p50_ms']:.3f} / {h['step_p99_ms']:.3f}", "ms", ratio(h["step_p50_ms"], b1))
+        row("", f"{lab}: step p50, ratio to the smallest level's", "",
+            "", ratio(h["step_p50_ms"], h0["step_p50_ms"]))
+        row("", f"{lab}: backend CPU per step (interference-robust), ratio to the smallest level's",
+            cpu, "ms", ratio(cpu, cpu0), tgt,
+            None if tgt is None or not cpu or not cpu0 else cpu / cpu0 <= 1.5)
+        row("", f"{lab}: complete p50; backend private RSS (VmRSS)",
+            f"{h['complete_p50_ms']:.3f} ms; {h['backend_anon_kb']/1024:.1f} ({h['backend_rss_kb']/1024:.0f}) MB")
+    row("", "(step p50 ratio: to the pgbench 1-client p50; the others to the 10-event level)", "")
 
 m = runs.get("memory", {})
 if m:

@@ -40,6 +40,14 @@ wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input, const ch
 	WfNewCmd   *c;
 	MemoryContext old;
 
+	/*
+	 * A call the history already holds was checked when it was recorded:
+	 * replaying it costs only the lookup (a long run replays many).
+	 */
+	h = wf_replay_next(ctx, WF_CMD_ACTIVITY, activity);
+	if (h != NULL)
+		return h;
+
 	if (activity[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -54,10 +62,6 @@ wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input, const ch
 	wf_check_payload(input, "activity input");
 	wf_check_payload(compensation_input, "compensation input");
 	wf_validate_activity_options(options, ctx->run->options);
-
-	h = wf_replay_next(ctx, WF_CMD_ACTIVITY, activity);
-	if (h != NULL)
-		return h;
 
 	wf_replay_deliver_cancel(ctx, WF_CMD_ACTIVITY, activity);
 	check_produce(ctx, queue);
@@ -91,7 +95,8 @@ wf_cmd_await(ReplayContext *ctx, WfHistCmd *h, const char *why)
 	switch (h->state)
 	{
 		case WF_CMD_DONE:
-			return h->result;
+			/* a copy: h may belong to the history cache */
+			return h->result ? DatumGetJsonbPCopy(JsonbPGetDatum(h->result)) : NULL;
 		case WF_CMD_FAILED:
 			wf_replay_raise_failure(h);
 		case WF_CMD_CANCELLED:

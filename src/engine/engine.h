@@ -72,6 +72,7 @@ typedef struct WfStateUpdate
 typedef struct ReplayContext
 {
 	MemoryContext mcxt;			/* survives the attempt's rollback */
+	MemoryContext hist_mcxt;	/* of cmds: mcxt, or the history cache's */
 	WfRun	   *run;
 	Jsonb	   *saga_steps;		/* declarative saga, or NULL */
 	WfHistCmd  *cmds;			/* indexed by seq - 1 */
@@ -107,6 +108,17 @@ extern bool wf_replay_check_run(WfRun *run, char **detail);
 extern TimestampTz wf_task_retry_time(int failures);
 extern TimestampTz wf_record_task_failure(WfRun *run, Jsonb *error, const char *item,
 										  bool retry_task);
+
+/* histcache.c: the decoded history of runs this backend advanced */
+typedef struct WfHistCacheEntry WfHistCacheEntry;
+extern WfHistCacheEntry *wf_hist_cache_get(WfRun *run);
+extern int64 wf_hist_cache_through(WfHistCacheEntry *e);
+extern void wf_hist_cache_commands(WfHistCacheEntry *e, WfHistCmd **cmds, int *ncmds,
+								   MemoryContext *mcxt);
+extern void wf_hist_cache_loaded(WfHistCacheEntry *e, WfHistCmd *cmds, int ncmds,
+								 int64 through);
+extern void wf_hist_cache_at_subabort(SubTransactionId subid);
+extern void wf_hist_cache_at_end(bool commit);
 
 /* apply.c: what an attempt decided, recorded and written */
 extern WfHistCmd *wf_cmd_activity(ReplayContext *ctx, const char *activity, Jsonb *input,

@@ -105,7 +105,7 @@ hist_slot(ReplayContext *ctx, int seq)
 		int			n = Max(seq, ctx->ncmds * 2);
 
 		if (ctx->cmds == NULL)
-			ctx->cmds = MemoryContextAllocZero(ctx->mcxt, n * sizeof(WfHistCmd));
+			ctx->cmds = MemoryContextAllocZero(ctx->hist_mcxt, n * sizeof(WfHistCmd));
 		else
 		{
 			ctx->cmds = repalloc(ctx->cmds, n * sizeof(WfHistCmd));
@@ -126,7 +126,7 @@ hist_open(ReplayContext *ctx, int seq, WfCmdKind kind, const char *name)
 		return;
 	h->present = true;
 	h->kind = kind;
-	h->name = name ? pstrdup(name) : NULL;
+	h->name = name ? MemoryContextStrdup(ctx->hist_mcxt, name) : NULL;
 	h->state = WF_CMD_PENDING;
 }
 
@@ -142,8 +142,15 @@ hist_resolve(ReplayContext *ctx, int seq, WfCmdKind kind, const char *name,
 	if (h->state != WF_CMD_PENDING)
 		return;
 	h->state = state;
-	h->result = result;
-	h->error = error;
+	h->result = NULL;
+	if (result)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ctx->hist_mcxt);
+
+		h->result = DatumGetJsonbPCopy(JsonbPGetDatum(result));
+		MemoryContextSwitchTo(old);
+	}
+	h->error = error ? MemoryContextStrdup(ctx->hist_mcxt, error) : NULL;
 }
 
 /* A scalar member of an event's data as text; NULL if absent or not scalar. */
@@ -264,41 +271,70 @@ load_stored_event(ReplayContext *ctx, const char *type_name, Jsonb *data)
 }
 
 /*
- * Load the run's command history, once per workflow task: the events in
- * the table, then those this transaction appended and has not written yet
+ * Load the run's command history, once per workflow task: the stored
+ * events, then those this transaction appended and has not written yet
  * (so a completion need not be written before the replay it triggers).
+ * With the history cache (a workflow task, the run locked), only the
+ * events after those the cache holds are read (engine/histcache.c).
+ * Events are decoded in a scratch context; what a command keeps of them
+ * is copied to ctx->hist_mcxt.
  */
 static void
-load_history(ReplayContext *ctx)
+load_history(ReplayContext *ctx, bool use_cache)
 {
-	Oid			types[2] = {TEXTOID, UUIDOID};
-	Datum		values[2];
-	int			n,
-				i;
-	MemoryContext old;
+	WfRun	   *run = ctx->run;
+	WfHistCacheEntry *entry = NULL;
+	int64		known = 0;
+	int64		stored;
+	int64		id;
 	List	   *pending_types;
 	List	   *pending_data;
 	ListCell   *lt,
 			   *ld;
+	MemoryContext scratch,
+				old;
 
-	values[0] = CStringGetTextDatum(ctx->run->workflow_id);
-	values[1] = ctx->run->run_id;
-	/* A run whose every event is still unwritten (a start) has none stored. */
-	if (wf_buffered_events(ctx->run, &pending_types, &pending_data) == ctx->run->last_event_id)
-		n = 0;
-	else
+	stored = run->last_event_id - wf_buffered_events(run, &pending_types, &pending_data);
+	ctx->hist_mcxt = ctx->mcxt;
+	if (use_cache)
+	{
+		entry = wf_hist_cache_get(run);
+		known = wf_hist_cache_through(entry);
+		wf_hist_cache_commands(entry, &ctx->cmds, &ctx->ncmds, &ctx->hist_mcxt);
+	}
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "workflow history load",
+									ALLOCSET_DEFAULT_SIZES);
+	if (known < stored)
+	{
+		Oid			types[3] = {TEXTOID, UUIDOID, INT8OID};
+		Datum		values[3];
+		int			n,
+					i;
+
+		values[0] = CStringGetTextDatum(run->workflow_id);
+		values[1] = run->run_id;
+		values[2] = Int64GetDatum(known);
 		n = wf_exec(&load_history_plan,
 					"SELECT event_type, data FROM workflow.history"
-					" WHERE workflow_id = $1 AND run_id = $2 AND data ? 'seq'"
-					" ORDER BY event_id",
-					2, types, values, NULL, 0);
-
-	old = MemoryContextSwitchTo(ctx->mcxt);
-	for (i = 0; i < n; i++)
-		load_stored_event(ctx, wf_get_text(i, 1), wf_get_jsonb(i, 2));
+					" WHERE workflow_id = $1 AND run_id = $2 AND event_id > $3"
+					" AND data ? 'seq' ORDER BY event_id",
+					3, types, values, NULL, 0);
+		old = MemoryContextSwitchTo(scratch);
+		for (i = 0; i < n; i++)
+			load_stored_event(ctx, wf_get_text(i, 1), wf_get_jsonb(i, 2));
+		MemoryContextSwitchTo(old);
+	}
+	old = MemoryContextSwitchTo(scratch);
+	id = stored;
 	forboth(lt, pending_types, ld, pending_data)
-		load_event(ctx, (WfEventType) lfirst_int(lt), (Jsonb *) lfirst(ld));
+	{
+		if (++id > known)
+			load_event(ctx, (WfEventType) lfirst_int(lt), (Jsonb *) lfirst(ld));
+	}
 	MemoryContextSwitchTo(old);
+	MemoryContextDelete(scratch);
+	if (entry)
+		wf_hist_cache_loaded(entry, ctx->cmds, ctx->ncmds, run->last_event_id);
 }
 
 /*
@@ -775,7 +811,7 @@ advance_body(void *arg)
 	fn = lookup_workflow_fn(ctx);
 	if (!OidIsValid(fn) && ctx->saga_steps == NULL)
 		return;
-	load_history(ctx);
+	load_history(ctx, true);
 	run_attempt(ctx, fn, &result, &edata);
 
 	outcome = classify(ctx, edata);
@@ -878,7 +914,7 @@ dry_run_body(void *arg)
 
 	if (dr->detail)
 		return;
-	load_history(ctx);
+	load_history(ctx, false);
 	run_attempt(ctx, fn, &result, &edata);
 	dr->detail = task_failure_message(ctx, edata);
 	if (dr->detail == NULL)
