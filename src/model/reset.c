@@ -217,6 +217,25 @@ with_reset_from(Jsonb *started, WfRun *old, int64 event_id)
 											  JsonbPGetDatum(wf_event_data(&b))));
 }
 
+/*
+ * The rows of the last statement as (text, jsonb) pairs, copied out of
+ * SPI's result before the caller runs statements of its own.
+ */
+static int
+text_jsonb_rows(int n, char ***texts, Jsonb ***data)
+{
+	int			i;
+
+	*texts = palloc(sizeof(char *) * (n + 1));
+	*data = palloc(sizeof(Jsonb *) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		(*texts)[i] = wf_get_text(i, 1);
+		(*data)[i] = wf_get_jsonb(i, 2);
+	}
+	return n;
+}
+
 /* Copy the old run's events after its WorkflowStarted, up to event_id, to the new run. */
 static void
 copy_prefix(WfRun *old, WfRun *run, int64 from, int64 to)
@@ -234,13 +253,7 @@ copy_prefix(WfRun *old, WfRun *run, int64 from, int64 to)
 				" WHERE workflow_id = $1 AND run_id = $2 AND event_id > $3 AND event_id <= $4"
 				" ORDER BY event_id",
 				4, types, values, NULL, 0);
-	names = palloc(sizeof(char *) * (n + 1));
-	data = palloc(sizeof(Jsonb *) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		names[i] = wf_get_text(i, 1);
-		data[i] = wf_get_jsonb(i, 2);
-	}
+	n = text_jsonb_rows(n, &names, &data);
 	for (i = 0; i < n; i++)
 	{
 		WfEventType type;
@@ -280,13 +293,7 @@ resume_in_flight(WfRun *old, WfRun *run, int64 point)
 				"         'ActivityCancelled', 'TimerFired', 'TimerCancelled', 'SignalConsumed'))"
 				" ORDER BY o.event_id",
 				3, types, values, NULL, 0);
-	kinds = palloc(sizeof(char *) * (n + 1));
-	data = palloc(sizeof(Jsonb *) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		kinds[i] = wf_get_text(i, 1);
-		data[i] = wf_get_jsonb(i, 2);
-	}
+	n = text_jsonb_rows(n, &kinds, &data);
 	for (i = 0; i < n; i++)
 	{
 		int			seq = atoi(wf_event_text(data[i], WF_KEY_SEQ));
