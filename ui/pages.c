@@ -55,6 +55,21 @@ link_run(Buf *out, const char *workflow_id, const char *run_id, const char *text
 }
 
 void
+status_badge(Buf *out, const char *status, const char *id)
+{
+	buf_raw(out, "<span class=\"status st-");
+	buf_html(out, status);
+	if (id)
+	{
+		buf_raw(out, "\" id=\"");
+		buf_html(out, id);
+	}
+	buf_raw(out, "\">");
+	buf_html(out, status);
+	buf_raw(out, "</span>");
+}
+
+void
 page_begin(Request *req, Response *res, PGconn *conn, const char *title, const char *active)
 {
 	static const char *const nav[][2] = {
@@ -330,11 +345,9 @@ page_runs(Request *req, Response *res, PGconn *conn)
 			link_run(out, PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1), NULL);
 			buf_raw(out, "</td><td>");
 			buf_html(out, PQgetvalue(rows, i, 2));
-			buf_raw(out, "</td><td><span class=\"status st-");
-			buf_html(out, PQgetvalue(rows, i, 3));
-			buf_raw(out, "\">");
-			buf_html(out, PQgetvalue(rows, i, 3));
-			buf_raw(out, "</span></td><td>");
+			buf_raw(out, "</td><td>");
+			status_badge(out, PQgetvalue(rows, i, 3), NULL);
+			buf_raw(out, "</td><td>");
 			buf_html(out, PQgetvalue(rows, i, 4));
 			buf_raw(out, "</td><td>");
 			buf_html(out, db_get(rows, i, 5));

@@ -658,11 +658,9 @@ section_runs_of_id(Buf *out, PGresult *runs, int current)
 	{
 		buf_raw(out, i == current ? "<li class=\"current\">" : "<li>");
 		link_run(out, PQgetvalue(runs, i, 13), PQgetvalue(runs, i, 0), PQgetvalue(runs, i, 0));
-		buf_raw(out, " <span class=\"status st-");
-		buf_html(out, PQgetvalue(runs, i, 2));
-		buf_raw(out, "\">");
-		buf_html(out, PQgetvalue(runs, i, 2));
-		buf_raw(out, "</span> ");
+		buf_raw(out, " ");
+		status_badge(out, PQgetvalue(runs, i, 2), NULL);
+		buf_raw(out, " ");
 		buf_html(out, PQgetvalue(runs, i, 5));
 		buf_raw(out, "</li>");
 	}
@@ -696,11 +694,9 @@ section_family(Buf *out, PGconn *conn, PGresult *runs, int r)
 			link_run(out, PQgetvalue(kids, i, 0), PQgetvalue(kids, i, 1), NULL);
 			buf_raw(out, " ");
 			buf_html(out, PQgetvalue(kids, i, 2));
-			buf_raw(out, " <span class=\"status st-");
-			buf_html(out, PQgetvalue(kids, i, 3));
-			buf_raw(out, "\">");
-			buf_html(out, PQgetvalue(kids, i, 3));
-			buf_raw(out, "</span></li>");
+			buf_raw(out, " ");
+			status_badge(out, PQgetvalue(kids, i, 3), NULL);
+			buf_raw(out, "</li>");
 		}
 		buf_raw(out, "</ul>");
 	}
@@ -791,11 +787,9 @@ page_run(Request *req, Response *res, PGconn *conn)
 
 	buf_raw(out, "<h1 id=\"run-title\">");
 	buf_html(out, id);
-	buf_raw(out, " <span class=\"status st-");
-	buf_html(out, PQgetvalue(runs, r, 2));
-	buf_raw(out, "\" id=\"run-status\">");
-	buf_html(out, PQgetvalue(runs, r, 2));
-	buf_raw(out, "</span></h1>");
+	buf_raw(out, " ");
+	status_badge(out, PQgetvalue(runs, r, 2), "run-status");
+	buf_raw(out, "</h1>");
 	summary(out, runs, r);
 	section_family(out, conn, runs, r);
 	section_runs_of_id(out, runs, r);

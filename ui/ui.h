@@ -49,6 +49,8 @@ extern void page_end(Response *res);
 extern void form_token(Request *req, Buf *out);
 /* A link to a run's page. */
 extern void link_run(Buf *out, const char *workflow_id, const char *run_id, const char *text);
+/* A run status as a coloured badge (id: an element id, or NULL). */
+extern void status_badge(Buf *out, const char *status, const char *id);
 
 extern void page_runs(Request *req, Response *res, PGconn *conn);
 extern void page_run(Request *req, Response *res, PGconn *conn);

@@ -31,4 +31,7 @@ extern Oid	wf_api_enter(WfInternal *save, const char *function);
 extern void wf_api_settle(void);
 extern void wf_api_leave(WfInternal *save);
 
+/* client.c: the caller must own the run (or be a member of its owner) to steer it */
+extern void wf_check_run_access(WfRun *run, Oid caller);
+
 #endif							/* WF_API_H */

@@ -307,8 +307,8 @@ wf_start_workflow(PG_FUNCTION_ARGS)
 }
 
 /* The caller must own the run (or be a member of its owner). */
-static void
-check_run_access(WfRun *run, Oid caller)
+void
+wf_check_run_access(WfRun *run, Oid caller)
 {
 	if (!has_privs_of_role(caller, run->owner))
 		ereport(ERROR,
@@ -336,7 +336,7 @@ enter_for_open_run(WfInternal *save, const char *function, const char *workflow_
 
 	(void) wf_api_enter(save, function);
 	run = wf_lock_run(workflow_id, true, save->saved_userid);
-	check_run_access(run, save->saved_userid);
+	wf_check_run_access(run, save->saved_userid);
 	return run;
 }
 
@@ -399,7 +399,7 @@ wf_get_state(PG_FUNCTION_ARGS)
 				"SELECT s.value, w.visible"
 				" FROM (SELECT workflow_id, run_id, pg_has_role($3, owner, 'MEMBER') AS visible"
 				"   FROM workflow.workflows WHERE workflow_id = $1"
-				"   ORDER BY 3 DESC, closed_at DESC NULLS FIRST, created_at DESC LIMIT 1) w"
+				"   ORDER BY 3 DESC, " WF_LATEST_RUN_ORDER " LIMIT 1) w"
 				" LEFT JOIN workflow.state s ON s.workflow_id = w.workflow_id"
 				"   AND s.run_id = w.run_id AND s.key = $2",
 				3, types, values, NULL, 1);
@@ -448,7 +448,7 @@ wf_signal_workflow(PG_FUNCTION_ARGS)
 	wf_check_payload(payload, "signal payload");
 	(void) wf_api_enter(&save, "workflow.signal_workflow()");
 	run = wf_lock_run(workflow_id, true, save.saved_userid);
-	check_run_access(run, save.saved_userid);
+	wf_check_run_access(run, save.saved_userid);
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;
 	values[2] = CStringGetTextDatum(signal);

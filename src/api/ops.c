@@ -247,12 +247,7 @@ wf_retry_now(PG_FUNCTION_ARGS)
 	wf_check_name(workflow_id, "workflow_id");
 	(void) wf_api_enter(&save, "workflow.retry_now()");
 	run = wf_lock_run(workflow_id, true, save.saved_userid);
-	if (!has_privs_of_role(save.saved_userid, run->owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for workflow \"%s\"", workflow_id),
-				 errhint("Only its owner, role \"%s\", or a member of it may steer it.",
-						 GetUserNameFromId(run->owner, false))));
+	wf_check_run_access(run, save.saved_userid);
 	n = wf_retry_now_items(run);
 	wf_api_leave(&save);
 	PG_RETURN_INT32(n);

@@ -629,6 +629,17 @@ retention_pass(void)
 		next_retention_at = TimestampTzPlusMilliseconds(end, wf_max_naptime_ms);
 }
 
+/* Milliseconds from now until at, rounded up (0 or less if it has passed). */
+static long
+ms_until(TimestampTz at)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(GetCurrentTimestamp(), at, &secs, &usecs);
+	return secs * 1000 + (usecs + 999) / 1000;
+}
+
 /*
  * One pass of the scheduler: notifications and the list of what is due in
  * one transaction, then each due item in a transaction of its own, so that
@@ -691,22 +702,12 @@ scheduler_iteration(MemoryContext items_cxt)
 	}
 	else if (due != 0)
 	{
-		long		secs;
-		int			usecs;
-
-		TimestampDifference(GetCurrentTimestamp(), due, &secs, &usecs);
-		sleep_ms = Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000);
+		sleep_ms = Min(sleep_ms, ms_until(due));
 		if (sleep_ms <= 0)
 			sleep_ms = HELD_RETRY_MS;
 	}
 	if (worker_index == 0)
-	{
-		long		secs;
-		int			usecs;
-
-		TimestampDifference(GetCurrentTimestamp(), next_retention_at, &secs, &usecs);
-		sleep_ms = Max(1, Min(sleep_ms, secs * 1000 + (usecs + 999) / 1000));
-	}
+		sleep_ms = Max(1, Min(sleep_ms, ms_until(next_retention_at)));
 	wf_set_next_wakeup(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms));
 	return sleep_ms;
 }
@@ -720,8 +721,6 @@ static long
 notify_only_iteration(void)
 {
 	bool		overflow;
-	long		secs;
-	int			usecs;
 
 	StartTransactionCommand();
 	(void) wf_send_pending_notifies(&overflow);
@@ -731,8 +730,7 @@ notify_only_iteration(void)
 		announce_all = true;	/* the next, full, pass does it */
 		return 0;
 	}
-	TimestampDifference(GetCurrentTimestamp(), wf_scheduler_planned_wakeup(), &secs, &usecs);
-	return Max(1, secs * 1000 + (usecs + 999) / 1000);
+	return Max(1, ms_until(wf_scheduler_planned_wakeup()));
 }
 
 /* Main loop of one scheduler of a database's pool. */

@@ -60,6 +60,12 @@
 /* Longest workflow.search_path, in bytes. */
 #define WF_MAX_SEARCH_PATH 1024
 
+/*
+ * The order in which the runs of a workflow_id are "latest first": the
+ * open one, else the last closed (SQL, for ORDER BY).
+ */
+#define WF_LATEST_RUN_ORDER "closed_at DESC NULLS FIRST, created_at DESC"
+
 /* Settings of this layer (defined by workflow.c's _PG_init). */
 extern char *wf_code_search_path;	/* sandbox.c */
 extern int	wf_task_timeout_ms;		/* sandbox.c */
@@ -213,7 +219,7 @@ extern void wf_history_at_pre_commit(void);
 extern void wf_history_at_end(void);
 extern void wf_history_at_subabort(SubTransactionId subid);
 extern void wf_update_run(WfRun *run);
-extern void wf_set_awaiting_signal(WfRun *run, const char *signal);
+extern bool wf_set_awaiting_signal(WfRun *run, const char *signal);
 extern void wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error);
 extern bool wf_run_is_open(WfRun *run);
 

@@ -31,7 +31,6 @@ static SPIPlanPtr closed_status_plan;
 static SPIPlanPtr append_plan;
 static SPIPlanPtr update_plan;
 static SPIPlanPtr close_plan;
-static SPIPlanPtr awaiting_signal_plan;
 
 static int64 buffered_last_event_id(WfRun *run);
 
@@ -84,7 +83,7 @@ wf_lock_run(const char *workflow_id, bool must_exist, Oid caller)
 
 	if (wf_exec(&closed_status_plan,
 				"SELECT status, owner FROM workflow.workflows WHERE workflow_id = $1"
-				" ORDER BY closed_at DESC NULLS FIRST, created_at DESC LIMIT 1",
+				" ORDER BY " WF_LATEST_RUN_ORDER " LIMIT 1",
 				1, types, values, NULL, 1) == 1)
 	{
 		bool		isnull;
@@ -385,9 +384,9 @@ wf_history_at_subabort(SubTransactionId subid)
 void
 wf_update_run(WfRun *run)
 {
-	Oid			types[6] = {TEXTOID, UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', 'n'};
+	Oid			types[7] = {TEXTOID, UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
 
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;
@@ -405,37 +404,33 @@ wf_update_run(WfRun *run)
 		values[5] = JsonbPGetDatum(run->error);
 		nulls[5] = ' ';
 	}
+	values[6] = (Datum) 0;
+	if (run->awaiting_signal)
+	{
+		values[6] = CStringGetTextDatum(run->awaiting_signal);
+		nulls[6] = ' ';
+	}
 	wf_exec(&update_plan,
 			"UPDATE workflow.workflows SET status = $3, task_failures = $4,"
-			" task_retry_at = $5, error = COALESCE($6, error),"
+			" task_retry_at = $5, error = COALESCE($6, error), awaiting_signal = $7,"
 			" updated_at = pg_catalog.clock_timestamp()"
 			" WHERE workflow_id = $1 AND run_id = $2",
-			6, types, values, nulls, 0);
+			7, types, values, nulls, 0);
 }
 
 /*
  * The signal the run's code now waits for (NULL: none), for
- * workflow.describe; written only when it changes.
+ * workflow.describe; true if it changed, and wf_update_run must write it.
  */
-void
+bool
 wf_set_awaiting_signal(WfRun *run, const char *signal)
 {
-	Oid			types[3] = {TEXTOID, UUIDOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', signal ? ' ' : 'n'};
-
 	if ((signal == NULL && run->awaiting_signal == NULL) ||
 		(signal != NULL && run->awaiting_signal != NULL &&
 		 strcmp(signal, run->awaiting_signal) == 0))
-		return;
+		return false;
 	run->awaiting_signal = signal ? pstrdup(signal) : NULL;
-	values[0] = CStringGetTextDatum(run->workflow_id);
-	values[1] = run->run_id;
-	values[2] = signal ? CStringGetTextDatum(signal) : (Datum) 0;
-	wf_exec(&awaiting_signal_plan,
-			"UPDATE workflow.workflows SET awaiting_signal = $3"
-			" WHERE workflow_id = $1 AND run_id = $2",
-			3, types, values, nulls, 0);
+	return true;
 }
 
 /* Close the run with a final status. */

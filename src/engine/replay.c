@@ -777,8 +777,9 @@ apply_outcome(ReplayContext *ctx, WfOutcome outcome, Jsonb *result, ErrorData *e
 			break;
 		case WF_OUT_SUSPENDED:
 			apply_commands(ctx);
-			wf_set_awaiting_signal(run, ctx->awaited_signal);
-			if (run->task_failures > 0 || run->task_retry_at != 0)
+			/* One UPDATE of the run row for both, and none if neither changed. */
+			if (wf_set_awaiting_signal(run, ctx->awaited_signal) ||
+				run->task_failures > 0 || run->task_retry_at != 0)
 			{
 				run->task_failures = 0;
 				run->task_retry_at = 0;

@@ -109,7 +109,7 @@ static SPIPlanPtr retry_notices_plan;
 
 #define DESCRIBE_SQL \
 	"WITH r AS (SELECT * FROM workflow.workflows WHERE workflow_id = $1" \
-	"           ORDER BY closed_at DESC NULLS FIRST, created_at DESC LIMIT 1)" \
+	"           ORDER BY " WF_LATEST_RUN_ORDER " LIMIT 1)" \
 	" SELECT pg_has_role($2, r.owner::oid, 'MEMBER'), jsonb_build_object(" \
 	"  'workflow_id', r.workflow_id, 'run_id', r.run_id, 'workflow_type', r.workflow_type," \
 	"  'status', r.status, 'cancel_requested', r.cancel_requested," \

@@ -158,7 +158,7 @@ lock_latest_run(const char *workflow_id, Oid caller)
 
 	if (wf_exec(&latest_run_plan,
 				"SELECT workflow_id, run_id FROM workflow.workflows WHERE workflow_id = $1"
-				" ORDER BY closed_at DESC NULLS FIRST, created_at DESC LIMIT 1",
+				" ORDER BY " WF_LATEST_RUN_ORDER " LIMIT 1",
 				1, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -88,7 +88,7 @@ wf_check_workflow_id(const char *workflow_id, Oid owner, const char *parent_id)
 		return;
 	if (wf_exec(&id_owner_plan,
 				"SELECT owner FROM workflow.workflows WHERE workflow_id = $1"
-				" ORDER BY closed_at DESC NULLS FIRST, created_at DESC LIMIT 1",
+				" ORDER BY " WF_LATEST_RUN_ORDER " LIMIT 1",
 				1, types, values, NULL, 1) == 1 &&
 		!has_privs_of_role(owner, DatumGetObjectId(wf_get_datum(0, 1, &isnull))))
 		ereport(ERROR,

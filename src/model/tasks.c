@@ -448,11 +448,13 @@ read_task(int64 task_id, TaskLock lock)
 		" FOR UPDATE SKIP LOCKED"
 	};
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2] = {Int64GetDatum(task_id), TimestampTzGetDatum(wf_now())};
+	Datum		values[2] = {Int64GetDatum(task_id), (Datum) 0};
 	WfTask	   *t;
 	bool		isnull;
 	Datum		d;
 
+	if (lock == TASK_LOCK_DUE)
+		values[1] = TimestampTzGetDatum(wf_now());
 	if (wf_exec(&plans[lock], sql[lock], lock == TASK_LOCK_DUE ? 2 : 1, types, values,
 				NULL, 1) != 1)
 		return NULL;

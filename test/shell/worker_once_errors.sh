@@ -7,16 +7,6 @@
 # reported first.
 source "$(dirname "$0")/lib/worker.bash"
 
-OTHER_PIDS=()
-once_cleanup() {
-	local pid
-	for pid in "${OTHER_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	wt_cleanup
-}
-trap once_cleanup EXIT
-
 setup_db worker_once_errors
 q "DROP ROLE IF EXISTS once_worker" >/dev/null 2>&1 || true
 q "CREATE ROLE once_worker LOGIN" >/dev/null

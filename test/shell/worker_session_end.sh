@@ -7,16 +7,6 @@
 # keeps its task while another worker's session ends: exactly one attempt.
 source "$(dirname "$0")/lib/worker.bash"
 
-OTHER_PIDS=()
-session_cleanup() {
-	local pid
-	for pid in "${OTHER_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	wt_cleanup
-}
-trap session_cleanup EXIT
-
 setup_db worker_session_end
 q "CREATE FUNCTION long_job(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$
 BEGIN

@@ -24,12 +24,17 @@ WT_TMP=$(mktemp -d /tmp/wf-worker-test.XXXXXX)
 WORKER_LOG=$WT_TMP/worker.log
 WORKER_PID=
 TICKER_PID=
+OTHER_PIDS=()	# more workers a test started: killed at its end
 
 # Stop what this test started (by pid) and remove its scratch files.
 wt_cleanup() {
+	local pid
 	if [[ -n $TICKER_PID ]]; then
 		kill "$TICKER_PID" 2>/dev/null || true
 	fi
+	for pid in "${OTHER_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
 	if [[ -n $WORKER_PID ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
 		kill -KILL "$WORKER_PID" 2>/dev/null || true
 	fi
