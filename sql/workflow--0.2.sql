@@ -129,7 +129,7 @@ COMMENT ON TABLE workflow.history IS
  * --------------------------------------------------------------------- */
 
 CREATE TABLE workflow.tasks (
-	task_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	task_id			bigint GENERATED ALWAYS AS IDENTITY,
 	workflow_id		text NOT NULL,
 	run_id			uuid NOT NULL,
 	seq				integer NOT NULL,
@@ -161,6 +161,8 @@ CREATE TABLE workflow.tasks (
 	producer		pg_catalog.regrole NOT NULL,	/* the run's owner: claims show it */
 	priority		smallint NOT NULL DEFAULT 5,	/* activity option: 1 is claimed first */
 	concurrency_key	text,			/* activity option: the queue's key_concurrency counts by it */
+	/* the distribution column is part of the key (doc/citus.md) */
+	CONSTRAINT tasks_pkey PRIMARY KEY (task_id, workflow_id),
 	CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['ready', 'running', 'backoff']))
 ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01,
 		autovacuum_vacuum_cost_delay = 0);
@@ -968,6 +970,60 @@ CREATE FUNCTION workflow.check_replay(workflow_type text, max_runs integer DEFAU
 	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_check_replay';
 COMMENT ON FUNCTION workflow.check_replay(text, integer) IS
 	'Replays up to max_runs running runs of workflow_type (those of roles you are a member of) against the current code, without effect; detail is the error a workflow task would record.';
+
+/* ---------------------------------------------------------------------
+ * Citus (doc/citus.md).  workflow.tasks' key is (task_id, workflow_id)
+ * (above).  workflow.distribute() turns the tables into Citus tables.
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION workflow.distribute(shard_count integer DEFAULT 32)
+	RETURNS void LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $distribute$
+DECLARE
+	t text;
+BEGIN
+	IF shard_count IS NULL OR shard_count OPERATOR(pg_catalog.<) 1
+	   OR shard_count OPERATOR(pg_catalog.>) 64000 THEN
+		RAISE EXCEPTION 'shard_count must be between 1 and 64000'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Choose a few shards per node, e.g. 32.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'workflow.distribute() needs the citus extension'
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Run it on a Citus coordinator: CREATE EXTENSION citus, add the nodes, then call it again.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+				WHERE logicalrelid OPERATOR(pg_catalog.=) 'workflow.workflows'::pg_catalog.regclass) THEN
+		RAISE EXCEPTION 'the workflow tables are already distributed'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Move shards with Citus''s rebalancer; the shard count is fixed at distribution.';
+	END IF;
+	FOREACH t IN ARRAY ARRAY['workflow_types', 'queue_config', 'queue_grants', 'schedule_state'] LOOP
+		PERFORM create_reference_table(pg_catalog.format('workflow.%I', t)::pg_catalog.regclass);
+	END LOOP;
+	/*
+	 * Citus refuses policies with subqueries on distributed tables, and
+	 * history's joins its run.  Reading history directly becomes the
+	 * extension owner's; roles read their runs' events through the
+	 * functions (describe, timeline run with the caller's rights over
+	 * workflow.workflows, whose policy stays).
+	 */
+	DROP POLICY history_owner ON workflow.history;
+	REVOKE SELECT ON workflow.history FROM PUBLIC;
+	PERFORM create_distributed_table('workflow.workflows'::pg_catalog.regclass, 'workflow_id',
+									 shard_count => distribute.shard_count, colocate_with => 'none');
+	FOREACH t IN ARRAY ARRAY['history', 'tasks', 'timers', 'child_notices', 'signals', 'state',
+							 'task_reports'] LOOP
+		PERFORM create_distributed_table(pg_catalog.format('workflow.%I', t)::pg_catalog.regclass,
+										 'workflow_id', colocate_with => 'workflow.workflows');
+	END LOOP;
+END
+$distribute$;
+REVOKE EXECUTE ON FUNCTION workflow.distribute(integer) FROM PUBLIC;
+COMMENT ON FUNCTION workflow.distribute(integer) IS
+	'On a Citus coordinator: distribute the run tables by workflow_id in shard_count co-located shards and make the configuration tables reference tables (doc/citus.md).';
 
 /*
  * The DDL gate: CREATE or ALTER FUNCTION of a registered workflow type's
