@@ -20,6 +20,7 @@ OBJS = \
 	src/core/cron.o \
 	src/core/flowstate.o \
 	src/core/await.o \
+	src/core/citus.o \
 	src/model/tasks.o \
 	src/model/leases.o \
 	src/model/retention.o \

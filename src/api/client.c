@@ -88,7 +88,7 @@ upsert_type(const char *type, Oid fn, Jsonb *steps, Jsonb *options, Oid owner)
 			" VALUES ($1, $2, $3, $4, $5)"
 			" ON CONFLICT (workflow_type) DO UPDATE SET fn = EXCLUDED.fn, steps = EXCLUDED.steps,"
 			" options = EXCLUDED.options, owner = EXCLUDED.owner,"
-			" registered_at = pg_catalog.now()",
+			" registered_at = EXCLUDED.registered_at",
 			5, types, values, nulls, 0);
 	wf_forget_type();
 	/* Its limits may have been raised or removed: start the queued runs that now fit. */

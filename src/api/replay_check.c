@@ -216,6 +216,7 @@ wf_replay_gate(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (wf_replay_check_mode == WF_REPLAY_CHECK_OFF || wf_replay_check_runs == 0 ||
 		creating_extension || IsBinaryUpgrade || wf_in_workflow_code() ||
+		wf_citus_applying_propagated_ddl() ||
 		!wf_extension_schema_ok() || wf_schema_mismatch() != NULL)
 		PG_RETURN_NULL();
 	wf_spi_enter(&save);

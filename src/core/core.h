@@ -378,6 +378,10 @@ extern bool wf_session_claims(int *pid, TimestampTz *started);
 extern int	wf_take_ended_sessions(WfEndedSession *out, int max, uint64 *lost);
 extern bool wf_keep_ended_session(const WfEndedSession *s);
 
+/* citus.c: what the engine knows of Citus */
+extern bool wf_citus_loaded(void);
+extern bool wf_citus_applying_propagated_ddl(void);
+
 /* notify.c: what a commit announces (queues, due times, the launcher) */
 extern void wf_wake_launcher_at_commit(void);
 extern void wf_notify_queue(const char *queue);

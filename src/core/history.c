@@ -384,9 +384,10 @@ wf_history_at_subabort(SubTransactionId subid)
 void
 wf_update_run(WfRun *run)
 {
-	Oid			types[7] = {TEXTOID, UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID, TEXTOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
+	Oid			types[8] = {TEXTOID, UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID, TEXTOID,
+	TIMESTAMPTZOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', 'n', 'n', 'n', ' '};
 
 	values[0] = CStringGetTextDatum(run->workflow_id);
 	values[1] = run->run_id;
@@ -410,12 +411,14 @@ wf_update_run(WfRun *run)
 		values[6] = CStringGetTextDatum(run->awaiting_signal);
 		nulls[6] = ' ';
 	}
+	/* the clock as a value: Citus refuses volatile functions in an UPDATE */
+	values[7] = TimestampTzGetDatum(GetCurrentTimestamp());
 	wf_exec(&update_plan,
 			"UPDATE workflow.workflows SET status = $3, task_failures = $4,"
 			" task_retry_at = $5, error = COALESCE($6, error), awaiting_signal = $7,"
-			" updated_at = pg_catalog.clock_timestamp()"
+			" updated_at = $8"
 			" WHERE workflow_id = $1 AND run_id = $2",
-			7, types, values, nulls, 0);
+			8, types, values, nulls, 0);
 }
 
 /*
@@ -437,9 +440,9 @@ wf_set_awaiting_signal(WfRun *run, const char *signal)
 void
 wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 {
-	Oid			types[5] = {TEXTOID, UUIDOID, TEXTOID, JSONBOID, JSONBOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', result ? ' ' : 'n', error ? ' ' : 'n'};
+	Oid			types[6] = {TEXTOID, UUIDOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', result ? ' ' : 'n', error ? ' ' : 'n', ' '};
 
 	run->status = status;
 	wf_await_note_closed(run->workflow_id);
@@ -448,12 +451,13 @@ wf_close_run(WfRun *run, WfRunStatus status, Jsonb *result, Jsonb *error)
 	values[2] = CStringGetTextDatum(wf_run_status_name(status));
 	values[3] = result ? JsonbPGetDatum(result) : (Datum) 0;
 	values[4] = error ? JsonbPGetDatum(error) : (Datum) 0;
+	values[5] = TimestampTzGetDatum(GetCurrentTimestamp());
 	wf_exec(&close_plan,
 			"UPDATE workflow.workflows SET status = $3, result = $4,"
-			" error = COALESCE($5, error), closed_at = pg_catalog.clock_timestamp(),"
-			" updated_at = pg_catalog.clock_timestamp(), task_retry_at = NULL"
+			" error = COALESCE($5, error), closed_at = $6,"
+			" updated_at = $6, task_retry_at = NULL"
 			" WHERE workflow_id = $1 AND run_id = $2",
-			5, types, values, nulls, 0);
+			6, types, values, nulls, 0);
 }
 
 /*

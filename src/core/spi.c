@@ -323,6 +323,8 @@ wf_spi_leave(WfInternal *save)
  * Prepare a statement once per backend and keep it.  Generic plans only:
  * every statement is a keyed lookup or a short scan of a partial index,
  * and re-planning each call for its parameters costs more than it saves.
+ * Except under Citus, which plans most statements only for known values
+ * (core/citus.c).
  */
 static SPIPlanPtr
 wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
@@ -330,6 +332,7 @@ wf_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 	if (*cache == NULL)
 	{
 		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+											  wf_citus_loaded() ? CURSOR_OPT_CUSTOM_PLAN :
 											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)

@@ -283,21 +283,23 @@ void
 wf_apply_state(WfRun *run, List *updates)
 {
 	static SPIPlanPtr plan;
-	Oid			types[4] = {TEXTOID, TEXTOID, JSONBOID, UUIDOID};
+	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, UUIDOID, TIMESTAMPTZOID};
 	ListCell   *lc;
 
 	foreach(lc, updates)
 	{
 		WfStateUpdate *u = lfirst(lc);
-		Datum		values[4] = {CStringGetTextDatum(run->workflow_id),
+		Datum		values[5] = {CStringGetTextDatum(run->workflow_id),
 			CStringGetTextDatum(u->key), u->value ? JsonbPGetDatum(u->value) : (Datum) 0,
-		run->run_id};
-		char		nulls[4] = {' ', ' ', u->value ? ' ' : 'n', ' '};
+			run->run_id, TimestampTzGetDatum(GetCurrentTimestamp())};
+		char		nulls[5] = {' ', ' ', u->value ? ' ' : 'n', ' ', ' '};
 
+		/* the clock as a value: Citus refuses volatile functions in DO UPDATE */
 		wf_exec(&plan,
-				"INSERT INTO workflow.state (workflow_id, run_id, key, value) VALUES ($1, $4, $2, $3)"
+				"INSERT INTO workflow.state (workflow_id, run_id, key, value, updated_at)"
+				" VALUES ($1, $4, $2, $3, $5)"
 				" ON CONFLICT (workflow_id, run_id, key) DO UPDATE SET value = EXCLUDED.value,"
-				" updated_at = pg_catalog.clock_timestamp()",
-				4, types, values, nulls, 0);
+				" updated_at = EXCLUDED.updated_at",
+				5, types, values, nulls, 0);
 	}
 }
