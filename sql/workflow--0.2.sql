@@ -982,6 +982,7 @@ CREATE FUNCTION workflow.distribute(shard_count integer DEFAULT 32)
 AS $distribute$
 DECLARE
 	t text;
+	failed text;
 BEGIN
 	IF shard_count IS NULL OR shard_count OPERATOR(pg_catalog.<) 1
 	   OR shard_count OPERATOR(pg_catalog.>) 64000 THEN
@@ -1018,6 +1019,32 @@ BEGIN
 							 'task_reports'] LOOP
 		PERFORM create_distributed_table(pg_catalog.format('workflow.%I', t)::pg_catalog.regclass,
 										 'workflow_id', colocate_with => 'workflow.workflows');
+	END LOOP;
+	/*
+	 * Task and signal ids come from each node's own identity sequence
+	 * (inserts run on the node of the run's shard); Citus leaves those
+	 * ranges alone for identity columns, so give each worker node its own
+	 * range: group id << 48 onwards, as Citus does for its sequences.
+	 */
+	FOR failed IN
+		SELECT r.result FROM run_command_on_workers($cmd$DO $do$
+DECLARE
+	g bigint := (SELECT groupid FROM pg_catalog.pg_dist_local_group);
+	s text;
+BEGIN
+	SET LOCAL citus.enable_ddl_propagation = off;
+	FOREACH s IN ARRAY ARRAY[pg_catalog.pg_get_serial_sequence('workflow.tasks', 'task_id'),
+							 pg_catalog.pg_get_serial_sequence('workflow.signals', 'signal_id')] LOOP
+		EXECUTE pg_catalog.format('ALTER SEQUENCE %s MINVALUE %s MAXVALUE %s START WITH %s RESTART WITH %s',
+								  s, (g OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) 1,
+								  ((g OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.-) 1,
+								  (g OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) 1,
+								  (g OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) 1);
+	END LOOP;
+END
+$do$$cmd$) r WHERE NOT r.success
+	LOOP
+		RAISE EXCEPTION 'could not give a worker node its range of task and signal ids: %', failed;
 	END LOOP;
 END
 $distribute$;

@@ -264,9 +264,18 @@ collect_due(TimestampTz now, int batch)
 								 "   AND execution_deadline IS NOT NULL"
 								 " ORDER BY execution_deadline LIMIT $2",
 								 now, batch, WF_DUE_DEADLINE));
-	/* Schedules with a fire due, or a kept fire whose wait is over. */
+	/*
+	 * Schedules with a fire due, or a kept fire whose wait is over.  Citus
+	 * refuses the correlated subquery from a reference table: there, a kept
+	 * fire waits for the schedule's next due time (doc/citus.md, Limits).
+	 */
 	items = list_concat(items,
 						wf_due_items(&schedules_plan,
+								 wf_citus_loaded() ?
+								 "SELECT schedule_id, '00000000-0000-0000-0000-000000000000'::uuid,"
+								 "   failures::int8 FROM workflow.schedule_state s"
+								 " WHERE NOT paused AND due_at <= $1"
+								 " ORDER BY due_at LIMIT $2" :
 								 "SELECT schedule_id, '00000000-0000-0000-0000-000000000000'::uuid,"
 								 "   failures::int8 FROM workflow.schedule_state s"
 								 " WHERE NOT paused AND (due_at <= $1"
@@ -490,6 +499,25 @@ wf_tick_all(TimestampTz now, int batch)
 	return done;
 }
 
+/*
+ * The earliest due times next_due reads, but the kept fires of schedules
+ * (not under Citus: see the schedules' due items).
+ */
+#define NEXT_DUE_COMMON \
+	" (SELECT fire_at FROM workflow.timers ORDER BY fire_at LIMIT 1)," \
+	" (SELECT reported_at FROM workflow.task_reports ORDER BY reported_at LIMIT 1)," \
+	" (SELECT due_at FROM workflow.tasks WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1)," \
+	" (SELECT task_retry_at FROM workflow.workflows WHERE task_retry_at IS NOT NULL" \
+	"   ORDER BY task_retry_at LIMIT 1)," \
+	" (SELECT execution_deadline FROM workflow.workflows" \
+	"   WHERE closed_at IS NULL AND execution_deadline IS NOT NULL" \
+	"   ORDER BY execution_deadline LIMIT 1)," \
+	" (SELECT n.created_at FROM workflow.child_notices n" \
+	"   JOIN workflow.workflows w USING (workflow_id, run_id)" \
+	"   ORDER BY n.created_at LIMIT 1)," \
+	" (SELECT due_at FROM workflow.schedule_state WHERE NOT paused AND due_at IS NOT NULL" \
+	"   ORDER BY due_at LIMIT 1)"
+
 /* The earliest due time of any kind, or 0 if nothing is scheduled. */
 static TimestampTz
 next_due(void)
@@ -498,20 +526,8 @@ next_due(void)
 	Datum		d;
 
 	wf_exec(&next_due_plan,
-			"SELECT LEAST("
-			" (SELECT fire_at FROM workflow.timers ORDER BY fire_at LIMIT 1),"
-			" (SELECT reported_at FROM workflow.task_reports ORDER BY reported_at LIMIT 1),"
-			" (SELECT due_at FROM workflow.tasks WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1),"
-			" (SELECT task_retry_at FROM workflow.workflows WHERE task_retry_at IS NOT NULL"
-			"   ORDER BY task_retry_at LIMIT 1),"
-			" (SELECT execution_deadline FROM workflow.workflows"
-			"   WHERE closed_at IS NULL AND execution_deadline IS NOT NULL"
-			"   ORDER BY execution_deadline LIMIT 1),"
-			" (SELECT n.created_at FROM workflow.child_notices n"
-			"   JOIN workflow.workflows w USING (workflow_id, run_id)"
-			"   ORDER BY n.created_at LIMIT 1),"
-			" (SELECT due_at FROM workflow.schedule_state WHERE NOT paused AND due_at IS NOT NULL"
-			"   ORDER BY due_at LIMIT 1),"
+			wf_citus_loaded() ? "SELECT LEAST(" NEXT_DUE_COMMON ")" :
+			"SELECT LEAST(" NEXT_DUE_COMMON ","
 			" (SELECT pg_catalog.now() FROM workflow.schedule_state s"
 			"   WHERE NOT paused AND failures = 0 AND cardinality(buffered) > 0"
 			"     AND NOT EXISTS (SELECT FROM workflow.workflows w"

@@ -16,10 +16,18 @@
  * into a reference table, fails ("could not create distributed plan").
  * So where Citus is loaded, the engine's kept statements are planned for
  * their values at each call (core/spi.c).
+ *
+ * Citus plans no multi-shard FOR UPDATE SKIP LOCKED, which is how a claim
+ * takes tasks.  A claim under Citus therefore runs the single-node claim
+ * statement on each of this node's own shards of workflow.tasks, ordinary
+ * local tables named <table>_<shardid> in the table's schema
+ * (wf_citus_local_shards), and workers claim from every node.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "core/core.h"
@@ -38,4 +46,41 @@ bool
 wf_citus_loaded(void)
 {
 	return GetConfigOption("citus.enable_ddl_propagation", true, false) != NULL;
+}
+
+/*
+ * Is table (a schema-qualified name) distributed by Citus?  If so, *shards
+ * is the list of the names (schema-qualified, palloc'd) of its shards
+ * placed on this node, in shard id order; NIL on a node that holds none
+ * (the coordinator).  Needs SPI.
+ */
+bool
+wf_citus_local_shards(const char *table, List **shards)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(table)};
+	uint64		i;
+
+	*shards = NIL;
+	if (!wf_citus_loaded())
+		return false;
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition"
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_dist_partition");
+	if (SPI_processed == 0)
+		return false;
+	if (SPI_execute_with_args("SELECT pg_catalog.concat($1, '_', s.shardid)"
+							  "  FROM pg_catalog.pg_dist_shard s"
+							  "  JOIN pg_catalog.pg_dist_placement p"
+							  "    ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+							  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+							  "   AND p.groupid OPERATOR(pg_catalog.=)"
+							  "       (SELECT groupid FROM pg_catalog.pg_dist_local_group)"
+							  " ORDER BY s.shardid",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_dist_shard");
+	for (i = 0; i < SPI_processed; i++)
+		*shards = lappend(*shards, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	return true;
 }

@@ -66,7 +66,7 @@ static const char *const retry_option_keys[] = {
 	"maximum_attempts", "non_retryable_errors", NULL
 };
 
-static void delete_task(int64 task_id);
+static void delete_task(WfTask *t);
 
 static SPIPlanPtr schedule_plan;
 static SPIPlanPtr claim_plan;
@@ -391,24 +391,34 @@ claim_rows(const char *queue, const char *worker, WfClaimLimits *lim, TimestampT
 				   6, types, values, nulls, 0);
 }
 
-/*
- * Claim up to max_tasks ready tasks of the queue, never one another worker
- * holds and never beyond the queue's limits, into the function's result
- * set.
- */
-void
-wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue, const char *worker,
-			   int32 max_tasks)
+/* The claim statement on one shard of workflow.tasks (core/citus.c). */
+static char *
+claim_sql_on(const char *shard)
 {
-	TimestampTz now = wf_now();
-	WfClaimLimits lim;
-	int			n = 0,
-				i;
+	StringInfoData sql;
+	const char *claim = CLAIM_SET " WHERE t.task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks"
+		"   WHERE queue = $1 AND status = 'ready'"
+		"   ORDER BY priority, ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
+		CLAIM_RETURNING;
+	const char *at;
 
-	check_queue_access(caller, queue);
-	wf_claim_limits(queue, max_tasks, now, &lim);
-	if (lim.allowed > 0)
-		n = claim_rows(queue, worker, &lim, now);
+	initStringInfo(&sql);
+	while ((at = strstr(claim, "workflow.tasks")) != NULL)
+	{
+		appendBinaryStringInfo(&sql, claim, at - claim);
+		appendStringInfoString(&sql, shard);
+		claim = at + strlen("workflow.tasks");
+	}
+	appendStringInfoString(&sql, claim);
+	return sql.data;
+}
+
+/* Put the n claimed rows of the last statement into the result set. */
+static void
+emit_claimed(ReturnSetInfo *rsinfo, int n)
+{
+	int			i;
+
 	for (i = 0; i < n; i++)
 	{
 		Datum		row[12];
@@ -421,42 +431,123 @@ wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue, const char 
 			wf_note_due(DatumGetTimestampTz(row[8]));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
 	}
+}
+
+/*
+ * Under Citus: claim from this node's shards of workflow.tasks, one after
+ * the other from a rotating first one (so that no shard starves), until
+ * lim->allowed tasks are taken.  Priorities and FIFO hold per shard.
+ */
+static int
+claim_on_shards(ReturnSetInfo *rsinfo, List *shards, const char *queue, const char *worker,
+				WfClaimLimits *lim, TimestampTz now)
+{
+	static uint32 rotation;
+	Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', worker ? ' ' : 'n', ' ', ' ', ' ', ' '};
+	bool		session_known;
+	int			nshards = list_length(shards);
+	int			n = 0,
+				i;
+
+	values[0] = CStringGetTextDatum(queue);
+	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
+	values[3] = TimestampTzGetDatum(now);
+	wf_claim_session(&values[4], &values[5], &session_known);
+	if (!session_known)
+		nulls[4] = nulls[5] = 'n';
+	rotation++;
+	for (i = 0; i < nshards && n < lim->allowed; i++)
+	{
+		const char *shard = list_nth(shards, (rotation + i) % nshards);
+
+		values[2] = Int32GetDatum(lim->allowed - n);
+		if (SPI_execute_with_args(claim_sql_on(shard), 6, types, values, nulls, false, 0) !=
+			SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "claim on %s failed", shard);
+		emit_claimed(rsinfo, (int) SPI_processed);
+		n += (int) SPI_processed;
+	}
+	return n;
+}
+
+/*
+ * Claim up to max_tasks ready tasks of the queue, never one another worker
+ * holds and never beyond the queue's limits, into the function's result
+ * set.  Under Citus, from this node's shards only (doc/citus.md); a
+ * key_concurrency limit is then refused (its choice reads every shard).
+ */
+void
+wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue, const char *worker,
+			   int32 max_tasks)
+{
+	TimestampTz now = wf_now();
+	WfClaimLimits lim;
+	List	   *shards;
+	int			n = 0;
+
+	check_queue_access(caller, queue);
+	wf_claim_limits(queue, max_tasks, now, &lim);
+	if (lim.allowed > 0 && wf_citus_local_shards("workflow.tasks", &shards))
+	{
+		if (lim.key_limit > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("queue \"%s\" has a key_concurrency limit, which a Citus cluster does not support",
+							queue),
+					 errhint("Remove it with workflow.configure_queue (doc/citus.md, Limits).")));
+		n = claim_on_shards(rsinfo, shards, queue, worker, &lim, now);
+	}
+	else if (lim.allowed > 0)
+	{
+		n = claim_rows(queue, worker, &lim, now);
+		emit_claimed(rsinfo, n);
+	}
 	wf_claims_taken(queue, &lim, n, now);
 	wf_claimed_from_queue(queue, n);
 }
 
-/* How read_task locks the row it reads. */
+/* How read_task finds and locks the row it reads. */
 typedef enum TaskLock
 {
+	TASK_PEEK_ANY,				/* by task_id alone, no lock */
 	TASK_PEEK,					/* no lock */
 	TASK_LOCK_SKIP,				/* FOR UPDATE SKIP LOCKED */
 	TASK_LOCK_DUE				/* the same, only if it is due now */
 } TaskLock;
 
 /*
- * Read (and lock) a task by id; NULL if unknown, or locked by another
- * (TASK_LOCK_SKIP, TASK_LOCK_DUE), or not due (TASK_LOCK_DUE).
+ * Read (and lock) a task by its key; NULL if unknown, or locked by another
+ * (TASK_LOCK_SKIP, TASK_LOCK_DUE), or not due (TASK_LOCK_DUE).  Only
+ * TASK_PEEK_ANY does without the workflow_id (NULL there): under Citus it
+ * reads every shard, and the others read the run's shard alone.
  */
 static WfTask *
-read_task(int64 task_id, TaskLock lock)
+read_task(int64 task_id, const char *workflow_id, TaskLock lock)
 {
-	static SPIPlanPtr plans[3];
-	static const char *const sql[3] = {
+	static SPIPlanPtr plans[4];
+	static const char *const sql[4] = {
 		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1",
-		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 FOR UPDATE SKIP LOCKED",
-		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 AND due_at <= $2"
-		" FOR UPDATE SKIP LOCKED"
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $2",
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $2"
+		" FOR UPDATE SKIP LOCKED",
+		"SELECT " TASK_COLUMNS " FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $2"
+		" AND due_at <= $3 FOR UPDATE SKIP LOCKED"
 	};
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2] = {Int64GetDatum(task_id), (Datum) 0};
+	Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(task_id), (Datum) 0, (Datum) 0};
 	WfTask	   *t;
 	bool		isnull;
 	Datum		d;
 
+	Assert(lock == TASK_PEEK_ANY || workflow_id != NULL);
+	if (lock != TASK_PEEK_ANY)
+		values[1] = CStringGetTextDatum(workflow_id);
 	if (lock == TASK_LOCK_DUE)
-		values[1] = TimestampTzGetDatum(wf_now());
-	if (wf_exec(&plans[lock], sql[lock], lock == TASK_LOCK_DUE ? 2 : 1, types, values,
-				NULL, 1) != 1)
+		values[2] = TimestampTzGetDatum(wf_now());
+	if (wf_exec(&plans[lock], sql[lock], lock == TASK_LOCK_DUE ? 3 : lock == TASK_PEEK_ANY ? 1 : 2,
+				types, values, NULL, 1) != 1)
 		return NULL;
 	t = palloc0(sizeof(WfTask));
 	t->task_id = task_id;
@@ -501,7 +592,7 @@ stale_task_error(int64 task_id, const char *why)
 static WfTask *
 lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 {
-	WfTask	   *t = read_task(task_id, TASK_PEEK);
+	WfTask	   *t = read_task(task_id, NULL, TASK_PEEK_ANY);
 	WfTask	   *locked;
 	WfRun	   *run;
 
@@ -518,8 +609,8 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 		return t;
 	}
 	/* Lock and re-read: the task may have moved meanwhile. */
-	locked = read_task(task_id, TASK_LOCK_SKIP);
-	if (locked == NULL && (t = read_task(task_id, TASK_PEEK)) != NULL)
+	locked = read_task(task_id, t->workflow_id, TASK_LOCK_SKIP);
+	if (locked == NULL && (t = read_task(task_id, t->workflow_id, TASK_PEEK)) != NULL)
 	{
 		*held = true;
 		return t;
@@ -531,7 +622,7 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
 	{
-		delete_task(task_id);
+		delete_task(t);
 		return NULL;
 	}
 	*run_out = run;
@@ -540,13 +631,13 @@ lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
 
 /* Delete a task row. */
 static void
-delete_task(int64 task_id)
+delete_task(WfTask *t)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(task_id)};
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(t->task_id), CStringGetTextDatum(t->workflow_id)};
 
-	wf_exec(&delete_task_plan, "DELETE FROM workflow.tasks WHERE task_id = $1",
-			1, types, values, NULL, 0);
+	wf_exec(&delete_task_plan, "DELETE FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $2",
+			2, types, values, NULL, 0);
 }
 
 /* ActivityStarted for the attempt being reported (written lazily). */
@@ -614,10 +705,11 @@ defer_report(WfTask *t, bool completed, Jsonb *result, const char *error, bool r
 			"   error, retryable, details, reported_at)"
 			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
 			9, types, values, nulls, 0);
-	if (read_task(t->task_id, TASK_LOCK_SKIP) != NULL)
+	if (read_task(t->task_id, t->workflow_id, TASK_LOCK_SKIP) != NULL)
 		wf_exec(&report_due_plan,
-				"UPDATE workflow.tasks SET due_at = $2 WHERE task_id = $1",
-				2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, (Datum[]) {values[1], values[8]}, NULL, 0);
+				"UPDATE workflow.tasks SET due_at = $2 WHERE task_id = $1 AND workflow_id = $3",
+				3, (Oid[]) {INT8OID, TIMESTAMPTZOID, TEXTOID},
+				(Datum[]) {values[1], values[8], values[0]}, NULL, 0);
 	wf_note_due(now);
 }
 
@@ -636,7 +728,7 @@ record_completion(WfRun *run, WfTask *t, Jsonb *result)
 	if (t->is_compensation)
 		wf_event_bool(&b, WF_KEY_IS_COMPENSATION, true);
 	wf_append_event(run, WF_EV_ACTIVITY_COMPLETED, wf_event_data(&b));
-	delete_task(t->task_id);
+	delete_task(t);
 	activity_resolved(run, t, NULL);
 }
 
@@ -663,8 +755,8 @@ static void
 attempt_failed(WfRun *run, WfTask *t, WfEventType event_type, const char *error,
 			   Jsonb *details, bool retryable, const char *timeout_type)
 {
-	Oid			types[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID, TEXTOID};
+	Datum		values[5];
 	bool		isnull;
 	bool		final;
 	TimestampTz next_at;
@@ -675,13 +767,14 @@ attempt_failed(WfRun *run, WfTask *t, WfEventType event_type, const char *error,
 	values[1] = CStringGetTextDatum(error);
 	values[2] = TimestampTzGetDatum(wf_now());
 	values[3] = BoolGetDatum(retryable);
+	values[4] = CStringGetTextDatum(t->workflow_id);
 	wf_exec(&final_check_plan,
 			"SELECT NOT $4 OR $2 = ANY (non_retryable_errors)"
 			"   OR (maximum_attempts > 0 AND attempt >= maximum_attempts)"
 			"   OR COALESCE($3 + " BACKOFF_DELAY " >= scheduled_at + schedule_to_close_timeout, false),"
 			" $3 + " BACKOFF_DELAY
-			" FROM workflow.tasks WHERE task_id = $1",
-			4, types, values, NULL, 1);
+			" FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $5",
+			5, types, values, NULL, 1);
 	final = DatumGetBool(wf_get_datum(0, 1, &isnull));
 	next_at = DatumGetTimestampTz(wf_get_datum(0, 2, &isnull));
 
@@ -707,17 +800,19 @@ attempt_failed(WfRun *run, WfTask *t, WfEventType event_type, const char *error,
 
 	if (final)
 	{
-		delete_task(t->task_id);
+		delete_task(t);
 		activity_resolved(run, t, event);
 		return;
 	}
 	values[1] = TimestampTzGetDatum(next_at);
+	values[2] = values[4];
 	/*
 	 * The next attempt is a new task (new task_id, same activity_id), so a
 	 * late report about this attempt can never be taken for the next one's.
 	 */
 	wf_exec(&retry_task_plan,
-			"WITH old AS (DELETE FROM workflow.tasks WHERE task_id = $1 RETURNING *)"
+			"WITH old AS (DELETE FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $3"
+			"   RETURNING *)"
 			" INSERT INTO workflow.tasks (workflow_id, run_id, seq, is_compensation, activity_id,"
 			"   queue, activity, input, status, attempt, initial_interval, backoff_coefficient,"
 			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
@@ -728,7 +823,7 @@ attempt_failed(WfRun *run, WfTask *t, WfEventType event_type, const char *error,
 			"   maximum_interval, maximum_attempts, non_retryable_errors, start_to_close_timeout,"
 			"   schedule_to_close_timeout, schedule_to_start_timeout, heartbeat_timeout,"
 			"   scheduled_at, $2, $2, producer, priority, concurrency_key FROM old",
-			2, (Oid[]) {INT8OID, TIMESTAMPTZOID}, values, NULL, 0);
+			3, (Oid[]) {INT8OID, TIMESTAMPTZOID, TEXTOID}, values, NULL, 0);
 	wf_note_due(next_at);
 }
 
@@ -753,10 +848,10 @@ wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details, O
 bool
 wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 {
-	Oid			types[3] = {INT8OID, JSONBOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', details ? ' ' : 'n', ' '};
-	WfTask	   *t = read_task(task_id, TASK_PEEK);
+	Oid			types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', details ? ' ' : 'n', ' ', ' '};
+	WfTask	   *t = read_task(task_id, NULL, TASK_PEEK_ANY);
 	bool		isnull;
 
 	if (t == NULL || !t->running)
@@ -767,14 +862,15 @@ wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 	values[0] = Int64GetDatum(task_id);
 	values[1] = details ? JsonbPGetDatum(details) : (Datum) 0;
 	values[2] = TimestampTzGetDatum(wf_now());
+	values[3] = CStringGetTextDatum(t->workflow_id);
 	/*
 	 * Never wait for a session that holds the task row: answer from what was
 	 * read; the lease (which nobody can expire meanwhile) is extended by the
 	 * next heartbeat.
 	 */
-	if (read_task(task_id, TASK_LOCK_SKIP) == NULL)
+	if (read_task(task_id, t->workflow_id, TASK_LOCK_SKIP) == NULL)
 	{
-		if (read_task(task_id, TASK_PEEK) == NULL)
+		if (read_task(task_id, t->workflow_id, TASK_PEEK) == NULL)
 			stale_task_error(task_id, "No such task exists (any more).");
 		return t->cancel_requested;
 	}
@@ -785,8 +881,9 @@ wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 				" due_at = CASE WHEN session_ended THEN due_at"
 				"   ELSE LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
 				"              scheduled_at + schedule_to_close_timeout) END"
-				" WHERE task_id = $1 AND status = 'running' RETURNING cancel_requested",
-				3, types, values, nulls, 0) != 1)
+				" WHERE task_id = $1 AND workflow_id = $4 AND status = 'running'"
+				" RETURNING cancel_requested",
+				4, types, values, nulls, 0) != 1)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
 	return DatumGetBool(wf_get_datum(0, 1, &isnull));
 }
@@ -823,13 +920,14 @@ wf_withdraw_tasks(WfRun *run, int seq, bool all)
 static int
 tick_task(WfRun *run, WfTask *t, TimestampTz now)
 {
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2] = {Int64GetDatum(t->task_id), TimestampTzGetDatum(now)};
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[3] = {Int64GetDatum(t->task_id), TimestampTzGetDatum(now),
+	CStringGetTextDatum(t->workflow_id)};
 	char	   *what;
 
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
 	{
-		delete_task(t->task_id);
+		delete_task(t);
 		return 1;
 	}
 
@@ -842,8 +940,8 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 			" WHEN status = 'running' AND claimed_at + start_to_close_timeout <= $2 THEN 'start_to_close'"
 			" WHEN status = 'running' AND COALESCE(heartbeat_at, claimed_at) + heartbeat_timeout <= $2 THEN 'heartbeat'"
 			" WHEN status = 'backoff' AND ready_at <= $2 THEN 'ready'"
-			" END FROM workflow.tasks WHERE task_id = $1",
-			2, types, values, NULL, 1);
+			" END FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $3",
+			3, types, values, NULL, 1);
 	what = wf_get_text(0, 1);
 	if (what == NULL)
 		return 0;
@@ -853,8 +951,8 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 				"UPDATE workflow.tasks SET status = 'ready',"
 				" due_at = LEAST(ready_at + schedule_to_start_timeout,"
 				"                scheduled_at + schedule_to_close_timeout)"
-				" WHERE task_id = $1",
-				1, types, values, NULL, 0);
+				" WHERE task_id = $1 AND workflow_id = $3",
+				3, types, values, NULL, 0);
 		wf_notify_queue(t->queue);
 		return 1;
 	}
@@ -930,8 +1028,8 @@ wf_apply_report(WfDueItem *item)
 		return 0;
 	if (older_report_kept(item))
 		return 0;
-	t = read_task(item->key, TASK_LOCK_SKIP);
-	if (t == NULL && read_task(item->key, TASK_PEEK) != NULL)
+	t = read_task(item->key, item->workflow_id, TASK_LOCK_SKIP);
+	if (t == NULL && read_task(item->key, item->workflow_id, TASK_PEEK) != NULL)
 		return 0;
 	if (wf_exec(&take_report_plan,
 				"DELETE FROM workflow.task_reports WHERE workflow_id = $1 AND task_id = $2"
@@ -946,7 +1044,7 @@ wf_apply_report(WfDueItem *item)
 	if (t == NULL || !t->running)
 		return 1;
 	if (t->cancel_requested || run == NULL || !wf_run_is_open(run))
-		delete_task(t->task_id);
+		delete_task(t);
 	else if (completed)
 		record_completion(run, t, result);
 	else
@@ -995,7 +1093,7 @@ wf_tick_due_task(WfDueItem *item, TimestampTz now)
 	 * this transaction ends would make the claims that announcement brings
 	 * skip it, with no second announcement to come.
 	 */
-	if ((t = read_task(item->key, TASK_LOCK_DUE)) == NULL)
+	if ((t = read_task(item->key, item->workflow_id, TASK_LOCK_DUE)) == NULL)
 		return 0;
 	return tick_task(run, t, now);
 }
@@ -1004,11 +1102,13 @@ wf_tick_due_task(WfDueItem *item, TimestampTz now)
 void
 wf_postpone_task(WfDueItem *item, TimestampTz at)
 {
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2] = {Int64GetDatum(item->key), TimestampTzGetDatum(at)};
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[3] = {Int64GetDatum(item->key), TimestampTzGetDatum(at),
+	CStringGetTextDatum(item->workflow_id)};
 
-	wf_exec(&postpone_plan, "UPDATE workflow.tasks SET due_at = $2 WHERE task_id = $1",
-			2, types, values, NULL, 0);
+	wf_exec(&postpone_plan,
+			"UPDATE workflow.tasks SET due_at = $2 WHERE task_id = $1 AND workflow_id = $3",
+			3, types, values, NULL, 0);
 }
 
 /*
