@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -83,4 +84,22 @@ wf_citus_local_shards(const char *table, List **shards)
 	for (i = 0; i < SPI_processed; i++)
 		*shards = lappend(*shards, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	return true;
+}
+
+/* sql with every occurrence of table replaced by shard (a palloc'd copy). */
+char *
+wf_citus_on_shard(const char *sql, const char *table, const char *shard)
+{
+	StringInfoData out;
+	const char *at;
+
+	initStringInfo(&out);
+	while ((at = strstr(sql, table)) != NULL)
+	{
+		appendBinaryStringInfo(&out, sql, at - sql);
+		appendStringInfoString(&out, shard);
+		sql = at + strlen(table);
+	}
+	appendStringInfoString(&out, sql);
+	return out.data;
 }

@@ -382,6 +382,7 @@ extern bool wf_keep_ended_session(const WfEndedSession *s);
 extern bool wf_citus_loaded(void);
 extern bool wf_citus_applying_propagated_ddl(void);
 extern bool wf_citus_local_shards(const char *table, List **shards);
+extern char *wf_citus_on_shard(const char *sql, const char *table, const char *shard);
 
 /* notify.c: what a commit announces (queues, due times, the launcher) */
 extern void wf_wake_launcher_at_commit(void);

@@ -45,6 +45,43 @@ wf_claim_session(Datum *pid, Datum *started, bool *known)
 	*started = *known ? TimestampTzGetDatum(s) : (Datum) 0;
 }
 
+#define MARK_SESSION_TASKS \
+	"UPDATE workflow.tasks SET session_ended = true, due_at = $3" \
+	" WHERE task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks" \
+	"   WHERE claimed_pid = $1 AND claimed_session_start = $2" \
+	"     AND status = 'running' AND NOT session_ended" \
+	"   FOR UPDATE SKIP LOCKED))"
+#define SESSION_TASKS_LEFT \
+	"SELECT count(*) FROM workflow.tasks WHERE claimed_pid = $1" \
+	"   AND claimed_session_start = $2 AND status = 'running' AND NOT session_ended"
+
+/*
+ * Under Citus: the same on each of this node's shards of workflow.tasks,
+ * the only ones a session of this node claimed from (model/tasks.c).
+ */
+static bool
+mark_session_tasks_on_shards(List *shards, Oid *types, Datum *values, int *marked)
+{
+	ListCell   *lc;
+	bool		isnull;
+	int64		left = 0;
+
+	foreach(lc, shards)
+	{
+		const char *shard = lfirst(lc);
+
+		if (SPI_execute_with_args(wf_citus_on_shard(MARK_SESSION_TASKS, "workflow.tasks", shard),
+								  3, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "marking the tasks of an ended session on %s failed", shard);
+		*marked += (int) SPI_processed;
+		if (SPI_execute_with_args(wf_citus_on_shard(SESSION_TASKS_LEFT, "workflow.tasks", shard),
+								  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "counting the tasks of an ended session on %s failed", shard);
+		left += DatumGetInt64(wf_get_datum(0, 1, &isnull));
+	}
+	return left == 0;
+}
+
 /*
  * Mark the tasks an ended session still holds as due at now; true when
  * all are marked, false when another session holds one of them.
@@ -56,18 +93,12 @@ mark_session_tasks(const WfEndedSession *s, TimestampTz now, int *marked)
 	Datum		values[3] = {Int32GetDatum(s->pid), TimestampTzGetDatum(s->started),
 	TimestampTzGetDatum(now)};
 	bool		isnull;
+	List	   *shards;
 
-	*marked += wf_exec(&mark_plan,
-					   "UPDATE workflow.tasks SET session_ended = true, due_at = $3"
-					   " WHERE task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks"
-					   "   WHERE claimed_pid = $1 AND claimed_session_start = $2"
-					   "     AND status = 'running' AND NOT session_ended"
-					   "   FOR UPDATE SKIP LOCKED))",
-					   3, types, values, NULL, 0);
-	wf_exec(&left_plan,
-			"SELECT count(*) FROM workflow.tasks WHERE claimed_pid = $1"
-			"   AND claimed_session_start = $2 AND status = 'running' AND NOT session_ended",
-			2, types, values, NULL, 1);
+	if (wf_citus_local_shards("workflow.tasks", &shards))
+		return mark_session_tasks_on_shards(shards, types, values, marked);
+	*marked += wf_exec(&mark_plan, MARK_SESSION_TASKS, 3, types, values, NULL, 0);
+	wf_exec(&left_plan, SESSION_TASKS_LEFT, 2, types, values, NULL, 1);
 	return DatumGetInt64(wf_get_datum(0, 1, &isnull)) == 0;
 }
 

@@ -74,6 +74,7 @@ static SPIPlanPtr delete_task_plan;
 static SPIPlanPtr retry_task_plan;
 static SPIPlanPtr final_check_plan;
 static SPIPlanPtr heartbeat_plan;
+static SPIPlanPtr heartbeat_lease_plan;
 static SPIPlanPtr withdraw_plan;
 static SPIPlanPtr withdraw_all_plan;
 static SPIPlanPtr queue_grant_plan;
@@ -395,22 +396,10 @@ claim_rows(const char *queue, const char *worker, WfClaimLimits *lim, TimestampT
 static char *
 claim_sql_on(const char *shard)
 {
-	StringInfoData sql;
-	const char *claim = CLAIM_SET " WHERE t.task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks"
-		"   WHERE queue = $1 AND status = 'ready'"
-		"   ORDER BY priority, ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
-		CLAIM_RETURNING;
-	const char *at;
-
-	initStringInfo(&sql);
-	while ((at = strstr(claim, "workflow.tasks")) != NULL)
-	{
-		appendBinaryStringInfo(&sql, claim, at - claim);
-		appendStringInfoString(&sql, shard);
-		claim = at + strlen("workflow.tasks");
-	}
-	appendStringInfoString(&sql, claim);
-	return sql.data;
+	return wf_citus_on_shard(CLAIM_SET " WHERE t.task_id = ANY (ARRAY(SELECT task_id FROM workflow.tasks"
+							 "   WHERE queue = $1 AND status = 'ready'"
+							 "   ORDER BY priority, ready_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
+							 CLAIM_RETURNING, "workflow.tasks", shard);
 }
 
 /* Put the n claimed rows of the last statement into the result set. */
@@ -848,9 +837,10 @@ wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details, O
 bool
 wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 {
-	Oid			types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', details ? ' ' : 'n', ' ', ' '};
+	Oid			types[6] = {INT8OID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', details ? ' ' : 'n', ' ', ' ', ' ', ' '};
 	WfTask	   *t = read_task(task_id, NULL, TASK_PEEK_ANY);
 	bool		isnull;
 
@@ -874,16 +864,30 @@ wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
 			stale_task_error(task_id, "No such task exists (any more).");
 		return t->cancel_requested;
 	}
+	/*
+	 * The new lease and deadline are computed first and written as values:
+	 * Citus refuses timestamptz arithmetic on columns in an UPDATE.  The
+	 * row is locked, so nothing changes in between.
+	 */
+	if (wf_exec(&heartbeat_lease_plan,
+				"SELECT LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout),"
+				" CASE WHEN session_ended THEN due_at"
+				"   ELSE LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
+				"              scheduled_at + schedule_to_close_timeout) END"
+				" FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $4 AND status = 'running'",
+				4, types, values, nulls, 1) != 1)
+		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
+	values[4] = wf_get_datum(0, 1, &isnull);
+	nulls[4] = isnull ? 'n' : ' ';
+	values[5] = wf_get_datum(0, 2, &isnull);
+	nulls[5] = isnull ? 'n' : ' ';
 	if (wf_exec(&heartbeat_plan,
 				"UPDATE workflow.tasks SET heartbeat_at = $3,"
 				" heartbeat_details = COALESCE($2, heartbeat_details),"
-				" lease_expires_at = LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout),"
-				" due_at = CASE WHEN session_ended THEN due_at"
-				"   ELSE LEAST(claimed_at + start_to_close_timeout, $3 + heartbeat_timeout,"
-				"              scheduled_at + schedule_to_close_timeout) END"
+				" lease_expires_at = $5, due_at = $6"
 				" WHERE task_id = $1 AND workflow_id = $4 AND status = 'running'"
 				" RETURNING cancel_requested",
-				4, types, values, nulls, 0) != 1)
+				6, types, values, nulls, 0) != 1)
 		stale_task_error(task_id, "The task is not claimed; its lease may have expired.");
 	return DatumGetBool(wf_get_datum(0, 1, &isnull));
 }
@@ -940,19 +944,24 @@ tick_task(WfRun *run, WfTask *t, TimestampTz now)
 			" WHEN status = 'running' AND claimed_at + start_to_close_timeout <= $2 THEN 'start_to_close'"
 			" WHEN status = 'running' AND COALESCE(heartbeat_at, claimed_at) + heartbeat_timeout <= $2 THEN 'heartbeat'"
 			" WHEN status = 'backoff' AND ready_at <= $2 THEN 'ready'"
-			" END FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $3",
+			" END, LEAST(ready_at + schedule_to_start_timeout, scheduled_at + schedule_to_close_timeout)"
+			" FROM workflow.tasks WHERE task_id = $1 AND workflow_id = $3",
 			3, types, values, NULL, 1);
 	what = wf_get_text(0, 1);
 	if (what == NULL)
 		return 0;
 	if (strcmp(what, "ready") == 0)
 	{
+		bool		no_due;
+		Datum		due = wf_get_datum(0, 2, &no_due);
+
+		/* The deadline as a value: Citus refuses timestamptz arithmetic on columns in an UPDATE. */
 		wf_exec(&due_plan,
-				"UPDATE workflow.tasks SET status = 'ready',"
-				" due_at = LEAST(ready_at + schedule_to_start_timeout,"
-				"                scheduled_at + schedule_to_close_timeout)"
+				"UPDATE workflow.tasks SET status = 'ready', due_at = $4"
 				" WHERE task_id = $1 AND workflow_id = $3",
-				3, types, values, NULL, 0);
+				4, (Oid[]) {INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID},
+				(Datum[]) {values[0], values[1], values[2], due},
+				no_due ? "   n" : "    ", 0);
 		wf_notify_queue(t->queue);
 		return 1;
 	}

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# make test-citus: the workflow extension on a three-node Citus cluster
+# (test/citus/cluster.sh: a coordinator and two workers on this machine).
+# Shows what issue 18 asks (doc/citus.md): the seed saga and 1,000
+# four-step workflows complete with one workflow-worker connected to each
+# worker node; every run's history is gapless; each workflow's rows are on
+# one node; a worker node stopped with -m immediate and restarted mid-load
+# loses and duplicates nothing.  Ends with "N passed, N failed".
+#
+# Environment: PG_CONFIG, WF_CITUS_DIR, WF_CITUS_PORT (test/citus/cluster.sh),
+#   WF_CITUS_RUNS   four-step workflows to start (default 1000)
+#   WF_CITUS_WAIT   seconds allowed for them to finish (default 240)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CLUSTER=$REPO/test/citus/cluster.sh
+RUNS=${WF_CITUS_RUNS:-1000}
+WAIT=${WF_CITUS_WAIT:-240}
+PORT0=${WF_CITUS_PORT:-5610}
+LOGDIR=$(mktemp -d /tmp/citus-test.XXXXXX)
+chmod 755 "$LOGDIR"
+# shellcheck source=tools/pgconfig.bash
+source "$REPO/tools/pgconfig.bash"
+pg_locate || exit 1
+WORKER_BIN=$PG_BINDIR/workflow-worker
+PASSED=0
+FAILED=0
+WORKERS=()
+
+q() { "$CLUSTER" psql "$@"; }
+val() { "$CLUSTER" psql "$1" -At -c "$2"; }
+
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "ok - $what"
+		PASSED=$((PASSED + 1))
+	else
+		echo "not ok - $what"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+finish() {
+	local pid
+	for pid in "${WORKERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${WORKERS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	echo "(logs: $LOGDIR; cluster left running under ${WF_CITUS_DIR:-/tmp/citus-cluster}: $CLUSTER stop)"
+	echo "$PASSED passed, $FAILED failed"
+}
+trap finish EXIT
+
+echo "== a coordinator and two workers, shared_preload_libraries = 'citus,workflow'"
+"$CLUSTER" fresh >"$LOGDIR/cluster.log"
+q 0 -c "SELECT workflow.distribute(shard_count => 8)" >/dev/null
+check "distribute(): run tables hash-distributed by workflow_id in one co-location group" \
+	test "$(val 0 "SELECT count(DISTINCT colocationid) || '/' || count(*) FROM pg_dist_partition
+		WHERE partmethod = 'h' AND logicalrelid::text LIKE 'workflow.%'")" = "1/8"
+check "distribute(): registry, grants, queue limits and schedules are reference tables" \
+	test "$(val 0 "SELECT count(*) FROM pg_dist_partition
+		WHERE partmethod = 'n' AND logicalrelid::text LIKE 'workflow.%'")" = 4
+check "both worker nodes hold shards" \
+	test "$(val 0 "SELECT count(DISTINCT groupid) FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid)
+		WHERE s.logicalrelid = 'workflow.workflows'::regclass")" = 2
+
+# The seed saga (examples/order/setup.sql) with a 10 s lease per step: a
+# task claimed through the node that is stopped is retried when its lease
+# ends (a crash loses the node's record of ended sessions, as on one node).
+q 0 <<'SQL'
+SELECT workflow.register_saga('order', '[
+	{"activity": "ReserveInventory", "queue": "inventory", "compensation": "ReleaseInventory",
+	 "options": {"start_to_close_timeout": "10 seconds"}},
+	{"activity": "ChargePayment", "queue": "payments", "compensation": "RefundPayment",
+	 "options": {"start_to_close_timeout": "10 seconds"}},
+	{"activity": "CreateShipment", "queue": "shipping",
+	 "options": {"start_to_close_timeout": "10 seconds",
+				 "retry": {"maximum_attempts": 3, "initial_interval": "1 second"}}},
+	{"activity": "SendConfirmation", "queue": "notifications",
+	 "options": {"start_to_close_timeout": "10 seconds"}}
+]');
+CREATE FUNCTION public.four_steps(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE r jsonb := input;
+BEGIN
+	FOR i IN 1 .. 4 LOOP
+		r := workflow.activity('Step', jsonb_build_object('step', i, 'prev', r), 'steps',
+							   '{"start_to_close_timeout": "10 seconds"}');
+	END LOOP;
+	RETURN r;
+END $$;
+SELECT workflow.register_workflow('four_steps', 'public.four_steps(jsonb)');
+SQL
+
+HANDLER=$REPO/examples/order/handlers/activity.sh
+echo "== one workflow-worker per worker node, each serving every queue"
+start_worker() {
+	local n=$1
+	"$WORKER_BIN" -d "host=127.0.0.1 port=$((PORT0 + n)) dbname=${WF_CITUS_DB:-postgres} user=postgres" \
+		-q inventory -q payments -q shipping -q notifications -q steps -c 4 -b 10 --poll-interval 1 \
+		--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
+		--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
+		--handler CreateShipment="$HANDLER" --handler SendConfirmation="$HANDLER" \
+		--handler Step=/bin/cat 2>>"$LOGDIR/worker$n.log" &
+	WORKERS+=($!)
+}
+start_worker 1
+start_worker 2
+
+echo "== the seed saga (four orders, order-3's carrier down) and $RUNS four-step workflows"
+q 0 -At <<'SQL' >/dev/null
+SELECT workflow.start_workflow('order', '{"order_id": "order-1", "items": 2}', 'order-1');
+SELECT workflow.start_workflow('order', '{"order_id": "order-2", "items": 1}', 'order-2');
+SELECT workflow.start_workflow('order', '{"order_id": "order-3", "items": 5, "carrier_down": true}', 'order-3');
+SELECT workflow.start_workflow('order', '{"order_id": "order-4", "items": 3}', 'order-4');
+SQL
+half=$((RUNS / 2))
+q 0 -At -c "SELECT count(workflow.start_workflow('four_steps', '{}', 'steps-' || i)) FROM generate_series(1, $half) i" >/dev/null
+
+echo "== node 2 stopped with -m immediate mid-load, restarted 3 s later"
+for _ in $(seq 1 60); do
+	done_runs=$(val 0 "SELECT count(*) FROM workflow.workflows WHERE status = 'completed'")
+	((done_runs >= half / 4)) && break
+	sleep 0.5
+done
+echo "   ($done_runs runs completed when node 2 went down)"
+"$CLUSTER" kill 2 >/dev/null
+sleep 3
+"$CLUSTER" restart 2 >/dev/null
+q 0 -At -c "SELECT count(workflow.start_workflow('four_steps', '{}', 'steps-' || i)) FROM generate_series($((half + 1)), $RUNS) i" >/dev/null
+
+echo "== waiting for every run to close (at most ${WAIT}s)"
+open=-1
+for _ in $(seq 1 $((WAIT * 2))); do
+	open=$(val 0 "SELECT count(*) FROM workflow.workflows WHERE closed_at IS NULL" 2>/dev/null || echo -1)
+	[[ $open == 0 ]] && break
+	sleep 0.5
+done
+check "every run closed (open: $open)" test "$open" = 0
+check "$RUNS four-step workflows completed" \
+	test "$(val 0 "SELECT count(*) FROM workflow.workflows WHERE workflow_type = 'four_steps' AND status = 'completed'")" = "$RUNS"
+check "seed saga: order-1, 2, 4 completed, order-3 compensated" \
+	test "$(val 0 "SELECT string_agg(workflow_id || '=' || status, ' ' ORDER BY workflow_id)
+		FROM workflow.workflows WHERE workflow_type = 'order'")" = \
+	"order-1=completed order-2=completed order-3=compensated order-4=completed"
+check "one run per workflow_id (nothing started twice)" \
+	test "$(val 0 "SELECT count(*) FROM (SELECT workflow_id FROM workflow.workflows GROUP BY 1 HAVING count(*) > 1) d")" = 0
+check "every run's history is gapless (event ids 1 .. last_event_id)" \
+	test "$(val 0 "SELECT count(*) FROM workflow.workflows w
+		JOIN (SELECT workflow_id, run_id, count(*) n, min(event_id) lo, max(event_id) hi
+				FROM workflow.history GROUP BY 1, 2) h USING (workflow_id, run_id)
+		WHERE NOT (h.lo = 1 AND h.hi = h.n AND h.hi = w.last_event_id)")" = 0
+check "each step of each four-step run completed exactly once" \
+	test "$(val 0 "SELECT count(*) FROM (SELECT workflow_id, data->>'seq' FROM workflow.history
+		WHERE event_type = 'ActivityCompleted' AND workflow_id LIKE 'steps-%' GROUP BY 1, 2
+		HAVING count(*) <> 1) d") $(val 0 "SELECT count(*) FROM workflow.history
+		WHERE event_type = 'ActivityCompleted' AND workflow_id LIKE 'steps-%'")" = "0 $((RUNS * 4))"
+check "no task left behind" test "$(val 0 "SELECT count(*) FROM workflow.tasks")" = 0
+
+# Where each workflow's rows are: on each worker node, the workflow_ids
+# of the rows in that node's own shards of every table.
+rows_on_node() {
+	val "$1" "SELECT string_agg(format('SELECT DISTINCT workflow_id FROM workflow.%I', s.rel), ' UNION ')
+		FROM (SELECT (parse_ident(logicalrelid::text))[2] || '_' || shardid AS rel
+				FROM pg_dist_shard JOIN pg_dist_placement USING (shardid)
+				WHERE logicalrelid::text IN ('workflow.workflows', 'workflow.history', 'workflow.state',
+					'workflow.tasks', 'workflow.timers', 'workflow.signals')
+				AND groupid = (SELECT groupid FROM pg_dist_local_group)) s" >"$LOGDIR/query$1.sql"
+	val "$1" "$(cat "$LOGDIR/query$1.sql")" | sort -u
+}
+rows_on_node 1 >"$LOGDIR/ids1"
+rows_on_node 2 >"$LOGDIR/ids2"
+check "each workflow's rows are on one node ($(wc -l <"$LOGDIR/ids1") + $(wc -l <"$LOGDIR/ids2") ids)" \
+	test "$(comm -12 "$LOGDIR/ids1" "$LOGDIR/ids2" | wc -l) $(cat "$LOGDIR/ids1" "$LOGDIR/ids2" | wc -l)" = "0 $((RUNS + 4))"
+check "the node of every run's shard holds its rows (get_shard_id_for_distribution_column)" \
+	test "$(val 0 "SELECT count(*) FROM workflow.workflows w
+		JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('workflow.workflows', w.workflow_id)
+		JOIN pg_dist_node n USING (groupid)
+		WHERE n.nodeport <> CASE WHEN w.workflow_id IN ($(sed "s/.*/'&'/" "$LOGDIR/ids1" | paste -sd, -))
+			THEN $((PORT0 + 1)) ELSE $((PORT0 + 2)) END")" = 0
+check "both workers completed tasks" \
+	test "$(val 0 "SELECT count(DISTINCT split_part(data->>'worker_id', ':', 2)) >= 2 FROM workflow.history
+		WHERE event_type = 'ActivityStarted'")" = t
