@@ -77,15 +77,15 @@ ifeq ($(PGXS),)
 # No server headers yet (a fresh machine).  "make" alone never installs
 # packages: "make deps" does, and the targets that run a cluster call it
 # first, then start again with the headers in place.
-.PHONY: all install installcheck deps test demo bench
-all install installcheck $(if $(WF_AFTER_DEPS),test demo bench):
+.PHONY: all install installcheck deps test demo bench test-citus
+all install installcheck $(if $(WF_AFTER_DEPS),test demo bench test-citus):
 	@echo "$(PG_CONFIG) --pgxs finds no PGXS: install the server headers with 'make deps'" \
 		"(tools/deps.sh), or set PG_CONFIG to a server's pg_config" >&2
 	@exit 1
 deps:
 	./tools/deps.sh
 ifeq ($(WF_AFTER_DEPS),)
-test demo bench: deps
+test demo bench test-citus: deps
 	$(MAKE) $@ WF_AFTER_DEPS=1
 endif
 else
@@ -196,6 +196,25 @@ bench: deps
 	$(MAKE) all
 	$(MAKE) install
 	PG_CONFIG='$(PG_CONFIG)' ./tools/bench.sh
+
+# As root, not part of "make test": the extension on a three-node Citus
+# cluster (doc/citus.md, test/citus/run.sh).  Citus is not packaged for
+# Debian: if it is not installed for $(PG_CONFIG), it is built and
+# installed from ../shared/citus (the Citus 13.2.2 source and build.sh).
+CITUS_SRC ?= $(abspath $(CURDIR)/../shared/citus)
+.PHONY: test-citus
+test-citus: deps
+	$(MAKE) all
+	$(MAKE) install
+	@if [ ! -f "$$('$(PG_CONFIG)' --pkglibdir)/citus.so" ]; then \
+		if [ ! -x '$(CITUS_SRC)/build.sh' ]; then \
+			echo "test-citus: Citus is not installed and $(CITUS_SRC)/build.sh is missing" \
+				"(set CITUS_SRC to the folder with citus-13.2.2.tar.gz and build.sh)" >&2; \
+			exit 1; \
+		fi; \
+		PG_CONFIG="$$(command -v '$(PG_CONFIG)')" '$(CITUS_SRC)/build.sh' /tmp/citus-build || exit; \
+	fi
+	PG_CONFIG='$(PG_CONFIG)' ./test/citus/run.sh
 endif
 
 # As root: "make test" on each PostgreSQL major of PG_VERSIONS, 15 on this
