@@ -742,6 +742,35 @@ COMMENT ON FUNCTION workflow.check_replay(text, integer) IS
 ALTER TABLE workflow.tasks DROP CONSTRAINT tasks_pkey;
 ALTER TABLE workflow.tasks ADD CONSTRAINT tasks_pkey PRIMARY KEY (task_id, workflow_id);
 
+/*
+ * Reports that name their task's run (doc/citus.md): the same functions
+ * with the workflow_id the claim returned as last argument.  On Citus the
+ * task is then read on its run's shard only, not on every shard; on one
+ * node it only narrows the lookup.  A workflow_id that is not the task's
+ * makes the report stale (WF010), as an unknown task id does.
+ */
+CREATE FUNCTION workflow.complete_activity(task_id bigint, result jsonb, workflow_id text)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_activity';
+COMMENT ON FUNCTION workflow.complete_activity(bigint, jsonb, text) IS
+	'For workers: report a claimed task of run workflow_id completed, with its result.';
+CREATE FUNCTION workflow.complete_and_claim(task_id bigint, result jsonb, queue text,
+											worker_id text, max_tasks integer, workflow_id text)
+	RETURNS TABLE (task_id bigint, activity_id text, workflow_id text, run_id uuid, queue text,
+				   activity text, input jsonb, attempt integer, lease_expires_at timestamptz,
+				   heartbeat_timeout interval, start_to_close_timeout interval, producer name)
+	LANGUAGE c AS 'MODULE_PATHNAME', 'wf_complete_and_claim';
+COMMENT ON FUNCTION workflow.complete_and_claim(bigint, jsonb, text, text, integer, text) IS
+	'For workers: complete a task of run workflow_id and claim the next ones in one call.';
+CREATE FUNCTION workflow.fail_activity(task_id bigint, error text, retryable boolean,
+									   details jsonb, workflow_id text)
+	RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'wf_fail_activity';
+COMMENT ON FUNCTION workflow.fail_activity(bigint, text, boolean, jsonb, text) IS
+	'For workers: report a claimed task of run workflow_id failed; retried by its policy when retryable.';
+CREATE FUNCTION workflow.heartbeat_activity(task_id bigint, details jsonb, workflow_id text)
+	RETURNS boolean LANGUAGE c AS 'MODULE_PATHNAME', 'wf_heartbeat_activity';
+COMMENT ON FUNCTION workflow.heartbeat_activity(bigint, jsonb, text) IS
+	'For workers: extend the lease of a claimed task of run workflow_id; true when the workflow asks it to stop.';
+
 CREATE FUNCTION workflow.distribute(shard_count integer DEFAULT 32)
 	RETURNS void LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp

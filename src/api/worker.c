@@ -33,6 +33,22 @@ worker_arg(FunctionCallInfo fcinfo, int argno)
 	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
+/*
+ * The workflow_id of a report's task: the optional last argument of the
+ * overloads that take it (argno), NULL when not given or NULL.
+ */
+static char *
+run_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *workflow_id;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	workflow_id = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	wf_check_text(workflow_id, "workflow_id", WF_MAX_PAYLOAD);
+	return workflow_id;
+}
+
 /* workflow.claim_activities(queue, worker_id, max_tasks) */
 Datum
 wf_claim_activities(PG_FUNCTION_ARGS)
@@ -54,24 +70,25 @@ wf_claim_activities(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* workflow.complete_activity(task_id, result) */
+/* workflow.complete_activity(task_id, result[, workflow_id]) */
 Datum
 wf_complete_activity(PG_FUNCTION_ARGS)
 {
 	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *result = wf_jsonb_arg(fcinfo, 1, NULL);
+	char	   *workflow_id = run_arg(fcinfo, 2);
 	WfInternal	save;
 	Oid			caller;
 
 	caller = wf_api_enter(&save, "workflow.complete_activity()");
 	wf_check_payload(result, "activity result");
-	wf_complete_task(task_id, result, caller);
+	wf_complete_task(task_id, workflow_id, result, caller);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();
 }
 
 /*
- * workflow.complete_and_claim(task_id, result, queue, worker_id, max_tasks):
+ * workflow.complete_and_claim(task_id, result, queue, worker_id, max_tasks[, workflow_id]):
  * complete_activity, then claim_activities, in one call and one commit --
  * the run is advanced before the claim, so the next task its step creates
  * is handed to the worker that finished it (eager dispatch).
@@ -84,6 +101,7 @@ wf_complete_and_claim(PG_FUNCTION_ARGS)
 	char	   *queue = wf_text_arg(fcinfo, 2, "queue");
 	char	   *worker = worker_arg(fcinfo, 3);
 	int32		max_tasks = wf_int32_arg(fcinfo, 4, "max_tasks");
+	char	   *workflow_id = run_arg(fcinfo, 5);
 	WfInternal	save;
 	Oid			caller;
 
@@ -91,14 +109,14 @@ wf_complete_and_claim(PG_FUNCTION_ARGS)
 	wf_check_payload(result, "activity result");
 	wf_check_claim_args(queue, worker, max_tasks);
 	InitMaterializedSRF(fcinfo, 0);
-	wf_complete_task(task_id, result, caller);
+	wf_complete_task(task_id, workflow_id, result, caller);
 	wf_api_settle();
 	wf_claim_tasks((ReturnSetInfo *) fcinfo->resultinfo, caller, queue, worker, max_tasks);
 	wf_api_leave(&save);
 	return (Datum) 0;
 }
 
-/* workflow.fail_activity(task_id, error, retryable, details) */
+/* workflow.fail_activity(task_id, error, retryable, details[, workflow_id]) */
 Datum
 wf_fail_activity(PG_FUNCTION_ARGS)
 {
@@ -106,19 +124,20 @@ wf_fail_activity(PG_FUNCTION_ARGS)
 	char	   *error = wf_text_arg(fcinfo, 1, "error");
 	bool		retryable = wf_bool_arg(fcinfo, 2, "retryable");
 	Jsonb	   *details = wf_jsonb_arg(fcinfo, 3, NULL);
+	char	   *workflow_id = run_arg(fcinfo, 4);
 	WfInternal	save;
 	Oid			caller;
 
 	caller = wf_api_enter(&save, "workflow.fail_activity()");
 	wf_check_payload(details, "failure details");
 	wf_check_text(error, "error message", WF_MAX_PAYLOAD);
-	wf_fail_task(task_id, error, retryable, details, caller);
+	wf_fail_task(task_id, workflow_id, error, retryable, details, caller);
 	wf_api_leave(&save);
 	PG_RETURN_VOID();
 }
 
 /*
- * workflow.heartbeat_activity(task_id, details): extend the lease; true
+ * workflow.heartbeat_activity(task_id, details[, workflow_id]): extend the lease; true
  * when the workflow asks the activity to stop.
  */
 Datum
@@ -126,13 +145,14 @@ wf_heartbeat_activity(PG_FUNCTION_ARGS)
 {
 	int64		task_id = wf_int64_arg(fcinfo, 0, "task_id");
 	Jsonb	   *details = wf_jsonb_arg(fcinfo, 1, NULL);
+	char	   *workflow_id = run_arg(fcinfo, 2);
 	WfInternal	save;
 	Oid			caller;
 	bool		cancel;
 
 	caller = wf_api_enter(&save, "workflow.heartbeat_activity()");
 	wf_check_payload(details, "heartbeat details");
-	cancel = wf_heartbeat_task(task_id, details, caller);
+	cancel = wf_heartbeat_task(task_id, workflow_id, details, caller);
 	wf_api_leave(&save);
 	PG_RETURN_BOOL(cancel);
 }

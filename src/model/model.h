@@ -102,10 +102,10 @@ extern void wf_withdraw_tasks(WfRun *run, int seq, bool all);
 extern void wf_check_claim_args(const char *queue, const char *worker, int32 max_tasks);
 extern void wf_claim_tasks(ReturnSetInfo *rsinfo, Oid caller, const char *queue,
 						   const char *worker, int32 max_tasks);
-extern void wf_complete_task(int64 task_id, Jsonb *result, Oid caller);
-extern void wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details,
+extern void wf_complete_task(int64 task_id, const char *workflow_id, Jsonb *result, Oid caller);
+extern void wf_fail_task(int64 task_id, const char *workflow_id, const char *error, bool retryable, Jsonb *details,
 						 Oid caller);
-extern bool wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller);
+extern bool wf_heartbeat_task(int64 task_id, const char *workflow_id, Jsonb *details, Oid caller);
 extern void wf_change_queue_grant(const char *queue, Oid role, const char *privilege,
 								  Oid caller, bool grant);
 extern List *wf_due_reports(TimestampTz now, int batch);

@@ -555,6 +555,16 @@ read_task(int64 task_id, const char *workflow_id, TaskLock lock)
 	return t;
 }
 
+/*
+ * A report's first, unlocked read of its task: on the run's shard when the
+ * report names the run (workflow_id not NULL), else by task id alone.
+ */
+static WfTask *
+first_read(int64 task_id, const char *workflow_id)
+{
+	return read_task(task_id, workflow_id, workflow_id ? TASK_PEEK : TASK_PEEK_ANY);
+}
+
 /* The error for a report about a task this worker no longer holds. */
 static void
 stale_task_error(int64 task_id, const char *why)
@@ -579,9 +589,10 @@ stale_task_error(int64 task_id, const char *why)
  * for the report to be deferred.
  */
 static WfTask *
-lock_reported_task(int64 task_id, Oid caller, WfRun **run_out, bool *held)
+lock_reported_task(int64 task_id, const char *workflow_id, Oid caller, WfRun **run_out,
+				   bool *held)
 {
-	WfTask	   *t = read_task(task_id, NULL, TASK_PEEK_ANY);
+	WfTask	   *t = first_read(task_id, workflow_id);
 	WfTask	   *locked;
 	WfRun	   *run;
 
@@ -723,11 +734,11 @@ record_completion(WfRun *run, WfTask *t, Jsonb *result)
 
 /* Record the completion of a task this worker holds; the run goes on. */
 void
-wf_complete_task(int64 task_id, Jsonb *result, Oid caller)
+wf_complete_task(int64 task_id, const char *workflow_id, Jsonb *result, Oid caller)
 {
 	WfRun	   *run = NULL;
 	bool		held;
-	WfTask	   *t = lock_reported_task(task_id, caller, &run, &held);
+	WfTask	   *t = lock_reported_task(task_id, workflow_id, caller, &run, &held);
 
 	if (held)
 		defer_report(t, true, result, NULL, true, NULL);
@@ -818,11 +829,12 @@ attempt_failed(WfRun *run, WfTask *t, WfEventType event_type, const char *error,
 
 /* Record a failed attempt of a task this worker holds: retried, or failed for good. */
 void
-wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details, Oid caller)
+wf_fail_task(int64 task_id, const char *workflow_id, const char *error, bool retryable,
+			 Jsonb *details, Oid caller)
 {
 	WfRun	   *run = NULL;
 	bool		held;
-	WfTask	   *t = lock_reported_task(task_id, caller, &run, &held);
+	WfTask	   *t = lock_reported_task(task_id, workflow_id, caller, &run, &held);
 
 	if (held)
 		defer_report(t, false, NULL, error, retryable, details);
@@ -835,13 +847,13 @@ wf_fail_task(int64 task_id, const char *error, bool retryable, Jsonb *details, O
  * asks the activity to stop.
  */
 bool
-wf_heartbeat_task(int64 task_id, Jsonb *details, Oid caller)
+wf_heartbeat_task(int64 task_id, const char *workflow_id, Jsonb *details, Oid caller)
 {
 	Oid			types[6] = {INT8OID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', details ? ' ' : 'n', ' ', ' ', ' ', ' '};
-	WfTask	   *t = read_task(task_id, NULL, TASK_PEEK_ANY);
+	WfTask	   *t = first_read(task_id, workflow_id);
 	bool		isnull;
 
 	if (t == NULL || !t->running)
