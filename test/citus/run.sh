@@ -141,12 +141,16 @@ for _ in $(seq 1 $((WAIT * 2))); do
 done
 finished=$(date +%s.%N)
 check "every run closed (open: $open)" test "$open" = 0
-# Not a check: the rate, and each node's share (by the worker connected to it).
+# Not a check: the rate, and each node's share (the completions of the
+# worker connected to it).
 val 0 "SELECT format('   %s activity tasks in %s s from the first start: %s tasks/s; by worker: %s',
 		sum(n), round($finished - $started, 1), round(sum(n) / ($finished - $started), 0),
 		string_agg(w || ' ' || n, ', ' ORDER BY w))
-	FROM (SELECT data->>'worker_id' w, count(*) n FROM workflow.history
-		  WHERE event_type = 'ActivityCompleted' GROUP BY 1) c"
+	FROM (SELECT s.data->>'worker_id' w, count(*) n
+			FROM workflow.history c JOIN workflow.history s
+			  ON s.workflow_id = c.workflow_id AND s.run_id = c.run_id
+			 AND s.event_type = 'ActivityStarted' AND s.data->'task_id' = c.data->'task_id'
+		   WHERE c.event_type = 'ActivityCompleted' GROUP BY 1) c"
 check "$RUNS four-step workflows completed" \
 	test "$(val 0 "SELECT count(*) FROM workflow.workflows WHERE workflow_type = 'four_steps' AND status = 'completed'")" = "$RUNS"
 check "seed saga: order-1, 2, 4 completed, order-3 compensated" \
