@@ -366,6 +366,59 @@ for mode in none concurrency rate none_after; do
 	claimed=$(q "SELECT count(*) FROM workflow.tasks WHERE queue = 'cq_$mode' AND status = 'running'")
 	emit "BENCH $(python3 -c "import json; t=float('$tps' or 0); n=$CLAIM_TASKS // 8 // $BATCH * 8; print(json.dumps({'scenario': 'claim_$mode', 'claims_per_s': round(t * $claimed / n, 1) if n else None, 'claimed': $claimed}))")"
 done
+# The claimed tasks are never reported: end their runs, so that their
+# timeouts and retries do not load the scenarios after this one.
+q "SELECT workflow.terminate_workflow(workflow_id) FROM workflow.workflows
+   WHERE workflow_type = 'bench_claim_one' AND closed_at IS NULL" >/dev/null
+
+# ---------------------------------------------------------------------
+# 3d. Steps driven by pgbench (issue 17's independent check)
+# ---------------------------------------------------------------------
+# A four-step saga whose steps share one queue, so that any client can
+# take any step.  8 pgbench clients step $WORKFLOWS of them, first claim
+# then complete in two transactions per step, then (on as many new runs)
+# claim $BATCH and complete them in one statement.  Each client stops at
+# 80% of the steps, so that the queue never runs dry.  The tasks table is
+# vacuumed first: the dead index entries earlier scenarios left at the head
+# of the ready index would otherwise be walked by every claim.
+log "3d. pgbench-driven steps: claim + complete (two transactions), claim $BATCH + complete $BATCH (one statement)"
+q "SELECT workflow.register_saga('bench_steps4', '[{\"activity\": \"S1\", \"queue\": \"bsteps\"},
+   {\"activity\": \"S2\", \"queue\": \"bsteps\"}, {\"activity\": \"S3\", \"queue\": \"bsteps\"},
+   {\"activity\": \"S4\", \"queue\": \"bsteps\"}]')" >/dev/null
+cat >"$WORK/steps_two.sql" <<'SQL'
+SELECT COALESCE((SELECT task_id FROM workflow.claim_activities('bsteps', 'bench', 1)), 0) AS task_id \gset
+\if :task_id
+SELECT workflow.complete_activity(:task_id, '{}');
+\endif
+SQL
+echo "SELECT count(workflow.complete_activity(task_id, '{}')) FROM workflow.claim_activities('bsteps', 'bench', $BATCH);" \
+	>"$WORK/steps_batch.sql"
+for mode in two batch; do
+	per=$([[ $mode == two ]] && echo 1 || echo "$BATCH")
+	q "SELECT count(workflow.start_workflow('bench_steps4', '{}'::jsonb)) FROM generate_series(1, $WORKFLOWS)" >/dev/null
+	q "VACUUM workflow.tasks" >/dev/null
+	q "CHECKPOINT" >/dev/null
+	txs=$((WORKFLOWS * 4 * 8 / 10 / 8 / per))
+	load_note "before steps_$mode"
+	pgss_reset
+	cpu_begin
+	t0=$(date +%s.%N)
+	out=$(
+		cd "$WORK"
+		TIMEFORMAT='PGBENCH_CPU %U %S'
+		{ time "$PG_BINDIR/pgbench" -n -M prepared -c 8 -j 2 -t "$txs" -f "$WORK/steps_$mode.sql" 2>&1; } 2>&1
+	)
+	t1=$(date +%s.%N)
+	cpu_end "steps_$mode" "$(awk '/^PGBENCH_CPU/ { print $2 + $3 }' <<<"$out")"
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -1)
+	steps=$(q "SELECT count(*) FROM workflow.history h JOIN workflow.workflows w USING (workflow_id, run_id)
+	           WHERE w.workflow_type = 'bench_steps4' AND h.event_type = 'ActivityCompleted'")
+	q "SELECT workflow.terminate_workflow(workflow_id) FROM workflow.workflows
+	   WHERE workflow_type = 'bench_steps4' AND closed_at IS NULL" >/dev/null
+	emit "BENCH $(python3 -c "import json; w=$t1-$t0; s=$steps-${STEPS_BEFORE:-0}; print(json.dumps({'scenario': 'steps_$mode', 'per_tx': $per, 'steps': s, 'seconds': round(w, 3), 'steps_per_s': round(s / w, 1), 'pgbench_tps': float('$tps' or 0)}))")"
+	STEPS_BEFORE=$steps
+	pgss_dump "3d. steps_$mode"
+done
 
 # ---------------------------------------------------------------------
 # 4. Steady state
@@ -513,7 +566,7 @@ def cpu_row(name, units, unit_name):
     per = cpu_per(name, units)
     if per is not None:
         row("", f"server CPU per {unit_name} (interference-robust)", per, "ms",
-            ratio(per, cpu_tx) if name.startswith(("baseline", "start", "throughput", "steady")) else None)
+            ratio(per, cpu_tx) if name.startswith(("baseline", "start", "throughput", "steady", "steps")) else None)
     others = c.get("other_processes_cpu_s")
     avail = c["cores"] * c["wall_s"]
     row("", "CPU s: server; client; other processes; machine busy / available",
@@ -599,6 +652,15 @@ row("", "claims/s with max_concurrency (not binding), ratio to no limit",
     g("claim_concurrency", "claims_per_s"), "tasks/s", ratio(g("claim_concurrency", "claims_per_s"), cn))
 row("", "claims/s with rate_limit (not binding), ratio to no limit",
     g("claim_rate", "claims_per_s"), "tasks/s", ratio(g("claim_rate", "claims_per_s"), cn))
+
+for mode, label, goal in (("two", "claim then complete, two transactions per step", 0.45),
+                          ("batch", f"claim {g('throughput','batch')} + complete them in one statement", 1.2)):
+    st = runs.get("steps_" + mode)
+    if not st:
+        continue
+    row("3d pgbench" if mode == "two" else "", f"{label}, 8 clients, steps/s", st["steps_per_s"], "steps/s",
+        ratio(st["steps_per_s"], b8), f">= {goal:.2f}x TPS", st["steps_per_s"] / b8 >= goal if b8 else None)
+    cpu_row("steps_" + mode, st.get("steps"), "step")
 
 te = runs.get("throughput_eager", {})
 if te:

@@ -89,6 +89,13 @@ result_line() {
 	echo "${line:-no result line (build or setup failed; see $log)}"
 }
 
+# Which tests failed and how, from a make test log: the runner's FAILED
+# lines and the first diagnostics (CI shows only this script's output).
+failure_lines() {
+	grep -E '^[a-z]+: FAILED |^not ok|^#[[:space:]]+(Failed test|at |got|expected)|^[+-][^+-]' "$1" |
+		head -n 60 || true
+}
+
 fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 # Pass the test selection and timeouts on.
@@ -208,6 +215,7 @@ main() {
 		note "$major: ${RESULT[$major]} ($(fmt_time "${WALL[$major]}"))"
 		if ((STATUS[$major] != 0)); then
 			grep -E '^(== |run: |make(\[[0-9]+\])?: \*\*\*)|error:' "$LOGS/$major.log" | tail -n 20 || true
+			failure_lines "$LOGS/$major.log"
 		fi
 	done
 

@@ -185,12 +185,10 @@ parse_cron(const char *expr, const char *spec, WfCron *cron)
 	int			n = 0;
 	uint64		dow;
 
-	for (tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
-	{
-		if (n == 5)
-			bad_spec(spec, "A cron spec has five fields.");
+	for (tok = strtok_r(copy, " \t\n", &save); tok && n < 5; tok = strtok_r(NULL, " \t\n", &save))
 		fields[n++] = tok;
-	}
+	if (tok != NULL)
+		bad_spec(spec, "A cron spec has five fields, not more.");
 	if (n != 5)
 		bad_spec(spec, psprintf("A cron spec has five fields, not %d.", n));
 	cron->minutes = parse_field(fields[0], &cron_fields[0], spec);
