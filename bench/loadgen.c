@@ -657,9 +657,9 @@ eager_chain(Worker *w, int q, const char *task0, const char *wfid0, const char *
 
 		t0 = wf_mono_us();
 		if (next < 0)
-			r = wf_complete(w->conn, task, EMPTY_RESULT);
+			r = wf_complete(w->conn, task, EMPTY_RESULT, wfid);
 		else
-			r = wf_complete_and_claim(w->conn, task, EMPTY_RESULT,
+			r = wf_complete_and_claim(w->conn, task, EMPTY_RESULT, wfid,
 									  opt.queues[next], w->worker_id, 1);
 		t1 = wf_mono_us();
 		ok = PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -710,7 +710,7 @@ complete_tasks(Worker *w, int k, PGresult *r)
 		for (i = 0; i < rows; i++)
 		{
 			wf_read_task(r, i, &t);
-			if (!wf_send_complete(w->conn, t.task_id, EMPTY_RESULT) ||
+			if (!wf_send_complete(w->conn, t.task_id, EMPTY_RESULT, t.workflow_id) ||
 				!PQpipelineSync(w->conn))
 				die("send complete: %s", PQerrorMessage(w->conn));
 		}
@@ -751,7 +751,7 @@ complete_tasks(Worker *w, int k, PGresult *r)
 		bool		ok = true;
 
 		wf_read_task(r, i, &t);
-		cr = wf_complete(w->conn, t.task_id, EMPTY_RESULT);
+		cr = wf_complete(w->conn, t.task_id, EMPTY_RESULT, t.workflow_id);
 		t1 = wf_mono_us();
 		if (PQresultStatus(cr) != PGRES_TUPLES_OK)
 		{
@@ -1844,7 +1844,7 @@ scenario_scale(void)
 				if (i >= opt.warmup)
 					lat_add(&cl, (b - a) / 1000.0);
 				a = wf_mono_us();
-				r = wf_complete(m, task, EMPTY_RESULT);
+				r = wf_complete(m, task, EMPTY_RESULT, NULL);
 				b = wf_mono_us();
 				if (PQresultStatus(r) != PGRES_TUPLES_OK)
 					die("complete_activity: %s", PQerrorMessage(m));
@@ -1951,7 +1951,7 @@ scenario_history(void)
 		wf_read_task(r, 0, &t);
 		snprintf(task, sizeof(task), "%s", t.task_id);
 		PQclear(r);
-		r = wf_complete(m, task, EMPTY_RESULT);
+		r = wf_complete(m, task, EMPTY_RESULT, NULL);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			die("complete_activity: %s", PQerrorMessage(m));
 		PQclear(r);
@@ -2001,7 +2001,7 @@ scenario_history(void)
 			wf_read_task(r, 0, &t);
 			snprintf(task, sizeof(task), "%s", t.task_id);
 			PQclear(r);
-			r = wf_complete(m, task, EMPTY_RESULT);
+			r = wf_complete(m, task, EMPTY_RESULT, NULL);
 			c = wf_mono_us();
 			if (PQresultStatus(r) != PGRES_TUPLES_OK)
 				die("complete_activity: %s", PQerrorMessage(m));

@@ -41,12 +41,18 @@ enum
 	COL_LEASE_LEFT
 };
 
-/* A prepared statement of the protocol. */
+/*
+ * A prepared statement of the protocol.  A report also has a routed form,
+ * the overload that names the task's run (workflow_id as one more, last,
+ * parameter): on Citus its first read is then on the run's shard alone.
+ * An extension without that overload is served the plain form.
+ */
 typedef struct WfStatementDef
 {
 	const char *name;
 	const char *sql;
 	int			nparams;
+	const char *routed_sql;		/* NULL: the statement has no routed form */
 } WfStatementDef;
 
 static const WfStatementDef statements[WF_NUM_STATEMENTS] = {
@@ -59,25 +65,40 @@ static const WfStatementDef statements[WF_NUM_STATEMENTS] = {
 	[WF_COMPLETE] = {
 		"wf_complete",
 		"SELECT workflow.complete_activity($1::bigint, $2::jsonb)",
-		2
+		2,
+		"SELECT workflow.complete_activity($1::bigint, $2::jsonb, $3::text)"
 	},
 	[WF_COMPLETE_CLAIM] = {
 		"wf_complete_claim",
 		"SELECT " WF_TASK_COLUMNS
 		" FROM workflow.complete_and_claim($1::bigint, $2::jsonb, $3::text, $4::text, $5::int)",
-		5
+		5,
+		"SELECT " WF_TASK_COLUMNS
+		" FROM workflow.complete_and_claim($1::bigint, $2::jsonb, $3::text, $4::text, $5::int, $6::text)"
 	},
 	[WF_FAIL] = {
 		"wf_fail",
 		"SELECT workflow.fail_activity($1::bigint, $2::text, $3::boolean, $4::jsonb)",
-		4
+		4,
+		"SELECT workflow.fail_activity($1::bigint, $2::text, $3::boolean, $4::jsonb, $5::text)"
 	},
 	[WF_HEARTBEAT] = {
 		"wf_heartbeat",
 		"SELECT workflow.heartbeat_activity($1::bigint, $2::jsonb)",
-		2
+		2,
+		"SELECT workflow.heartbeat_activity($1::bigint, $2::jsonb, $3::text)"
 	},
 };
+
+/*
+ * Which form of each statement was prepared last: true when the routed
+ * form, which takes the workflow_id.  A program's connections all go to
+ * one extension (a worker has one; the load generator's share a server).
+ * A NULL workflow_id sent to the routed form names no run, as the plain
+ * form does.
+ */
+static bool prepared_routed[WF_NUM_STATEMENTS];
+
 
 /* The name a statement is prepared under (for messages). */
 const char *
@@ -86,22 +107,57 @@ wf_statement_name(WfStatement stmt)
 	return statements[stmt].name;
 }
 
-/* Prepare one statement on conn; the caller checks and clears the result. */
+/*
+ * Prepare one statement on conn, its routed form when it has one and the
+ * server knows the overload (else, SQLSTATE 42883, the plain form); the
+ * caller checks and clears the result.
+ */
 PGresult *
 wf_prepare(PGconn *conn, WfStatement stmt)
 {
 	const WfStatementDef *def = &statements[stmt];
+	PGresult   *res;
+	const char *state;
 
+	prepared_routed[stmt] = false;
+	if (def->routed_sql == NULL)
+		return PQprepare(conn, def->name, def->sql, def->nparams, NULL);
+	res = PQprepare(conn, def->name, def->routed_sql, def->nparams + 1, NULL);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+	{
+		prepared_routed[stmt] = true;
+		return res;
+	}
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state == NULL || strcmp(state, WF_SQLSTATE_UNDEFINED_FUNCTION) != 0)
+		return res;
+	PQclear(res);
 	return PQprepare(conn, def->name, def->sql, def->nparams, NULL);
+}
+
+/* Whether stmt was prepared in its routed form (the workflow_id passed). */
+bool
+wf_prepared_routed(WfStatement stmt)
+{
+	return prepared_routed[stmt];
+}
+
+/*
+ * The number of parameters a call of the prepared stmt sends: a report's
+ * params hold the workflow_id last, sent only to the routed form.
+ */
+static int
+statement_nparams(WfStatement stmt)
+{
+	return statements[stmt].nparams + (prepared_routed[stmt] ? 1 : 0);
 }
 
 /* Run a prepared statement of the protocol with text parameters. */
 static PGresult *
 exec_statement(PGconn *conn, WfStatement stmt, const char *const *params)
 {
-	const WfStatementDef *def = &statements[stmt];
-
-	return PQexecPrepared(conn, def->name, def->nparams, params, NULL, NULL, 0);
+	return PQexecPrepared(conn, statements[stmt].name, statement_nparams(stmt),
+						  params, NULL, NULL, 0);
 }
 
 /* Claim up to max_tasks tasks of a queue for worker_id. */
@@ -116,56 +172,68 @@ wf_claim(PGconn *conn, const char *queue, const char *worker_id,
 	return exec_statement(conn, WF_CLAIM, params);
 }
 
-/* Complete a task with its result (JSON text). */
+/* Complete a task of run workflow_id with its result (JSON text). */
 PGresult *
-wf_complete(PGconn *conn, const char *task_id, const char *result)
+wf_complete(PGconn *conn, const char *task_id, const char *result,
+			const char *workflow_id)
 {
-	const char *params[2] = {task_id, result};
+	const char *params[3] = {task_id, result, workflow_id};
 
 	return exec_statement(conn, WF_COMPLETE, params);
 }
 
 /* Send a completion without waiting for it (pipeline mode); false on error. */
 bool
-wf_send_complete(PGconn *conn, const char *task_id, const char *result)
+wf_send_complete(PGconn *conn, const char *task_id, const char *result,
+				 const char *workflow_id)
 {
-	const WfStatementDef *def = &statements[WF_COMPLETE];
-	const char *params[2] = {task_id, result};
+	const char *params[3] = {task_id, result, workflow_id};
 
-	return PQsendQueryPrepared(conn, def->name, def->nparams, params,
+	return PQsendQueryPrepared(conn, statements[WF_COMPLETE].name,
+							   statement_nparams(WF_COMPLETE), params,
 							   NULL, NULL, 0) != 0;
 }
 
 /*
- * Complete a task and, in the same transaction, claim up to max_tasks
- * tasks of queue for worker_id (the rows read as wf_claim's).
+ * Complete a task of run workflow_id and, in the same transaction, claim
+ * up to max_tasks tasks of queue for worker_id (the rows read as
+ * wf_claim's).
  */
 PGresult *
 wf_complete_and_claim(PGconn *conn, const char *task_id, const char *result,
-					  const char *queue, const char *worker_id, int max_tasks)
+					  const char *workflow_id, const char *queue,
+					  const char *worker_id, int max_tasks)
 {
 	char		nbuf[16];
-	const char *params[5] = {task_id, result, queue, worker_id, nbuf};
+	const char *params[6] = {task_id, result, queue, worker_id, nbuf, workflow_id};
 
 	snprintf(nbuf, sizeof(nbuf), "%d", max_tasks);
 	return exec_statement(conn, WF_COMPLETE_CLAIM, params);
 }
 
-/* Fail a task: error message, retryable or not, details (JSON text). */
+/*
+ * Fail a task of run workflow_id: error message, retryable or not,
+ * details (JSON text).
+ */
 PGresult *
 wf_fail(PGconn *conn, const char *task_id, const char *error,
-		bool retryable, const char *details)
+		bool retryable, const char *details, const char *workflow_id)
 {
-	const char *params[4] = {task_id, error, retryable ? "true" : "false", details};
+	const char *params[5] = {task_id, error, retryable ? "true" : "false", details,
+	workflow_id};
 
 	return exec_statement(conn, WF_FAIL, params);
 }
 
-/* Extend a running task's lease; details (JSON text) may be NULL. */
+/*
+ * Extend the lease of a running task of run workflow_id; details (JSON
+ * text) may be NULL.
+ */
 PGresult *
-wf_heartbeat(PGconn *conn, const char *task_id, const char *details)
+wf_heartbeat(PGconn *conn, const char *task_id, const char *details,
+			 const char *workflow_id)
 {
-	const char *params[2] = {task_id, details};
+	const char *params[3] = {task_id, details, workflow_id};
 
 	return exec_statement(conn, WF_HEARTBEAT, params);
 }

@@ -80,21 +80,24 @@ typedef enum WfResult
 /* statements */
 extern const char *wf_statement_name(WfStatement stmt);
 extern PGresult *wf_prepare(PGconn *conn, WfStatement stmt);
+extern bool wf_prepared_routed(WfStatement stmt);
 
 /* calls (on statements prepared with wf_prepare) */
 extern PGresult *wf_claim(PGconn *conn, const char *queue,
 						  const char *worker_id, int max_tasks);
 extern PGresult *wf_complete(PGconn *conn, const char *task_id,
-							 const char *result);
+							 const char *result, const char *workflow_id);
 extern bool wf_send_complete(PGconn *conn, const char *task_id,
-							 const char *result);
+							 const char *result, const char *workflow_id);
 extern PGresult *wf_complete_and_claim(PGconn *conn, const char *task_id,
-									   const char *result, const char *queue,
-									   const char *worker_id, int max_tasks);
+									   const char *result, const char *workflow_id,
+									   const char *queue, const char *worker_id,
+									   int max_tasks);
 extern PGresult *wf_fail(PGconn *conn, const char *task_id, const char *error,
-						 bool retryable, const char *details);
+						 bool retryable, const char *details,
+						 const char *workflow_id);
 extern PGresult *wf_heartbeat(PGconn *conn, const char *task_id,
-							  const char *details);
+							  const char *details, const char *workflow_id);
 
 /* results */
 extern void wf_read_task(const PGresult *res, int row, WfTask *task);

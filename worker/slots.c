@@ -387,12 +387,14 @@ report_slot(Slot *s)
 	{
 		q = find_queue(s->queue);
 		res = wf_complete_and_claim(conn.pg, s->task_id, s->out.data,
-									s->queue, opt.worker_id, eager);
+									s->workflow_id, s->queue, opt.worker_id,
+									eager);
 	}
 	else if (s->out_kind == OUT_COMPLETE)
-		res = wf_complete(conn.pg, s->task_id, s->out.data);
+		res = wf_complete(conn.pg, s->task_id, s->out.data, s->workflow_id);
 	else
-		res = wf_fail(conn.pg, s->task_id, s->error, s->retryable, s->details);
+		res = wf_fail(conn.pg, s->task_id, s->error, s->retryable, s->details,
+					  s->workflow_id);
 	switch (db_result(res))
 	{
 		case WF_OK:
@@ -467,7 +469,7 @@ heartbeat_slot(Slot *s, double now)
 	char		line[1024];
 
 	s->next_heartbeat = now + s->heartbeat_every;
-	res = wf_heartbeat(conn.pg, s->task_id, NULL);
+	res = wf_heartbeat(conn.pg, s->task_id, NULL, s->workflow_id);
 	switch (db_result(res))
 	{
 		case WF_OK:

@@ -93,10 +93,15 @@ SELECT workflow.register_workflow('four_steps', 'public.four_steps(jsonb)');
 SQL
 
 HANDLER=$REPO/examples/order/handlers/activity.sh
+# A worker's session refuses any statement Citus would run on more than
+# one shard (citus.multi_task_query_log_level = error): its claims are
+# per local shard, and its reports name the task's run (the workflow_id
+# overloads), so each of their reads is routed to the run's shard.
+WORKER_OPTIONS="options='-c citus.multi_task_query_log_level=error'"
 echo "== one workflow-worker per worker node, each serving every queue"
 start_worker() {
 	local n=$1
-	"$WORKER_BIN" -d "host=127.0.0.1 port=$((PORT0 + n)) dbname=${WF_CITUS_DB:-postgres} user=postgres" \
+	"$WORKER_BIN" -d "host=127.0.0.1 port=$((PORT0 + n)) dbname=${WF_CITUS_DB:-postgres} user=postgres $WORKER_OPTIONS" \
 		-q inventory -q payments -q shipping -q notifications -q steps -c 4 -b 10 --poll-interval 1 --worker-id "node$n" \
 		--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
 		--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
@@ -192,6 +197,11 @@ check "the node of every run's shard holds its rows (get_shard_id_for_distributi
 		JOIN pg_dist_node n USING (groupid)
 		WHERE n.nodeport <> CASE WHEN w.workflow_id IN ($(sed "s/.*/'&'/" "$LOGDIR/ids1" | paste -sd, -))
 			THEN $((PORT0 + 1)) ELSE $((PORT0 + 2)) END")" = 0
+check "reports are routed: no worker's statement ran on more than one shard" \
+	test "$(cat "$LOGDIR"/worker*.log | grep -c 'multi-task query about to be executed')" = 0
+check "... which a report naming no run would (its first read visits every shard)" \
+	test "$(val 1 "SET citus.multi_task_query_log_level = error;
+		SELECT workflow.complete_activity(1, '{}')" 2>&1 | grep -c 'multi-task query about to be executed')" = 1
 check "both workers completed tasks" \
 	test "$(val 0 "SELECT string_agg(DISTINCT data->>'worker_id', ' ') FROM workflow.history
 		WHERE event_type = 'ActivityStarted'")" = "node1 node2"

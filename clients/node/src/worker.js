@@ -50,6 +50,7 @@ export class Worker {
     if (o.activities) this.activity(o.activities);
 
     this.conn = null;          // the connected pg.Client, null while away
+    this.routed = false;       // reports name the task's run (the server has those overloads)
     this.inflight = new Map(); // task_id -> running task
     this.stopping = false;
     this.hurry = false;        // a second signal: skip the rest of the grace period
@@ -181,6 +182,12 @@ export class Worker {
     try {
       await c.connect();
       for (const q of this.queues) await this.exec(c, `LISTEN ${c.escapeIdentifier(q)}`);
+      // Reports name their task's run (the overloads with workflow_id last: on a
+      // Citus cluster their first read is on the run's shard), when the server has
+      // them; an older extension is sent the reports without it.
+      const { rows } = await this.exec(c,
+        "SELECT pg_catalog.to_regprocedure('workflow.complete_activity(bigint,jsonb,text)') IS NOT NULL AS routed");
+      this.routed = rows[0].routed;
     } catch (e) {
       c.removeAllListeners('end');
       c.end().catch(() => {});
@@ -282,8 +289,8 @@ export class Worker {
     const c = this.conn;
     if (!c) return false; // away: the lease runs on; report after reconnecting
     try {
-      const { rows } = await this.exec(c, 'SELECT workflow.heartbeat_activity($1, $2::jsonb) AS stop',
-        [task.t.task_id, toJsonb(details ?? null)]);
+      const { rows } = await this.report(c, 'SELECT workflow.heartbeat_activity($1, $2::jsonb{run}) AS stop',
+        [task.t.task_id, toJsonb(details ?? null)], task.t.workflow_id);
       if (rows[0].stop) {
         task.cancelRequested = true;
         task.controller.abort(new Error('activity cancelled at the workflow\'s request'));
@@ -382,22 +389,32 @@ export class Worker {
     }
   }
 
+  /**
+   * A report's query: its `{run}` placeholder becomes the run's workflow_id as
+   * last argument where the server has those overloads, nothing otherwise.
+   */
+  report(c, query, params, workflowId) {
+    if (!this.routed) return this.exec(c, query.replace('{run}', ''), params);
+    return this.exec(c, query.replace('{run}', `, $${params.length + 1}`), [...params, workflowId]);
+  }
+
   async send(c, task, outcome) {
     const { t } = task;
     if (!outcome.ok) {
-      await this.exec(c, 'SELECT workflow.fail_activity($1, $2, $3, $4::jsonb)',
-        [t.task_id, outcome.error, outcome.retryable, toJsonb(outcome.details ?? null)]);
+      await this.report(c, 'SELECT workflow.fail_activity($1, $2, $3, $4::jsonb{run})',
+        [t.task_id, outcome.error, outcome.retryable, toJsonb(outcome.details ?? null)], t.workflow_id);
       this.log(`task ${t.task_id} ${t.activity} attempt ${t.attempt}: failed retryable=${outcome.retryable}: ${outcome.message ?? outcome.error}`);
       return;
     }
     if (!this.eager || this.stopping || this.claimable(1) === 0) {
-      await this.exec(c, 'SELECT workflow.complete_activity($1, $2::jsonb)', [t.task_id, outcome.result]);
+      await this.report(c, 'SELECT workflow.complete_activity($1, $2::jsonb{run})', [t.task_id, outcome.result],
+        t.workflow_id);
       return;
     }
     // Eager dispatch: this slot takes the next task of the queue in the same call.
-    const { rows } = await this.exec(c, 
-      `SELECT ${CLAIM_COLUMNS} FROM workflow.complete_and_claim($1, $2::jsonb, $3, $4, 1)`,
-      [t.task_id, outcome.result, t.queue, this.workerId]);
+    const { rows } = await this.report(c,
+      `SELECT ${CLAIM_COLUMNS} FROM workflow.complete_and_claim($1, $2::jsonb, $3, $4, 1{run})`,
+      [t.task_id, outcome.result, t.queue, this.workerId], t.workflow_id);
     for (const next of rows) this.start(next);
   }
 

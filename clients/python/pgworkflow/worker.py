@@ -142,6 +142,7 @@ class Worker:
         self._activities = {}
         self._conn = None
         self._listener = None
+        self._routed = False
         self._inflight = {}
         self._claimed = 0
         self._stopping = False
@@ -225,6 +226,12 @@ class Worker:
     async def _connect(self):
         kw = dict(autocommit=True, application_name=self.application_name)
         self._conn = await psycopg.AsyncConnection.connect(self.conninfo, **kw)
+        # Reports name their task's run (the overloads with workflow_id last: on a
+        # Citus cluster their first read is on the run's shard), when the server
+        # has them; an older extension is sent the reports without it.
+        cur = await self._conn.execute(
+            "SELECT pg_catalog.to_regprocedure('workflow.complete_activity(bigint,jsonb,text)') IS NOT NULL")
+        self._routed = bool((await cur.fetchone())[0])
         listener = await psycopg.AsyncConnection.connect(self.conninfo, **kw)
         self._listener = listener
         self._listen_fd = listener.fileno()
@@ -391,12 +398,12 @@ class Worker:
     async def _report_success(self, t, encoded):
         try:
             if self._stopping or not self._claim_allowed():
-                await self._report(t, "SELECT workflow.complete_activity(%s, %s::jsonb)",
+                await self._report(t, "SELECT workflow.complete_activity(%s, %s::jsonb{run})",
                                    (t.task_id, encoded), "completed")
                 return
             # Eager dispatch: complete and claim this slot's next task in one call.
             rows = await self._report(
-                t, f"SELECT {_TASK_COLUMNS} FROM workflow.complete_and_claim(%s, %s::jsonb, %s, %s, 1)",
+                t, f"SELECT {_TASK_COLUMNS} FROM workflow.complete_and_claim(%s, %s::jsonb, %s, %s, 1{{run}})",
                 (t.task_id, encoded, t.queue, self.worker_id), "completed")
         except WorkflowError as e:
             # The result itself was refused (over 1 MiB, say): fail the attempt for
@@ -411,17 +418,25 @@ class Worker:
 
     async def _report_failure(self, t, error, retryable, details, message=None):
         try:
-            await self._report(t, "SELECT workflow.fail_activity(%s, %s, %s, %s::jsonb)",
+            await self._report(t, "SELECT workflow.fail_activity(%s, %s, %s, %s::jsonb{run})",
                                (t.task_id, error[:10000], retryable, json.dumps(details)),
                                f"failed retryable={str(retryable).lower()}: {message or error}")
         except WorkflowError:
             pass  # logged by _report; the lease brings the task back
+
+    def _routed_report(self, query, params, workflow_id):
+        """The report query (its ``{run}`` placeholder filled) and params: naming
+        the task's run as last argument where the server has those overloads."""
+        if self._routed:
+            return query.format(run=", %s"), (*params, workflow_id)
+        return query.format(run=""), params
 
     async def _report(self, t, query, params, outcome):
         """Run a report on the work connection; returns its rows.  A lost connection
         is waited for (the main loop reconnects) and the report made again; a late
         report is dropped; a refused one raises its WorkflowError."""
         label = f"task {t.task_id} {t.activity} attempt {t.attempt}"
+        query, params = self._routed_report(query, params, t.workflow_id)
         for _ in range(30):
             conn = self._conn
             if conn is None or conn.closed or not self._connected.is_set():
@@ -453,8 +468,9 @@ class Worker:
         if self._conn is None or not self._connected.is_set():
             return ctx.is_cancelled
         try:
-            cur = await self._conn.execute("SELECT workflow.heartbeat_activity(%s, %s::jsonb)",
-                                           (ctx.task_id, None if details is None else json.dumps(details)))
+            cur = await self._conn.execute(*self._routed_report(
+                "SELECT workflow.heartbeat_activity(%s, %s::jsonb{run})",
+                (ctx.task_id, None if details is None else json.dumps(details)), ctx.workflow_id))
             stop = bool((await cur.fetchone())[0])
         except psycopg.Error as e:
             if session_lost(e):
