@@ -729,7 +729,7 @@ COMMENT ON VIEW workflow.schedules IS
  * One row per span of every run of a workflow_id (all runs: a
  * continue-as-new chain, or the runs a reset left behind), oldest run
  * first and, within a run, in the order the history opened the spans
- * (the run itself first), for charts.  A SQL function run with the caller's rights: it
+ * (the run itself first), for charts.  A function run with the caller's rights: it
  * reads workflow.workflows and workflow.history, whose row-level security
  * shows a role only the runs of the roles it is a member of, so another
  * role's workflow_id gives no rows.  Everything comes from the history;
@@ -749,7 +749,7 @@ COMMENT ON VIEW workflow.schedules IS
 CREATE FUNCTION workflow.timeline(workflow_id text)
 	RETURNS TABLE (run_id uuid, seq integer, kind text, name text, attempt integer,
 				   started_at timestamptz, ended_at timestamptz, outcome text, detail jsonb)
-	LANGUAGE sql STABLE STRICT SECURITY INVOKER
+	LANGUAGE plpgsql STABLE STRICT SECURITY INVOKER
 	SET search_path = pg_catalog, pg_temp
 	/*
 	 * Every join below is between CTEs, whose row counts the planner can
@@ -758,6 +758,13 @@ CREATE FUNCTION workflow.timeline(workflow_id text)
 	 */
 	SET enable_nestloop = off
 AS $timeline$
+BEGIN
+/*
+ * One statement, planned for the given id at each call (EXECUTE): on a
+ * Citus cluster every read in it is then routed to the run's shard (Citus
+ * cannot plan a SQL function's parameter).
+ */
+RETURN QUERY EXECUTE $query$
 WITH runs AS (
 	SELECT w.run_id, w.workflow_type, w.status, w.created_at, w.closed_at, w.parent_workflow_id,
 		   w.parent_run_id,
@@ -939,6 +946,8 @@ WITH runs AS (
 SELECT s.run_id, s.seq, s.kind, s.name, s.attempt, s.started_at, s.ended_at, s.outcome, s.detail
   FROM spans s JOIN runs r ON r.run_id = s.run_id
  ORDER BY r.created_at, r.first_event_at, r.run_id, s.opened_by, s.kind, s.attempt
+$query$ USING workflow_id;
+END
 $timeline$;
 COMMENT ON FUNCTION workflow.timeline(text) IS
 	'One row per span of every run of a workflow_id (run, activity and compensation attempts, timer, signal wait, child, workflow task failure) with its times and outcome, for charts; read with the caller''s rights.';

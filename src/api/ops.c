@@ -46,6 +46,13 @@ wf_describe(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(described);
 }
 
+/*
+ * Where the run tables are distributed (Citus), the commit that closes a
+ * run wakes the waiters of the node it ran on only: a caller connected to
+ * another node (the coordinator, say) checks again after at most this long.
+ */
+#define AWAIT_DISTRIBUTED_RECHECK_MS 500
+
 /* An unknown id, or one the caller may not see: the same error. */
 static void
 unknown_workflow(const char *workflow_id)
@@ -112,6 +119,7 @@ same_run(Datum a, Datum b)
 static bool
 wait_for_ending(const char *workflow_id, Oid caller, WfRunEnding *run, TimestampTz deadline)
 {
+	bool		distributed = wf_runs_distributed();
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext check_cxt = AllocSetContextCreate(outer, "await_result check",
 													 ALLOCSET_SMALL_SIZES);
@@ -155,6 +163,8 @@ wait_for_ending(const char *workflow_id, Oid caller, WfRunEnding *run, Timestamp
 			MemoryContextDelete(check_cxt);
 			return false;
 		}
+		if (distributed && (left < 0 || left > AWAIT_DISTRIBUTED_RECHECK_MS))
+			left = AWAIT_DISTRIBUTED_RECHECK_MS;
 		wf_await_sleep(left);
 		MemoryContextReset(check_cxt);
 		MemoryContextSwitchTo(check_cxt);

@@ -192,6 +192,7 @@ typedef struct WfRunEnding
 
 extern Jsonb *wf_describe_run(const char *workflow_id, Oid caller);
 extern int	wf_retry_now_items(WfRun *run);
+extern bool wf_runs_distributed(void);
 extern void wf_read_run_endings(const char *workflow_id, Datum target_run_id,
 								WfRunEnding *target, WfRunEnding *latest);
 

@@ -90,6 +90,24 @@ BEGIN
 	RETURN r;
 END $$;
 SELECT workflow.register_workflow('four_steps', 'public.four_steps(jsonb)');
+-- For describe, retry_now and reset: an activity on a queue nobody serves,
+-- started by a parent as its child; one that fails and backs off for an hour.
+CREATE FUNCTION public.idle(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workflow.activity('Idle', input, 'idle');
+END $$;
+SELECT workflow.register_workflow('idle', 'public.idle(jsonb)');
+CREATE FUNCTION public.parent(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workflow.child_workflow('idle', input, input->>'child');
+END $$;
+SELECT workflow.register_workflow('parent', 'public.parent(jsonb)');
+CREATE FUNCTION public.flaky(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workflow.activity('Flaky', input, 'steps',
+		'{"retry": {"maximum_attempts": 2, "initial_interval": "1 hour"}}');
+END $$;
+SELECT workflow.register_workflow('flaky', 'public.flaky(jsonb)');
 SQL
 
 HANDLER=$REPO/examples/order/handlers/activity.sh
@@ -106,7 +124,7 @@ start_worker() {
 		--handler ReserveInventory="$HANDLER" --handler ReleaseInventory="$HANDLER" \
 		--handler ChargePayment="$HANDLER" --handler RefundPayment="$HANDLER" \
 		--handler CreateShipment="$HANDLER" --handler SendConfirmation="$HANDLER" \
-		--handler Step=/bin/cat 2>>"$LOGDIR/worker$n.log" &
+		--handler Step=/bin/cat --handler Flaky=/bin/false 2>>"$LOGDIR/worker$n.log" &
 	WORKERS+=($!)
 }
 start_worker 1
@@ -205,3 +223,68 @@ check "... which a report naming no run would (its first read visits every shard
 check "both workers completed tasks" \
 	test "$(val 0 "SELECT string_agg(DISTINCT data->>'worker_id', ' ') FROM workflow.history
 		WHERE event_type = 'ActivityStarted'")" = "node1 node2"
+
+echo "== describe, timeline, await_result, retry_now, reset on every node"
+# A parent (on one worker node, say) whose child waits on a queue nobody
+# serves; a flaky activity backing off for an hour.
+q 0 -At <<'SQL' >/dev/null
+SELECT workflow.start_workflow('parent', '{"child": "child-1"}', 'parent-1');
+SELECT workflow.start_workflow('flaky', '{}', 'flaky-1');
+SQL
+for _ in $(seq 1 60); do
+	[[ $(val 0 "SELECT count(*) FROM workflow.tasks WHERE workflow_id IN ('child-1', 'flaky-1')
+		AND status IN ('ready', 'backoff')") == 2 ]] && break
+	sleep 0.5
+done
+for n in 0 1 2; do
+	check "node $n: describe of a closed run (status, events)" \
+		test "$(val $n "SELECT d->>'status', (d->>'events')::int = w.last_event_id, d->'waiting_on'
+			FROM workflow.describe('steps-1') d, workflow.workflows w WHERE w.workflow_id = 'steps-1'")" = \
+		"completed|t|[]"
+	check "node $n: describe of a parent waiting on its child, on another shard" \
+		test "$(val $n "SELECT string_agg(i->>'kind' || ' ' || (i->>'workflow_id') || ' ' || (i->>'status'), ',')
+			FROM jsonb_array_elements(workflow.describe('parent-1')->'waiting_on') i")" = "child child-1 running"
+	check "node $n: describe of a run waiting on an activity" \
+		test "$(val $n "SELECT string_agg(concat_ws(' ', i->>'kind', i->>'activity', i->>'queue', i->>'state'), ',')
+			FROM jsonb_array_elements(workflow.describe('child-1')->'waiting_on') i")" = "activity Idle idle ready"
+	check "node $n: timeline (the run and its four activities)" \
+		test "$(val $n "SELECT string_agg(kind || ':' || COALESCE(outcome, '-'), ' ' ORDER BY started_at, kind)
+			FROM workflow.timeline('steps-1')")" = \
+		"run:completed activity:completed activity:completed activity:completed activity:completed"
+	check "node $n: await_result of a closed run" \
+		test "$(val $n "SELECT workflow.await_result('steps-1', '5 seconds')->'step'")" = 4
+done
+# Woken where the run closes, or by the bounded re-check (doc/citus.md).
+q 0 -At -c "SELECT workflow.start_workflow('four_steps', '{}', 'await-' || i) FROM generate_series(0, 2) i" >/dev/null
+for n in 0 1 2; do
+	val $n "SELECT workflow.await_result('await-$n', '60 seconds')->'step'" >"$LOGDIR/await$n" 2>&1 &
+	AWAITS[n]=$!
+done
+for n in 0 1 2; do
+	wait "${AWAITS[n]}" || true
+	check "node $n: await_result waits for a run that another node closes" test "$(cat "$LOGDIR/await$n")" = 4
+done
+check "describe shows the flaky activity backing off" \
+	test "$(val 0 "SELECT string_agg(concat_ws(' ', i->>'kind', i->>'attempt', i->>'state'), ',')
+		FROM jsonb_array_elements(workflow.describe('flaky-1')->'waiting_on') i")" = "activity 1 backing_off"
+check "retry_now makes the backing-off attempt due now" test "$(val 0 "SELECT workflow.retry_now('flaky-1')")" = 1
+for _ in $(seq 1 60); do
+	[[ $(val 0 "SELECT status FROM workflow.workflows WHERE workflow_id = 'flaky-1'") == failed ]] && break
+	sleep 0.5
+done
+check "... and the second attempt ran and failed the run" \
+	test "$(val 0 "SELECT status || ' ' || (SELECT count(*) FROM workflow.history h WHERE h.workflow_id = 'flaky-1'
+		AND event_type = 'ActivityFailed') FROM workflow.workflows WHERE workflow_id = 'flaky-1'")" = "failed 2"
+# reset steps-2 to its second activity's scheduling: a new run replays the
+# first, runs the other three again and completes.
+reset_to=$(val 0 "SELECT event_id FROM workflow.history WHERE workflow_id = 'steps-2'
+	AND event_type = 'ActivityScheduled' ORDER BY event_id OFFSET 1 LIMIT 1")
+check "reset_workflow of a closed run" \
+	test -n "$(val 0 "SELECT workflow.reset_workflow('steps-2', $reset_to, 'citus test')")"
+for _ in $(seq 1 60); do
+	[[ $(val 0 "SELECT count(*) FROM workflow.workflows WHERE workflow_id = 'steps-2' AND status = 'completed'") == 2 ]] && break
+	sleep 0.5
+done
+check "... its new run completed, with the same result" \
+	test "$(val 0 "SELECT count(DISTINCT result) || ' ' || count(*) FROM workflow.workflows
+		WHERE workflow_id = 'steps-2' AND status = 'completed'")" = "1 2"
