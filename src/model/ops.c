@@ -35,6 +35,8 @@ static SPIPlanPtr describe_children_plan;
 static SPIPlanPtr describe_ahead_plan;
 static SPIPlanPtr retry_task_plan;
 static SPIPlanPtr retry_tasks_plan;
+static SPIPlanPtr retry_tasks_due_plan;
+static SPIPlanPtr retry_task_set_plan;
 static SPIPlanPtr retry_reports_plan;
 static SPIPlanPtr retry_notices_plan;
 static SPIPlanPtr routed_endings_plan;
@@ -137,17 +139,22 @@ static SPIPlanPtr routed_endings_plan;
 #define QUEUED_AHEAD_GIVEN " CROSS JOIN (SELECT $4::bigint AS ahead) q0"
 
 #define CHILDREN_SQL \
-	"SELECT COALESCE(jsonb_agg(jsonb_build_object('workflow_id', c.workflow_id," \
+	"SELECT COALESCE(jsonb_agg(jsonb_build_object('kind', 'child', 'workflow_id', c.workflow_id," \
 	"  'run_id', c.run_id, 'workflow_type', c.workflow_type, 'status', c.status," \
 	"  'parent_run_id', c.parent_run_id)), '[]')" \
 	" FROM workflow.workflows c WHERE c.parent_workflow_id = $1 AND c.closed_at IS NULL"
 
+/* Not a lateral join (Citus refuses it next to a reference table). */
 #define AHEAD_SQL \
 	"WITH r AS MATERIALIZED (SELECT * FROM workflow.workflows WHERE workflow_id = $1" \
 	"           ORDER BY " WF_LATEST_RUN_ORDER " LIMIT 1)" \
-	" SELECT q0.ahead FROM r" \
+	" SELECT count(*) FROM r" \
 	" LEFT JOIN workflow.workflow_types y ON y.workflow_type = r.workflow_type" \
-	QUEUED_AHEAD_JOINED
+	" JOIN workflow.workflows a" \
+	"   ON r.status = 'queued' AND a.workflow_type = r.workflow_type AND a.status = 'queued'" \
+	"     AND (a.priority, a.queued_at, a.run_id) < (r.priority, r.queued_at, r.run_id)" \
+	"     AND (y.options->'max_running' IS NOT NULL OR r.concurrency_key IS NULL" \
+	"          OR a.concurrency_key = r.concurrency_key)"
 
 /*
  * describe's statement.  RUN_KEY, TASK_KEY and TIMER_KEY are the
@@ -224,6 +231,62 @@ wf_describe_run(const char *workflow_id, Oid caller)
 }
 
 /*
+ * retry_now's activity attempts where the run tables are distributed:
+ * Citus refuses timestamptz arithmetic on columns in an UPDATE, so each
+ * task's new deadline is computed by a SELECT of the locked rows and
+ * written as a value.  How many tasks were made ready (their queues
+ * announced at commit).
+ */
+static int
+retry_tasks_distributed(WfRun *run, TimestampTz now)
+{
+	Oid			types[4] = {TEXTOID, UUIDOID, TIMESTAMPTZOID, INT8OID};
+	Datum		values[4] = {CStringGetTextDatum(run->workflow_id), run->run_id,
+	TimestampTzGetDatum(now)};
+	Datum	   *task_ids;
+	Datum	   *due;
+	bool	   *due_null;
+	int			tasks;
+	int			made = 0;
+	int			i;
+
+	tasks = wf_exec(&retry_tasks_due_plan,
+					"SELECT task_id, LEAST($3 + schedule_to_start_timeout,"
+					"                      scheduled_at + schedule_to_close_timeout)"
+					" FROM workflow.tasks"
+					" WHERE workflow_id = $1 AND run_id = $2 AND status = 'backoff'"
+					" FOR UPDATE",
+					3, types, values, NULL, 0);
+	task_ids = palloc(sizeof(Datum) * Max(tasks, 1));
+	due = palloc(sizeof(Datum) * Max(tasks, 1));
+	due_null = palloc(sizeof(bool) * Max(tasks, 1));
+	for (i = 0; i < tasks; i++)
+	{
+		bool		isnull;
+
+		task_ids[i] = wf_get_datum(i, 1, &isnull);
+		due[i] = wf_get_datum(i, 2, &due_null[i]);
+	}
+	for (i = 0; i < tasks; i++)
+	{
+		Oid			set_types[4] = {TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		set_values[4] = {values[0], task_ids[i], values[2], due[i]};
+		const char *set_nulls = due_null[i] ? "   n" : "    ";
+
+		if (wf_exec(&retry_task_set_plan,
+					"UPDATE workflow.tasks SET status = 'ready', ready_at = $3, due_at = $4"
+					" WHERE workflow_id = $1 AND task_id = $2 AND status = 'backoff'"
+					" RETURNING queue",
+					4, set_types, set_values, set_nulls, 0) == 1)
+		{
+			wf_notify_queue(wf_get_text(0, 1));
+			made++;
+		}
+	}
+	return made;
+}
+
+/*
  * Make every backing-off item of a locked, open run due now: a failed
  * workflow task's retry, activity attempts waiting out their backoff (made
  * ready at once, their queues announced at commit), and kept reports and
@@ -244,15 +307,20 @@ wf_retry_now_items(WfRun *run)
 				 "UPDATE workflow.workflows SET task_retry_at = $3"
 				 " WHERE workflow_id = $1 AND run_id = $2 AND task_retry_at > $3",
 				 3, types, values, NULL, 0);
-	tasks = wf_exec(&retry_tasks_plan,
-					"UPDATE workflow.tasks SET status = 'ready', ready_at = $3,"
-					" due_at = LEAST($3 + schedule_to_start_timeout,"
-					"                scheduled_at + schedule_to_close_timeout)"
-					" WHERE workflow_id = $1 AND run_id = $2 AND status = 'backoff'"
-					" RETURNING queue",
-					3, types, values, NULL, 0);
-	for (i = 0; i < tasks; i++)
-		wf_notify_queue(wf_get_text(i, 1));
+	if (wf_runs_distributed())
+		tasks = retry_tasks_distributed(run, now);
+	else
+	{
+		tasks = wf_exec(&retry_tasks_plan,
+						"UPDATE workflow.tasks SET status = 'ready', ready_at = $3,"
+						" due_at = LEAST($3 + schedule_to_start_timeout,"
+						"                scheduled_at + schedule_to_close_timeout)"
+						" WHERE workflow_id = $1 AND run_id = $2 AND status = 'backoff'"
+						" RETURNING queue",
+						3, types, values, NULL, 0);
+		for (i = 0; i < tasks; i++)
+			wf_notify_queue(wf_get_text(i, 1));
+	}
 	n += tasks;
 	n += wf_exec(&retry_reports_plan,
 				 "UPDATE workflow.task_reports SET reported_at = $3"
