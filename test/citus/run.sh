@@ -289,3 +289,50 @@ done
 check "... its new run completed, with the same result" \
 	test "$(val 0 "SELECT count(DISTINCT result) || ' ' || count(*) FROM workflow.workflows
 		WHERE workflow_id = 'steps-2' AND status = 'completed'")" = "1 2"
+
+echo "== the Python and Node workers, one of each per worker node, report routed too"
+q 0 -At <<'SQL' >/dev/null
+CREATE FUNCTION public.client_step(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workflow.activity('Echo', input, input->>'queue', '{"retry": {"maximum_attempts": 1}}');
+END $$;
+SELECT workflow.register_workflow('client_step', 'public.client_step(jsonb)');
+SQL
+client_workers() {
+	local lang=$1 n
+	for n in 1 2; do
+		local conninfo="host=127.0.0.1 port=$((PORT0 + n)) dbname=${WF_CITUS_DB:-postgres} user=postgres $WORKER_OPTIONS"
+		if [[ $lang == py ]]; then
+			PYTHONPATH=$REPO/clients/python /usr/bin/python3 "$REPO/test/citus/py_worker.py" "$conninfo" "py$n" \
+				>>"$LOGDIR/py$n.log" 2>&1 &
+		else
+			node "$REPO/test/citus/node_worker.mjs" "$conninfo" "js$n" >>"$LOGDIR/js$n.log" 2>&1 &
+		fi
+		WORKERS+=($!)
+	done
+}
+for lang in py js; do
+	if [[ $lang == py ]] && ! /usr/bin/python3 -c 'import psycopg' 2>/dev/null; then
+		echo "   (no python3-psycopg: the Python worker is not run)"
+		continue
+	fi
+	if [[ $lang == js ]] && { ! command -v node >/dev/null || [[ ! -d $REPO/clients/node/node_modules/pg ]]; }; then
+		echo "   (no node or clients/node/node_modules: the Node worker is not run)"
+		continue
+	fi
+	client_workers $lang
+	q 0 -At -c "SELECT count(workflow.start_workflow('client_step',
+		jsonb_build_object('queue', '$lang', 'i', i, 'fail', i % 5 = 0), '$lang-' || i))
+		FROM generate_series(1, 20) i" >/dev/null
+	for _ in $(seq 1 120); do
+		[[ $(val 0 "SELECT count(*) FROM workflow.workflows WHERE workflow_id LIKE '$lang-%' AND closed_at IS NULL") == 0 ]] && break
+		sleep 0.5
+	done
+	check "$lang workers: 16 runs completed, 4 failed for good (heartbeats, completions, failures)" \
+		test "$(val 0 "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status) FROM (SELECT status, count(*) n
+			FROM workflow.workflows WHERE workflow_id LIKE '$lang-%' GROUP BY 1) s")" = "completed 16, failed 4"
+	check "$lang workers on both nodes, no statement of theirs on more than one shard" \
+		test "$(val 0 "SELECT string_agg(DISTINCT data->>'worker_id', ' ') FROM workflow.history
+			WHERE event_type = 'ActivityStarted' AND workflow_id LIKE '$lang-%'") $(cat "$LOGDIR/$lang"*.log |
+			grep -c 'multi-task query about to be executed')" = "${lang}1 ${lang}2 0"
+done

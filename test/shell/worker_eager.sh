@@ -113,6 +113,8 @@ q "DROP ROLE IF EXISTS eager_worker" >/dev/null 2>&1 || true
 q "CREATE ROLE eager_worker LOGIN"
 q "SELECT workflow.grant_queue('eq5', 'eager_worker')" >/dev/null
 q "REVOKE EXECUTE ON FUNCTION workflow.complete_and_claim(bigint, jsonb, text, text, integer) FROM PUBLIC"
+# (and the overload naming the run, which the worker calls where it exists)
+q "REVOKE EXECUTE ON FUNCTION workflow.complete_and_claim(bigint, jsonb, text, text, integer, text) FROM PUBLIC"
 start_steps eq5 3 1
 start_worker -v -d "user=eager_worker" -q eq5 --handler Step="$HANDLERS/echo.sh" -c 1 --max-tasks 3 --poll-interval 1
 wait_worker 60
@@ -124,10 +126,15 @@ check_done eq5 1 3
 (($(claims_with_tasks eq5) == 3)) || fail "eq5: expected a claim query for each of the 3 steps"
 q "DROP OWNED BY eager_worker; DROP ROLE eager_worker"
 
-# 6. An extension without complete_and_claim (SQLSTATE 42883 on prepare):
-#    the worker says so once and reports with complete_activity.
-q "ALTER EXTENSION workflow DROP FUNCTION workflow.complete_and_claim(bigint, jsonb, text, text, integer)"
-q "DROP FUNCTION workflow.complete_and_claim(bigint, jsonb, text, text, integer)"
+# 6. An extension without complete_and_claim (SQLSTATE 42883 on prepare),
+#    nor the report overloads that name the run: the worker says so once
+#    and reports with complete_activity(task_id, result).
+for f in 'complete_and_claim(bigint, jsonb, text, text, integer)' \
+	'complete_and_claim(bigint, jsonb, text, text, integer, text)' 'complete_activity(bigint, jsonb, text)' \
+	'fail_activity(bigint, text, boolean, jsonb, text)' 'heartbeat_activity(bigint, jsonb, text)'; do
+	q "ALTER EXTENSION workflow DROP FUNCTION workflow.$f"
+	q "DROP FUNCTION workflow.$f"
+done
 start_steps eq6 3 1
 start_worker -v -q eq6 --handler Step="$HANDLERS/echo.sh" -c 1 --max-tasks 3 --poll-interval 1
 wait_worker 60

@@ -50,7 +50,7 @@ export class Worker {
     if (o.activities) this.activity(o.activities);
 
     this.conn = null;          // the connected pg.Client, null while away
-    this.routed = false;       // reports name the task's run (the server has those overloads)
+    this.routedReports = false; // reports name the task's run (the server has those overloads)
     this.inflight = new Map(); // task_id -> running task
     this.stopping = false;
     this.hurry = false;        // a second signal: skip the rest of the grace period
@@ -187,7 +187,7 @@ export class Worker {
       // them; an older extension is sent the reports without it.
       const { rows } = await this.exec(c,
         "SELECT pg_catalog.to_regprocedure('workflow.complete_activity(bigint,jsonb,text)') IS NOT NULL AS routed");
-      this.routed = rows[0].routed;
+      this.routedReports = rows[0].routed;
     } catch (e) {
       c.removeAllListeners('end');
       c.end().catch(() => {});
@@ -289,7 +289,7 @@ export class Worker {
     const c = this.conn;
     if (!c) return false; // away: the lease runs on; report after reconnecting
     try {
-      const { rows } = await this.report(c, 'SELECT workflow.heartbeat_activity($1, $2::jsonb{run}) AS stop',
+      const { rows } = await this.routed(c, 'SELECT workflow.heartbeat_activity($1, $2::jsonb{run}) AS stop',
         [task.t.task_id, toJsonb(details ?? null)], task.t.workflow_id);
       if (rows[0].stop) {
         task.cancelRequested = true;
@@ -393,21 +393,21 @@ export class Worker {
    * A report's query: its `{run}` placeholder becomes the run's workflow_id as
    * last argument where the server has those overloads, nothing otherwise.
    */
-  report(c, query, params, workflowId) {
-    if (!this.routed) return this.exec(c, query.replace('{run}', ''), params);
+  routed(c, query, params, workflowId) {
+    if (!this.routedReports) return this.exec(c, query.replace('{run}', ''), params);
     return this.exec(c, query.replace('{run}', `, $${params.length + 1}`), [...params, workflowId]);
   }
 
   async send(c, task, outcome) {
     const { t } = task;
     if (!outcome.ok) {
-      await this.report(c, 'SELECT workflow.fail_activity($1, $2, $3, $4::jsonb{run})',
+      await this.routed(c, 'SELECT workflow.fail_activity($1, $2, $3, $4::jsonb{run})',
         [t.task_id, outcome.error, outcome.retryable, toJsonb(outcome.details ?? null)], t.workflow_id);
       this.log(`task ${t.task_id} ${t.activity} attempt ${t.attempt}: failed retryable=${outcome.retryable}: ${outcome.message ?? outcome.error}`);
       return;
     }
     if (!this.eager || this.stopping || this.claimable(1) === 0) {
-      await this.report(c, 'SELECT workflow.complete_activity($1, $2::jsonb{run})', [t.task_id, outcome.result],
+      await this.routed(c, 'SELECT workflow.complete_activity($1, $2::jsonb{run})', [t.task_id, outcome.result],
         t.workflow_id);
       return;
     }
