@@ -412,7 +412,7 @@ export class Worker {
       return;
     }
     // Eager dispatch: this slot takes the next task of the queue in the same call.
-    const { rows } = await this.report(c,
+    const { rows } = await this.routed(c,
       `SELECT ${CLAIM_COLUMNS} FROM workflow.complete_and_claim($1, $2::jsonb, $3, $4, 1{run})`,
       [t.task_id, outcome.result, t.queue, this.workerId], t.workflow_id);
     for (const next of rows) this.start(next);
