@@ -5,7 +5,9 @@
  *	  function of aggregates behind a view, in the install script.)
  *
  * await_result waits on a condition variable that the commit closing the
- * run broadcasts (core/await.c), never in a sleep loop.  It checks the run
+ * run broadcasts (core/await.c), never in a sleep loop -- except where the
+ * run tables are distributed (Citus), where that commit may run on another
+ * node and the wait is re-checked every AWAIT_DISTRIBUTED_RECHECK_MS.  It checks the run
  * with a fresh snapshot each time and keeps no lock between checks
  * (model/ops.c), follows continue-as-new to the next run, and is
  * cancellable (statement_timeout, pg_cancel_backend) while it sleeps.
