@@ -93,12 +93,12 @@ static const WfStatementDef statements[WF_NUM_STATEMENTS] = {
 /*
  * Which form of each statement was prepared last: true when the routed
  * form, which takes the workflow_id.  A program's connections all go to
- * one extension (a worker has one; the load generator's share a server).
+ * one extension (a worker has one; the load generator's threads share a
+ * server, and each prepares the same form).
  * A NULL workflow_id sent to the routed form names no run, as the plain
  * form does.
  */
 static bool prepared_routed[WF_NUM_STATEMENTS];
-
 
 /* The name a statement is prepared under (for messages). */
 const char *
