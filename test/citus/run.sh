@@ -11,6 +11,7 @@
 #   WF_CITUS_RUNS   four-step workflows to start (default 1000)
 #   WF_CITUS_WAIT   seconds allowed for them to finish (default 240)
 #   WF_CITUS_KILL   0: do not stop node 2 (to measure throughput; default 1)
+#   WF_CITUS_KEEP   1: leave the cluster running at the end
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -43,12 +44,24 @@ check() {
 	fi
 }
 
+# Stop the workers and (unless WF_CITUS_KEEP=1) the cluster; the closing
+# line; a non-zero status when a check failed or the script stopped early.
 finish() {
-	local pid
+	local rc=$? pid
 	for pid in "${WORKERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${WORKERS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	echo "(logs: $LOGDIR; cluster left running under ${WF_CITUS_DIR:-/tmp/citus-cluster}: $CLUSTER stop)"
+	if [[ ${WF_CITUS_KEEP:-0} == 1 ]]; then
+		echo "(logs: $LOGDIR; cluster left running under ${WF_CITUS_DIR:-/tmp/citus-cluster}: $CLUSTER stop)"
+	else
+		"$CLUSTER" stop >/dev/null 2>&1 || true
+		echo "(logs: $LOGDIR)"
+	fi
+	if ((rc != 0 && FAILED == 0)); then
+		echo "not ok - the test stopped early (exit status $rc)"
+		FAILED=1
+	fi
 	echo "$PASSED passed, $FAILED failed"
+	((FAILED == 0)) || exit 1
 }
 trap finish EXIT
 
