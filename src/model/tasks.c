@@ -353,6 +353,26 @@ wf_check_claim_args(const char *queue, const char *worker, int32 max_tasks)
 	"   pg_get_userbyid(t.producer)"
 
 /*
+ * The parameters of a claim statement but its $3 (how many, or which):
+ * $1 queue, $2 worker, $4 now, $5 and $6 the claiming session (NULL when
+ * leases do not follow sessions).
+ */
+static void
+claim_params(const char *queue, const char *worker, TimestampTz now, Datum *values, char *nulls)
+{
+	bool		session_known;
+
+	memset(nulls, ' ', 6);
+	values[0] = CStringGetTextDatum(queue);
+	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
+	nulls[1] = worker ? ' ' : 'n';
+	values[3] = TimestampTzGetDatum(now);
+	wf_claim_session(&values[4], &values[5], &session_known);
+	if (!session_known)
+		nulls[4] = nulls[5] = 'n';
+}
+
+/*
  * Claim: the first allowed ready tasks of the queue in claim order
  * (priority, then longest ready), or those wf_pick_keyed_tasks chose
  * under a key_concurrency limit.  Returns how many (the rows in
@@ -364,15 +384,9 @@ claim_rows(const char *queue, const char *worker, WfClaimLimits *lim, TimestampT
 	static SPIPlanPtr keyed_claim_plan;
 	Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
 	Datum		values[6];
-	char		nulls[6] = {' ', worker ? ' ' : 'n', ' ', ' ', ' ', ' '};
-	bool		session_known;
+	char		nulls[6];
 
-	values[0] = CStringGetTextDatum(queue);
-	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
-	values[3] = TimestampTzGetDatum(now);
-	wf_claim_session(&values[4], &values[5], &session_known);
-	if (!session_known)
-		nulls[4] = nulls[5] = 'n';
+	claim_params(queue, worker, now, values, nulls);
 	if (lim->key_limit > 0)
 	{
 		types[2] = INT8ARRAYOID;
@@ -434,18 +448,12 @@ claim_on_shards(ReturnSetInfo *rsinfo, List *shards, const char *queue, const ch
 	static uint32 rotation;
 	Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
 	Datum		values[6];
-	char		nulls[6] = {' ', worker ? ' ' : 'n', ' ', ' ', ' ', ' '};
-	bool		session_known;
+	char		nulls[6];
 	int			nshards = list_length(shards);
 	int			n = 0,
 				i;
 
-	values[0] = CStringGetTextDatum(queue);
-	values[1] = worker ? CStringGetTextDatum(worker) : (Datum) 0;
-	values[3] = TimestampTzGetDatum(now);
-	wf_claim_session(&values[4], &values[5], &session_known);
-	if (!session_known)
-		nulls[4] = nulls[5] = 'n';
+	claim_params(queue, worker, now, values, nulls);
 	rotation++;
 	for (i = 0; i < nshards && n < lim->allowed; i++)
 	{
