@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -53,35 +54,39 @@ wf_citus_loaded(void)
  * Is table (a schema-qualified name) distributed by Citus?  If so, *shards
  * is the list of the names (schema-qualified, palloc'd) of its shards
  * placed on this node, in shard id order; NIL on a node that holds none
- * (the coordinator).  Needs SPI.
+ * (the coordinator).  False in a database without the citus extension,
+ * where Citus's library is loaded all the same (shared_preload_libraries
+ * serves every database) but its catalogs do not exist.  Needs SPI.
  */
 bool
 wf_citus_local_shards(const char *table, List **shards)
 {
+	static SPIPlanPtr distributed_plan;
+	static SPIPlanPtr shards_plan;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(table)};
-	uint64		i;
+	int			n;
+	int			i;
 
 	*shards = NIL;
-	if (!wf_citus_loaded())
+	if (!wf_citus_loaded() || !OidIsValid(get_extension_oid("citus", true)))
 		return false;
-	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition"
-							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_dist_partition");
-	if (SPI_processed == 0)
+	if (wf_exec(&distributed_plan,
+				"SELECT 1 FROM pg_catalog.pg_dist_partition"
+				" WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+				1, types, values, NULL, 1) == 0)
 		return false;
-	if (SPI_execute_with_args("SELECT pg_catalog.concat($1, '_', s.shardid)"
-							  "  FROM pg_catalog.pg_dist_shard s"
-							  "  JOIN pg_catalog.pg_dist_placement p"
-							  "    ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
-							  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
-							  "   AND p.groupid OPERATOR(pg_catalog.=)"
-							  "       (SELECT groupid FROM pg_catalog.pg_dist_local_group)"
-							  " ORDER BY s.shardid",
-							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_dist_shard");
-	for (i = 0; i < SPI_processed; i++)
+	n = wf_exec(&shards_plan,
+				"SELECT pg_catalog.concat($1, '_', s.shardid)"
+				"  FROM pg_catalog.pg_dist_shard s"
+				"  JOIN pg_catalog.pg_dist_placement p"
+				"    ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+				" WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+				"   AND p.groupid OPERATOR(pg_catalog.=)"
+				"       (SELECT groupid FROM pg_catalog.pg_dist_local_group)"
+				" ORDER BY s.shardid",
+				1, types, values, NULL, 0);
+	for (i = 0; i < n; i++)
 		*shards = lappend(*shards, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	return true;
 }

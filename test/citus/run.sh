@@ -349,3 +349,24 @@ for lang in py js; do
 			WHERE event_type = 'ActivityStarted' AND workflow_id LIKE '$lang-%'") $(cat "$LOGDIR/$lang"*.log |
 			grep -c 'multi-task query about to be executed')" = "${lang}1 ${lang}2 0"
 done
+
+echo "== a database without the citus extension, on a node that preloads Citus"
+# shared_preload_libraries loads Citus for every database; workflow must not
+# read Citus's catalogs where the citus extension is not created.
+q 0 -d postgres -c "DROP DATABASE IF EXISTS plain" >/dev/null 2>&1 || true
+q 0 -d postgres -c "CREATE DATABASE plain" >/dev/null 2>&1
+q 0 -d plain >/dev/null <<'SQL'
+CREATE EXTENSION workflow;
+CREATE FUNCTION public.one_step(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN workflow.activity('Step', input, 'plain');
+END $$;
+SELECT workflow.register_workflow('one_step', 'public.one_step(jsonb)');
+SELECT workflow.start_workflow('one_step', '{"n": 1}', 'plain-1');
+SQL
+plain() { "$CLUSTER" psql 0 -d plain -At -c "$1" 2>&1; }
+check "plain database: a claim there takes its task and its report closes the run" \
+	test "$(plain "SELECT count(workflow.complete_activity(task_id, '{}'))
+		FROM workflow.claim_activities('plain', 'w', 1)")" = 1
+check "... and describe reads the run where it is (status completed)" \
+	test "$(plain "SELECT workflow.describe('plain-1')->>'status'")" = completed
