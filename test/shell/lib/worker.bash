@@ -49,7 +49,19 @@ fail() {
 		echo "--- workflow-worker log ---" >&2
 		tail -n 60 "$WORKER_LOG" >&2
 	fi
+	open_runs >&2
 	exit 1
+}
+
+# Where the open runs of the test's database stopped (workflow.describe),
+# to tell a failure apart after the cluster is gone.
+open_runs() {
+	echo "--- open runs (workflow.describe) ---"
+	psql -X -A -t -q -c "SELECT workflow.describe(workflow_id)
+		FROM workflow.workflows WHERE closed_at IS NULL ORDER BY created_at LIMIT 10" 2>&1 || true
+	echo "--- tasks ---"
+	psql -X -A -q -c "SELECT task_id, workflow_id, activity, queue, status, attempt, due_at
+		FROM workflow.tasks ORDER BY task_id LIMIT 20" 2>&1 || true
 }
 
 # Run one SQL command; print the result unaligned, without headers.
