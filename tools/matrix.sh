@@ -92,7 +92,7 @@ result_line() {
 # Which tests failed and how, from a make test log: the runner's FAILED
 # lines and the first diagnostics (CI shows only this script's output).
 failure_lines() {
-	grep -E '^[a-z]+: FAILED |^not ok|^#[[:space:]]+(Failed test|at |got|expected)|^[+-][^+-]' "$1" |
+	grep -E '^[a-z]+: FAILED |^FAIL: |^not ok|^#[[:space:]]+(Failed test|at |got|expected)|^[+-][^+-]' "$1" |
 		head -n 60 || true
 }
 
