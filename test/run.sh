@@ -347,11 +347,19 @@ run_shell() {
 				export WF_REPO=$REPO WF_CLUSTER=$CLUSTER
 				export WF_CLUSTER_DIR=${WF_CLUSTER_DIR:-/tmp/workflow-cluster}
 				export WF_PORT=$PGPORT WF_PRELOAD=$PRELOAD
-				run_limited bash "$f" || {
-					rc=$?
+				# timeout(1) leads a process group of its own, which the
+				# test's background processes join; whatever the test
+				# left running (a worker whose kill it missed) goes with
+				# the group, or it would take the tasks of later tests.
+				timeout --kill-after=10 "$TIMEOUT" bash "$f" &
+				group=$!
+				rc=0
+				wait "$group" || rc=$?
+				kill -KILL -- "-$group" 2>/dev/null || true
+				if ((rc != 0)); then
 					timed_out "$rc" "$f"
 					exit "$rc"
-				}
+				fi
 			) >"$out/$name.out" 2>&1; then
 			pass=$((pass + 1))
 		else

@@ -22,6 +22,7 @@ PY_PID=$!
 WORKER_PID=$PY_PID   # wt_cleanup kills it if the test fails
 node "$REPO/examples/node/worker.js" --queue payments --queue notifications >>"$WORKER_LOG" 2>&1 &
 NODE_PID=$!
+OTHER_PIDS+=("$NODE_PID")   # killed too: a worker left running would take the tasks of later tests' runs
 
 q "SELECT workflow.start_workflow('order', '{\"order_id\": \"o-1\", \"items\": 2}', 'o-1')" >/dev/null
 q "SELECT workflow.start_workflow('order', '{\"order_id\": \"o-3\", \"carrier_down\": true}', 'o-3')" >/dev/null
