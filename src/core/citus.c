@@ -51,17 +51,35 @@ wf_citus_loaded(void)
 }
 
 /*
- * Is table (a schema-qualified name) distributed by Citus?  If so, *shards
- * is the list of the names (schema-qualified, palloc'd) of its shards
- * placed on this node, in shard id order; NIL on a node that holds none
- * (the coordinator).  False in a database without the citus extension,
- * where Citus's library is loaded all the same (shared_preload_libraries
- * serves every database) but its catalogs do not exist.  Needs SPI.
+ * Is table (a schema-qualified name) distributed by Citus?  False in a
+ * database without the citus extension, where Citus's library is loaded
+ * all the same (shared_preload_libraries serves every database) but its
+ * catalogs do not exist.  Needs SPI.
+ */
+bool
+wf_citus_distributed(const char *table)
+{
+	static SPIPlanPtr distributed_plan;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(table)};
+
+	if (!wf_citus_loaded() || !OidIsValid(get_extension_oid("citus", true)))
+		return false;
+	return wf_exec(&distributed_plan,
+				   "SELECT 1 FROM pg_catalog.pg_dist_partition"
+				   " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+				   1, types, values, NULL, 1) > 0;
+}
+
+/*
+ * Is table distributed by Citus (wf_citus_distributed)?  If so, *shards is
+ * the list of the names (schema-qualified, palloc'd) of its shards placed
+ * on this node, in shard id order; NIL on a node that holds none (the
+ * coordinator).  Needs SPI.
  */
 bool
 wf_citus_local_shards(const char *table, List **shards)
 {
-	static SPIPlanPtr distributed_plan;
 	static SPIPlanPtr shards_plan;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(table)};
@@ -69,12 +87,7 @@ wf_citus_local_shards(const char *table, List **shards)
 	int			i;
 
 	*shards = NIL;
-	if (!wf_citus_loaded() || !OidIsValid(get_extension_oid("citus", true)))
-		return false;
-	if (wf_exec(&distributed_plan,
-				"SELECT 1 FROM pg_catalog.pg_dist_partition"
-				" WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-				1, types, values, NULL, 1) == 0)
+	if (!wf_citus_distributed(table))
 		return false;
 	n = wf_exec(&shards_plan,
 				"SELECT pg_catalog.concat($1, '_', s.shardid)"

@@ -381,6 +381,7 @@ extern bool wf_keep_ended_session(const WfEndedSession *s);
 /* citus.c: what the engine knows of Citus */
 extern bool wf_citus_loaded(void);
 extern bool wf_citus_applying_propagated_ddl(void);
+extern bool wf_citus_distributed(const char *table);
 extern bool wf_citus_local_shards(const char *table, List **shards);
 extern char *wf_citus_on_shard(const char *sql, const char *table, const char *shard);
 

@@ -362,9 +362,7 @@ sort_run_ending(const WfRunEnding *run, Datum target_run_id,
 bool
 wf_runs_distributed(void)
 {
-	List	   *unused;
-
-	return wf_citus_loaded() && wf_citus_local_shards("workflow.workflows", &unused);
+	return wf_citus_distributed("workflow.workflows");
 }
 
 /*
