@@ -83,6 +83,7 @@ upsert_type(const char *type, Oid fn, Jsonb *steps, Jsonb *options, Oid owner)
 	ObjectIdGetDatum(owner)};
 	char		nulls[5] = {' ', OidIsValid(fn) ? ' ' : 'n', steps ? ' ' : 'n', ' ', ' '};
 
+	wf_check_type_limits_supported(options);
 	wf_exec(&upsert_type_plan,
 			"INSERT INTO workflow.workflow_types (workflow_type, fn, steps, options, owner)"
 			" VALUES ($1, $2, $3, $4, $5)"

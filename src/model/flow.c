@@ -588,6 +588,26 @@ wf_check_flow_options(Jsonb *options)
 	(void) wf_name_option(options, "concurrency_key", ERRCODE_INVALID_PARAMETER_VALUE);
 }
 
+/*
+ * Refuse a type's max_running and max_running_per_key where the run tables
+ * are distributed (Citus): admitting a queued run picks it over every
+ * shard with FOR UPDATE SKIP LOCKED, which Citus does not plan
+ * (doc/citus.md, Limits).  Needs SPI.
+ */
+void
+wf_check_type_limits_supported(Jsonb *options)
+{
+	const char *limit = wf_jsonb_get_text(options, "max_running") ? "max_running" :
+		wf_jsonb_get_text(options, "max_running_per_key") ? "max_running_per_key" : NULL;
+
+	if (limit != NULL && wf_runs_distributed())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("option \"%s\" is not supported where the workflow tables are distributed", limit),
+				 errhint("Register the type without it; limit its activities' queues with "
+						 "workflow.configure_queue instead (doc/citus.md, Limits).")));
+}
+
 /* The option priority (of a start, a child or an activity): 1 to 9, 5 if none. */
 int
 wf_run_priority(Jsonb *options)

@@ -78,6 +78,7 @@ extern void wf_claim_limits(const char *queue, int32 max_tasks, TimestampTz now,
 extern Datum wf_pick_keyed_tasks(const char *queue, WfClaimLimits *lim, TimestampTz now);
 extern void wf_claims_taken(const char *queue, WfClaimLimits *lim, int n, TimestampTz now);
 extern void wf_check_flow_options(Jsonb *options);
+extern void wf_check_type_limits_supported(Jsonb *options);
 extern int	wf_run_priority(Jsonb *options);
 extern bool wf_admit_run(const char *type, const char *key);
 extern void wf_start_queued(const char *type, bool always);

@@ -350,6 +350,25 @@ for lang in py js; do
 			grep -c 'multi-task query about to be executed')" = "${lang}1 ${lang}2 0"
 done
 
+echo "== what Citus cannot do is refused with a clear error, and changes nothing"
+# The SQLSTATE a statement on node N fails with (empty if it succeeds).
+sqlstate() {
+	"$CLUSTER" psql "$1" -v VERBOSITY=verbose -c "$2" 2>&1 >/dev/null |
+		sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -n 1
+}
+check "a second distribute() is refused (55000)" \
+	test "$(sqlstate 0 "SELECT workflow.distribute()")" = 55000
+check "a workflow type with max_running is refused (0A000, saying why), and not registered" \
+	test "$(sqlstate 0 "SELECT workflow.register_workflow('limited', 'public.four_steps(jsonb)',
+		'{\"max_running\": 2}')")/$("$CLUSTER" psql 0 -c "SELECT workflow.register_workflow('limited',
+		'public.four_steps(jsonb)', '{\"max_running\": 2}')" 2>&1 |
+		grep -c 'option "max_running" is not supported where the workflow tables are distributed')/$(val 0 \
+		"SELECT count(*) FROM workflow.workflow_types WHERE workflow_type = 'limited'")" = 0A000/1/0
+q 0 -c "SELECT workflow.configure_queue('keyed', '{\"key_concurrency\": 1}')" >/dev/null
+check "a claim from a queue with key_concurrency is refused (0A000) on every worker node" \
+	test "$(sqlstate 1 "SELECT workflow.claim_activities('keyed', 'w', 1)")$(sqlstate 2 \
+		"SELECT workflow.claim_activities('keyed', 'w', 1)")" = 0A0000A000
+
 echo "== a database without the citus extension, on a node that preloads Citus"
 # shared_preload_libraries loads Citus for every database; workflow must not
 # read Citus's catalogs where the citus extension is not created.
